@@ -1,0 +1,318 @@
+"""A local X API v2 server over an in-memory world of users, posts and polls.
+
+It answers the endpoints the tracker uses (users/by, user timelines, tweet lookup, recent search
+by conversation_id) the way the real API does: newest first, since_id / until_id /
+pagination_token, includes for authors, referenced posts, edit history and polls, ``errors``
+entries for deleted and protected posts, and rate-limit headers. Faults (429, 5xx, truncated
+bodies) can be queued. Tests, ``tracker demo`` and bench/ use it; nothing here reaches the network.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Fault:
+    """A scripted answer for the next ``times`` requests whose path matches ``path``."""
+
+    path: str
+    status: int = 503
+    body: str = '{"title": "Service Unavailable", "detail": "injected fault"}'
+    headers: dict = field(default_factory=dict)
+    times: int = 1
+    truncate: bool = False     # serve the real answer cut in half, with status 200
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict
+    authorization: str | None
+
+
+class XWorld:
+    """The state the server answers from. Mutate it between runs to script a story."""
+
+    def __init__(self, token: str | None = None):
+        self.users: dict[str, dict] = {}
+        self.tweets: dict[str, dict] = {}
+        self.polls: dict[str, dict] = {}
+        self.deleted: set[str] = set()
+        self.protected: set[str] = set()
+        self.faults: list[Fault] = []
+        self.requests: list[Request] = []
+        self.token = token
+        self.lock = threading.RLock()
+        self.window_remaining: dict[str, int] = {}
+
+    # ---- building the world ----
+    def add_user(self, user: dict) -> None:
+        with self.lock:
+            self.users[str(user["id"])] = dict(user)
+
+    def add_tweet(self, tweet: dict) -> None:
+        with self.lock:
+            t = dict(tweet)
+            t.setdefault("edit_history_tweet_ids", [t["id"]])
+            t.setdefault("conversation_id", t["id"])
+            self.tweets[str(t["id"])] = t
+
+    def add_poll(self, poll: dict) -> None:
+        with self.lock:
+            self.polls[str(poll["id"])] = copy.deepcopy(poll)
+
+    def set_poll(self, poll_id: str, votes: list[int], voting_status: str | None = None) -> None:
+        with self.lock:
+            poll = self.polls[str(poll_id)]
+            for option, v in zip(poll["options"], votes):
+                option["votes"] = v
+            if voting_status:
+                poll["voting_status"] = voting_status
+
+    def edit(self, old_id: str, new_tweet: dict) -> None:
+        """Publish an edit: a new id whose history chains back to old_id."""
+        with self.lock:
+            chain = list(self.tweets[str(old_id)]["edit_history_tweet_ids"]) + [new_tweet["id"]]
+            self.add_tweet({**new_tweet, "edit_history_tweet_ids": chain})
+            for tid in chain:
+                if tid in self.tweets:
+                    self.tweets[tid]["edit_history_tweet_ids"] = chain
+
+    def delete(self, tweet_id: str) -> None:
+        with self.lock:
+            self.deleted.add(str(tweet_id))
+
+    def count(self, path_re: str) -> int:
+        return sum(1 for r in self.requests if re.search(path_re, r.path))
+
+    # ---- answering ----
+    def _visible(self, tid: str) -> bool:
+        return tid in self.tweets and tid not in self.deleted and tid not in self.protected
+
+    def _latest(self, t: dict) -> bool:
+        return str(t["edit_history_tweet_ids"][-1]) == str(t["id"])
+
+    def _expand(self, data: list[dict], params: dict) -> dict:
+        exp = set((params.get("expansions") or "").split(","))
+        users, tweets, polls = {}, {}, {}
+        ids_in_data = {t["id"] for t in data}
+
+        def add_user(uid):
+            if uid and str(uid) in self.users:
+                users[str(uid)] = self._user_out(self.users[str(uid)])
+
+        for t in data:
+            if "author_id" in exp:
+                add_user(t.get("author_id"))
+            if "in_reply_to_user_id" in exp:
+                add_user(t.get("in_reply_to_user_id"))
+            if "referenced_tweets.id" in exp:
+                for ref in t.get("referenced_tweets") or []:
+                    rid = str(ref["id"])
+                    if self._visible(rid) and rid not in ids_in_data:
+                        tweets[rid] = self.tweets[rid]
+                        if "referenced_tweets.id.author_id" in exp:
+                            add_user(self.tweets[rid].get("author_id"))
+            if "edit_history_tweet_ids" in exp:
+                for vid in t.get("edit_history_tweet_ids") or []:
+                    vid = str(vid)
+                    if vid != t["id"] and self._visible(vid) and vid not in ids_in_data:
+                        tweets[vid] = self.tweets[vid]
+            if "attachments.poll_ids" in exp:
+                for pid in (t.get("attachments") or {}).get("poll_ids") or []:
+                    if str(pid) in self.polls:
+                        polls[str(pid)] = self.polls[str(pid)]
+        out = {}
+        if users:
+            out["users"] = list(users.values())
+        if tweets:
+            out["tweets"] = list(tweets.values())
+        if polls:
+            out["polls"] = list(polls.values())
+        return out
+
+    @staticmethod
+    def _user_out(u: dict) -> dict:
+        return {k: v for k, v in u.items() if not k.startswith("_")}
+
+    def _tweet_out(self, t: dict) -> dict:
+        return {k: v for k, v in t.items() if not k.startswith("_")}
+
+    def _page(self, candidates: list[dict], params: dict, lo: int, hi: int) -> dict:
+        items = sorted(candidates, key=lambda t: int(t["id"]), reverse=True)
+        if params.get("since_id"):
+            items = [t for t in items if int(t["id"]) > int(params["since_id"])]
+        if params.get("until_id"):
+            items = [t for t in items if int(t["id"]) < int(params["until_id"])]
+        if params.get("pagination_token"):
+            token = params["pagination_token"]
+            if not token.startswith("next-"):
+                raise ValueError("invalid pagination_token")
+            items = [t for t in items if int(t["id"]) < int(token[5:])]
+        n = max(lo, min(hi, int(params.get("max_results") or 10)))
+        page, rest = items[:n], items[n:]
+        body: dict = {}
+        if page:
+            data = [self._tweet_out(t) for t in page]
+            body["data"] = data
+            inc = self._expand(data, params)
+            if inc:
+                body["includes"] = inc
+        meta = {"result_count": len(page)}
+        if page:
+            meta["newest_id"] = page[0]["id"]
+            meta["oldest_id"] = page[-1]["id"]
+        if rest:
+            meta["next_token"] = f"next-{page[-1]['id']}"
+        body["meta"] = meta
+        return body
+
+    def answer(self, path: str, params: dict) -> tuple[int, dict]:
+        with self.lock:
+            if path == "/2/users/by":
+                names = [n for n in (params.get("usernames") or "").split(",") if n]
+                by_name = {u["username"].lower(): u for u in self.users.values()}
+                data, errors = [], []
+                for n in names:
+                    u = by_name.get(n.lower())
+                    if u:
+                        data.append(self._user_out(u))
+                    else:
+                        errors.append({"value": n, "detail": f"Could not find user with usernames: [{n}].",
+                                       "title": "Not Found Error", "resource_type": "user",
+                                       "parameter": "usernames", "resource_id": n,
+                                       "type": "https://api.twitter.com/2/problems/resource-not-found"})
+                body = {}
+                if data:
+                    body["data"] = data
+                if errors:
+                    body["errors"] = errors
+                return 200, body
+            m = re.fullmatch(r"/2/users/(\d+)/tweets", path)
+            if m:
+                uid = m.group(1)
+                if uid not in self.users:
+                    return 404, {"title": "Not Found Error", "detail": f"user {uid} not found"}
+                cands = [t for t in self.tweets.values() if str(t.get("author_id")) == uid
+                         and self._visible(t["id"]) and self._latest(t)]
+                return 200, self._page(cands, params, 5, 100)
+            if path == "/2/tweets/search/recent":
+                q = params.get("query") or ""
+                cm = re.fullmatch(r"conversation_id:(\d+)", q.strip())
+                if cm:
+                    cid = cm.group(1)
+                    cands = [t for t in self.tweets.values()
+                             if str(t.get("conversation_id")) == cid and t["id"] != cid
+                             and self._visible(t["id"]) and self._latest(t)]
+                else:
+                    words = q.lower().split()
+                    cands = [t for t in self.tweets.values() if self._visible(t["id"])
+                             and self._latest(t) and all(w in t["text"].lower() for w in words)]
+                return 200, self._page(cands, params, 10, 100)
+            if path == "/2/tweets":
+                ids = [i for i in (params.get("ids") or "").split(",") if i]
+                if not ids or len(ids) > 100:
+                    return 400, {"title": "Invalid Request",
+                                 "detail": "ids must hold 1 to 100 ids"}
+                data, errors = [], []
+                for i in ids:
+                    if self._visible(i):
+                        data.append(self._tweet_out(self.tweets[i]))
+                    elif i in self.protected:
+                        errors.append({"value": i, "detail": f"Sorry, you are not authorized to see the Tweet with ids: [{i}].",
+                                       "title": "Authorization Error", "resource_type": "tweet",
+                                       "parameter": "ids", "resource_id": i,
+                                       "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"})
+                    else:
+                        errors.append({"value": i, "detail": f"Could not find tweet with ids: [{i}].",
+                                       "title": "Not Found Error", "resource_type": "tweet",
+                                       "parameter": "ids", "resource_id": i,
+                                       "type": "https://api.twitter.com/2/problems/resource-not-found"})
+                body = {}
+                if data:
+                    body["data"] = data
+                    inc = self._expand(data, params)
+                    if inc:
+                        body["includes"] = inc
+                if errors:
+                    body["errors"] = errors
+                return 200, body
+            return 404, {"title": "Not Found", "detail": f"no route {path}"}
+
+
+def _handler(world: XWorld):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # keep test output clean
+            pass
+
+        def _send(self, status: int, body: bytes, headers: dict) -> None:
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            parts = urlsplit(self.path)
+            params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            world.requests.append(Request("GET", parts.path, params,
+                                          self.headers.get("Authorization")))
+            reset = int(time.time()) + 900
+            key = re.sub(r"\d+", ":id", parts.path)
+            remaining = world.window_remaining.get(key, 900) - 1
+            world.window_remaining[key] = remaining
+            headers = {"Content-Type": "application/json; charset=utf-8",
+                       "x-rate-limit-limit": "900",
+                       "x-rate-limit-remaining": str(max(remaining, 0)),
+                       "x-rate-limit-reset": str(reset)}
+            if world.token and self.headers.get("Authorization") != f"Bearer {world.token}":
+                body = {"title": "Unauthorized", "type": "about:blank", "status": 401,
+                        "detail": "Unauthorized"}
+                return self._send(401, json.dumps(body).encode(), headers)
+            fault = None
+            with world.lock:
+                for f in world.faults:
+                    if f.times > 0 and re.search(f.path, parts.path):
+                        f.times -= 1
+                        fault = f
+                        break
+            if fault and not fault.truncate:
+                return self._send(fault.status, fault.body.encode(), {**headers, **fault.headers})
+            try:
+                status, body = world.answer(parts.path, params)
+            except ValueError as exc:
+                status, body = 400, {"title": "Invalid Request", "detail": str(exc)}
+            data = json.dumps(body).encode()
+            if fault:
+                data = data[: max(1, len(data) // 2)]
+            self._send(status, data, headers)
+
+    return Handler
+
+
+@contextmanager
+def serve(world: XWorld) -> Iterator[str]:
+    """Serve ``world`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(world))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

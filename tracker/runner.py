@@ -1,0 +1,260 @@
+"""Running a collection job: lock, plan, collect into raw, load, refresh the replica, record.
+
+Every job, whether run by hand, by cron or by the scheduler, goes through ``run_x_job`` so the
+same rules hold everywhere: one writer at a time, raw first, the database held only for the
+short load, a busy database never blocks collection, and every run ends in ``runs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from .config import Config
+from .errors import ConfigError, DatabaseBusy, RunStopped, TrackerError
+from .lock import RunLock
+from .sources.x import plan as xplan
+from .sources.x.client import Fetcher, make_client
+from .sources.x.collect import (collect_conversation, collect_timeline, lookup_posts,
+                                resolve_handles)
+from .store.db import open_db, refresh_replica
+from .store.loader import LoadResult, load_pending, loaded_files, pending_files
+from .store.pending import pending_cursors
+from .store.raw import RawWriter, list_raw_files
+from .timeutil import iso, utcnow
+
+log = logging.getLogger("tracker.run")
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    job: str
+    status: str = "ok"                 # ok | stopped | failed
+    stop_reason: str | None = None
+    error: str | None = None
+    requests: int = 0
+    pages: int = 0
+    posts_read: int = 0
+    load_state: str = "loaded"         # loaded | pending_load | load_failed
+    new_rows: int = 0
+    updated_rows: int = 0
+    quarantined: int = 0
+    raw_file: str | None = None
+    by_purpose: dict = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": 0, "stopped": RunStopped.exit_code}.get(self.status, 1)
+
+
+@dataclass
+class Context:
+    cfg: Config
+    now: datetime
+    plan: xplan.XPlan
+    conversations: list[str]
+    deletion_ids: list[str]
+    busy_at_start: bool
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(2)
+
+
+def _tracked_ids(cfg: Config, plan: xplan.XPlan) -> list[str]:
+    return [plan.known_handles[a.handle.lower()] for a in cfg.accounts
+            if a.handle.lower() in plan.known_handles]
+
+
+def _prepare(cfg: Config, now: datetime) -> Context:
+    """Load what is pending, then read the plan; from the replica if the database is busy."""
+    def from_con(con, busy: bool) -> Context:
+        plan = xplan.read_plan(con)
+        ids = _tracked_ids(cfg, plan)
+        return Context(
+            cfg, now, plan,
+            xplan.conversations_to_follow(con, ids, now, cfg.x.replies_window_days),
+            xplan.deletion_candidates(con, ids, now, cfg.x.deletion_check_days), busy)
+
+    try:
+        con = open_db(cfg.database)
+    except DatabaseBusy:
+        log.warning("database busy at start; planning from the read-only replica")
+        con = None
+        if cfg.replica.exists():
+            try:
+                con = open_db(cfg.replica, read_only=True)
+            except TrackerError:
+                con = None
+        try:
+            ctx = from_con(con, True)
+            done = loaded_files(con) if con else set()
+        finally:
+            if con:
+                con.close()
+        waiting = [f for f in list_raw_files(cfg.raw_dir) if f not in done]
+        ctx.plan.cursors.update(pending_cursors(cfg.raw_dir, waiting, "x"))
+        return ctx
+    try:
+        loaded = load_pending(con, cfg.raw_dir)
+        ctx = from_con(con, False)
+    finally:
+        con.close()
+    if loaded.files:
+        refresh_replica(cfg.database, cfg.replica)
+    return ctx
+
+
+def load_now(cfg: Config, progress=None) -> LoadResult:
+    """Load every pending raw file, then refresh the replica. Raises DatabaseBusy."""
+    con = open_db(cfg.database)
+    try:
+        result = load_pending(con, cfg.raw_dir, progress=progress)
+    finally:
+        con.close()
+    refresh_replica(cfg.database, cfg.replica)
+    return result
+
+
+def _sanitize(text: str, cfg: Config) -> str:
+    import os
+
+    token = os.environ.get(cfg.x.bearer_token_env)
+    if token and token in text:
+        text = text.replace(token, "[REDACTED]")
+    return text
+
+
+Body = Callable[[Fetcher, Context, RunResult], None]
+
+
+def run_x_job(cfg: Config, job: str, body: Body, *, sleep: Callable[[float], None] = time.sleep,
+              clock=utcnow) -> RunResult:
+    """Run one X job under the lock. Raises LockHeld or ConfigError before writing anything."""
+    with RunLock(cfg.lock_file):
+        cfg.x.bearer_token()          # a missing token is a config error, before any write
+        now = clock()
+        ctx = _prepare(cfg, now)
+        run_id = new_run_id(now)
+        raw = RawWriter(cfg.raw_dir, "x", run_id, started=now)
+        result = RunResult(run_id, job, raw_file=raw.relpath)
+        raw.append({"type": "run_start", "job": job, "started_at": iso(now)})
+        fetcher = None
+        try:
+            fetcher = Fetcher(cfg.x, raw, client=make_client(cfg.x), sleep=sleep, clock=clock)
+            body(fetcher, ctx, result)
+        except RunStopped as exc:
+            result.status, result.stop_reason = "stopped", _sanitize(str(exc), cfg)
+        except ConfigError:
+            raise
+        except TrackerError as exc:
+            result.status, result.error = "failed", _sanitize(str(exc), cfg)
+        except Exception as exc:  # recorded in runs; the CLI reports it as a failure
+            result.status = "failed"
+            result.error = _sanitize(f"{type(exc).__name__}: {exc}", cfg)
+            log.debug("unexpected error:\n%s", _sanitize(traceback.format_exc(), cfg))
+        if fetcher:
+            s = fetcher.stats
+            result.requests, result.pages, result.posts_read = s.requests, s.pages, s.posts_read
+            result.by_purpose = dict(s.by_purpose)
+        raw.append({"type": "run_end", "finished_at": iso(clock()), "status": result.status,
+                    "stop_reason": result.stop_reason, "error": result.error,
+                    "requests": result.requests, "posts_read": result.posts_read,
+                    "by_purpose": result.by_purpose})
+        try:
+            loaded = load_now(cfg)
+            mine = [f for f in loaded.files if f.path == raw.relpath]
+            if mine:
+                result.new_rows, result.updated_rows = mine[0].new_rows, mine[0].updated_rows
+                result.quarantined = mine[0].quarantined
+        except DatabaseBusy:
+            raw.append({"type": "load_deferred", "at": iso(clock())})
+            result.load_state = "pending_load"
+        except Exception as exc:
+            result.load_state = "load_failed"
+            result.status = "failed"
+            result.error = _sanitize(f"load failed (pages are safe in raw): {exc}", cfg)
+        log.info("run %s job=%s status=%s requests=%d pages=%d posts_read=%d new=%d "
+                 "updated=%d load=%s", run_id, job, result.status, result.requests,
+                 result.pages, result.posts_read, result.new_rows, result.updated_rows,
+                 result.load_state)
+        return result
+
+
+# ---- the X jobs -------------------------------------------------------------------------
+
+
+def _timelines(handles: list[str] | None) -> Body:
+    def body(f: Fetcher, ctx: Context, result: RunResult) -> None:
+        cfg = ctx.cfg
+        wanted = [a.handle for a in cfg.accounts]
+        if handles:
+            lower = {h.lower().lstrip("@") for h in handles}
+            unknown = lower - {w.lower() for w in wanted}
+            if unknown:
+                raise ConfigError(f"accounts: {', '.join(sorted(unknown))} not in config.yaml")
+            wanted = [w for w in wanted if w.lower() in lower]
+        ids = resolve_handles(f, wanted, ctx.plan.known_handles)
+        for handle in wanted:
+            if handle not in ids:
+                log.warning("x: handle @%s not found (see api_errors)", handle)
+                continue
+            scope = f"timeline:{ids[handle]}"
+            ctx.plan.cursors[scope] = collect_timeline(
+                f, ids[handle], ctx.plan.cursors.get(scope),
+                backfill_max=cfg.x.backfill_max_posts, page_size=cfg.x.page_size)
+    return body
+
+
+def _replies(f: Fetcher, ctx: Context, result: RunResult) -> None:
+    for cid in ctx.conversations:
+        scope = f"replies:{cid}"
+        ctx.plan.cursors[scope] = collect_conversation(
+            f, cid, ctx.plan.cursors.get(scope), backfill_max=ctx.cfg.x.backfill_max_posts,
+            page_size=ctx.cfg.x.page_size)
+
+
+def collect_posts(cfg: Config, handles: list[str] | None = None, **kw) -> RunResult:
+    """Timelines of the tracked accounts since their cursors (first run backfills)."""
+    return run_x_job(cfg, "collect_posts", _timelines(handles), **kw)
+
+
+def collect_replies(cfg: Config, **kw) -> RunResult:
+    """Replies to tracked posts younger than x.replies_window_days."""
+    return run_x_job(cfg, "collect_replies", _replies, **kw)
+
+
+def snapshot_polls(cfg: Config, **kw) -> RunResult:
+    """Re-read open polls (100 posts a request); a closed poll gets its final snapshot."""
+    def body(f: Fetcher, ctx: Context, result: RunResult) -> None:
+        lookup_posts(f, ctx.plan.open_poll_posts, purpose="poll_refresh")
+    return run_x_job(cfg, "snapshot_polls", body, **kw)
+
+
+def check_deletions(cfg: Config, **kw) -> RunResult:
+    """Look recent tracked posts up by id; Not Found sets deleted_at, nothing is removed."""
+    def body(f: Fetcher, ctx: Context, result: RunResult) -> None:
+        lookup_posts(f, ctx.deletion_ids, purpose="deletion_check")
+    return run_x_job(cfg, "check_deletions", body, **kw)
+
+
+def pending_summary(cfg: Config) -> list[str]:
+    """Raw files waiting to be loaded (reads the replica when the database is busy)."""
+    for path, ro in ((cfg.database, False), (cfg.replica, True)):
+        if not path.exists():
+            continue
+        try:
+            con = open_db(path, read_only=True)
+        except (DatabaseBusy, TrackerError):
+            continue
+        try:
+            return pending_files(con, cfg.raw_dir)
+        finally:
+            con.close()
+    return list_raw_files(cfg.raw_dir)

@@ -1,0 +1,1 @@
+"""Storage: DuckDB schema and migrations, the raw archive, the shared loader."""

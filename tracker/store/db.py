@@ -1,0 +1,64 @@
+"""Opening the DuckDB file: the one writer, the busy case, and the analysts' read-only replica."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from ..errors import DatabaseBusy, TrackerError
+from .schema import migrate
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
+
+
+def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the database (creating and migrating it when writable). Busy → DatabaseBusy."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise TrackerError(f"{path}: no database yet (run `tracker init` or a collection first)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if _is_lock_error(exc):
+            raise DatabaseBusy(
+                f"{path} is held by another process (an open notebook or client?); "
+                "collected pages stay in the raw archive and load on the next run"
+            ) from None
+        raise TrackerError(f"{path}: cannot open database: {exc}") from None
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        migrate(con)
+    return con
+
+
+@contextmanager
+def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-write connection, closed (and checkpointed) on exit."""
+    con = open_db(path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def refresh_replica(database: Path, replica: Path) -> Path:
+    """Copy the closed database to the read-only replica, atomically replacing the old copy.
+
+    Analysts holding the old replica open keep reading their (unlinked) copy undisturbed.
+    """
+    database, replica = Path(database), Path(replica)
+    if not database.exists():
+        raise TrackerError(f"{database}: no database to copy")
+    tmp = replica.with_name(replica.name + ".tmp")
+    shutil.copyfile(database, tmp)
+    os.replace(tmp, replica)
+    return replica

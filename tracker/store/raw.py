@@ -1,0 +1,111 @@
+"""The raw archive: every response verbatim, gzip JSON lines, one file per run, append-only.
+
+Each line is its own gzip member, flushed and fsynced, so a crash loses at most the line being
+written and every earlier line stays readable.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .. import __version__
+from ..timeutil import iso, utcnow
+
+RAW_SUFFIX = ".jsonl.gz"
+
+
+class RawWriter:
+    """Appends records to ``<raw_dir>/<source>/<YYYY-MM-DD>/<run_id>.jsonl.gz``."""
+
+    def __init__(self, raw_dir: Path, source: str, run_id: str, started=None):
+        started = started or utcnow()
+        self.raw_dir = Path(raw_dir)
+        self.path = self.raw_dir / source / started.strftime("%Y-%m-%d") / f"{run_id}{RAW_SUFFIX}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id
+        self.source = source
+        self.seq = 0
+
+    @property
+    def relpath(self) -> str:
+        return self.path.relative_to(self.raw_dir).as_posix()
+
+    def append(self, record: dict[str, Any]) -> int:
+        """Write one record durably; return its sequence number within the run."""
+        self.seq += 1
+        record = {"seq": self.seq, "run_id": self.run_id, "source": self.source, **record}
+        data = gzip.compress((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        with open(self.path, "ab") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return self.seq
+
+    def page(self, *, purpose: str, endpoint: str, params: dict, scope: str | None,
+             fetched_at, status: int | None, headers: dict | None, body: str | None,
+             cursor_after: dict | None = None, error: str | None = None) -> int:
+        return self.append({
+            "type": "page", "purpose": purpose, "endpoint": endpoint, "params": params,
+            "scope": scope, "fetched_at": iso(fetched_at), "status": status,
+            "headers": headers or {}, "body": body, "cursor_after": cursor_after,
+            "error": error, "tool": f"tracker/{__version__}",
+        })
+
+
+@dataclass
+class RawLine:
+    line: int
+    record: dict | None
+    error: str | None = None
+
+
+def read_raw_file(path: Path) -> Iterator[RawLine]:
+    """Yield every line of a raw file; a damaged line or a torn tail is reported, not fatal."""
+    raw = Path(path).read_bytes()
+    pos = 0
+    lineno = 0
+    buf = b""
+    while pos < len(raw):
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            chunk = d.decompress(raw[pos:])
+        except zlib.error as exc:
+            lineno += 1
+            yield RawLine(lineno, None, f"damaged gzip data at byte {pos}: {exc}")
+            return
+        if not d.eof:
+            lineno += 1
+            yield RawLine(lineno, None, f"torn write at byte {pos} (run interrupted)")
+            return
+        consumed = len(raw) - pos - len(d.unused_data)
+        pos += consumed
+        buf += chunk
+        while b"\n" in buf:
+            text, buf = buf.split(b"\n", 1)
+            lineno += 1
+            try:
+                rec = json.loads(text)
+                if not isinstance(rec, dict):
+                    raise ValueError("not a JSON object")
+                yield RawLine(lineno, rec)
+            except ValueError as exc:
+                yield RawLine(lineno, None, f"invalid JSON line: {exc}")
+    if buf.strip():
+        lineno += 1
+        yield RawLine(lineno, None, "truncated last line")
+
+
+def list_raw_files(raw_dir: Path) -> list[str]:
+    """All raw files, relative to raw_dir, in run order (run ids sort by start time)."""
+    root = Path(raw_dir)
+    if not root.is_dir():
+        return []
+    files = [p for p in root.glob(f"*/*/*{RAW_SUFFIX}") if p.is_file()]
+    files.sort(key=lambda p: (p.name, p.as_posix()))
+    return [p.relative_to(root).as_posix() for p in files]

@@ -1,0 +1,289 @@
+"""DuckDB schema as numbered migrations. Each table's write rule sits beside its DDL.
+
+Write rules:
+- *upsert by key*: a key appears once; reloading the same page changes nothing
+  (first_seen_at = min, last_seen_at = max, latest fetch wins for mutable fields).
+- *append-only*: rows are only ever inserted (insert-or-ignore on the key), never updated.
+- *never delete*: no table is ever deleted from; a vanished post gets deleted_at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "core tables for X collection", """
+-- accounts: upsert by (platform, account_id); latest fetch wins for profile fields; never delete.
+CREATE TABLE accounts (
+    platform VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    handle VARCHAR,
+    name VARCHAR,
+    description VARCHAR,
+    created_at TIMESTAMPTZ,
+    protected BOOLEAN,
+    verified BOOLEAN,
+    followers_count BIGINT,
+    following_count BIGINT,
+    post_count BIGINT,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (platform, account_id)
+);
+
+-- account_handles: upsert by (platform, account_id, handle); one row per handle an account has used.
+CREATE TABLE account_handles (
+    platform VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    handle VARCHAR NOT NULL,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (platform, account_id, handle)
+);
+
+-- posts: upsert by (platform, post_id); latest fetch wins for text/metrics; deleted_at and
+-- unavailable_* are set once and never cleared; never delete.
+CREATE TABLE posts (
+    platform VARCHAR NOT NULL,
+    post_id VARCHAR NOT NULL,
+    author_id VARCHAR,
+    created_at TIMESTAMPTZ,
+    text VARCHAR,
+    lang VARCHAR,
+    conversation_id VARCHAR,
+    reply_to_post_id VARCHAR,
+    reply_to_user_id VARCHAR,
+    quoted_post_id VARCHAR,
+    reposted_post_id VARCHAR,
+    poll_id VARCHAR,
+    url VARCHAR,
+    like_count BIGINT,
+    repost_count BIGINT,
+    reply_count BIGINT,
+    quote_count BIGINT,
+    impression_count BIGINT,
+    edit_chain_id VARCHAR,
+    edit_history JSON,
+    entities JSON,
+    withheld JSON,
+    possibly_sensitive BOOLEAN,
+    seen_in VARCHAR,             -- 'data' when returned as a result, 'includes' when only referenced
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ NOT NULL,
+    deleted_at TIMESTAMPTZ,      -- first lookup that answered "Not Found Error"
+    unavailable_reason VARCHAR,  -- 'protected' (Authorization Error), 'suspended' (Forbidden), ...
+    unavailable_at TIMESTAMPTZ,
+    PRIMARY KEY (platform, post_id)
+);
+
+-- post_versions: upsert by (platform, version_post_id); one row per text version seen.
+-- An edit on X creates a new id; edit_chain_id is the chain's first id, version_index its position.
+CREATE TABLE post_versions (
+    platform VARCHAR NOT NULL,
+    edit_chain_id VARCHAR NOT NULL,
+    version_post_id VARCHAR NOT NULL,
+    version_index INTEGER,
+    text VARCHAR,
+    created_at TIMESTAMPTZ,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (platform, version_post_id)
+);
+
+-- polls: upsert by poll_id; latest fetch wins for voting_status; final_snapshot_at is set by the
+-- first snapshot that saw the poll closed, after which it is never read again.
+CREATE TABLE polls (
+    platform VARCHAR NOT NULL,
+    poll_id VARCHAR NOT NULL,
+    post_id VARCHAR,
+    options JSON,
+    duration_minutes INTEGER,
+    end_at TIMESTAMPTZ,
+    voting_status VARCHAR,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ NOT NULL,
+    final_snapshot_at TIMESTAMPTZ,
+    PRIMARY KEY (platform, poll_id)
+);
+
+-- poll_snapshots: append-only; one row per option per capture, keyed by the capture time.
+CREATE TABLE poll_snapshots (
+    platform VARCHAR NOT NULL,
+    poll_id VARCHAR NOT NULL,
+    captured_at TIMESTAMPTZ NOT NULL,
+    position INTEGER NOT NULL,
+    label VARCHAR,
+    votes BIGINT,
+    voting_status VARCHAR,
+    page_id VARCHAR NOT NULL,
+    PRIMARY KEY (platform, poll_id, captured_at, position)
+);
+
+-- api_errors: append-only; every entry of a response's `errors` array, never dropped.
+CREATE TABLE api_errors (
+    page_id VARCHAR NOT NULL,
+    idx INTEGER NOT NULL,
+    source VARCHAR NOT NULL,
+    fetched_at TIMESTAMPTZ NOT NULL,
+    title VARCHAR,
+    detail VARCHAR,
+    type VARCHAR,
+    resource_type VARCHAR,
+    resource_id VARCHAR,
+    parameter VARCHAR,
+    value VARCHAR,
+    section VARCHAR,
+    PRIMARY KEY (page_id, idx)
+);
+
+-- sync_state: upsert by (source, scope); the cursor, written in the same transaction as the page
+-- whose rows it covers.
+CREATE TABLE sync_state (
+    source VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    cursor JSON NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    page_id VARCHAR NOT NULL,
+    PRIMARY KEY (source, scope)
+);
+
+-- raw_pages: append-only index of the raw archive; one row per archived response.
+-- error is set when the page was quarantined (not loaded) and says why.
+CREATE TABLE raw_pages (
+    page_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    source VARCHAR NOT NULL,
+    purpose VARCHAR,
+    endpoint VARCHAR,
+    params JSON,
+    scope VARCHAR,
+    fetched_at TIMESTAMPTZ NOT NULL,
+    http_status INTEGER,
+    file VARCHAR NOT NULL,
+    line INTEGER NOT NULL,
+    items INTEGER,
+    error VARCHAR
+);
+
+-- runs: upsert by run_id; one row per job run, from the run's own raw file (so rebuild keeps it).
+CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY,
+    job VARCHAR NOT NULL,
+    source VARCHAR,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    status VARCHAR NOT NULL,     -- ok | stopped (rate limit/budget, resumes) | failed | crashed
+    stop_reason VARCHAR,
+    error VARCHAR,
+    requests INTEGER,
+    pages INTEGER,
+    posts_read INTEGER,
+    load_deferred_at TIMESTAMPTZ, -- set when the database was busy and the pages waited in raw
+    new_rows BIGINT,
+    updated_rows BIGINT
+);
+
+-- raw_files: bookkeeping, upsert by path: which raw files are loaded (not rebuilt identically).
+CREATE TABLE raw_files (
+    path VARCHAR PRIMARY KEY,
+    run_id VARCHAR,
+    lines INTEGER,
+    loaded_at TIMESTAMPTZ
+);
+"""),
+]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply pending migrations in order; return the schema version."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ DEFAULT now())"
+    )
+    done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    for version, description, ddl in MIGRATIONS:
+        if version in done:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(ddl)
+            con.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
+                [version, description],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return max(v for v, _, _ in MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How the loader merges a batch into a table (the write rule, in code)."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    append_only: bool = False
+    # column -> merge rule: 'min', 'max', 'keep' (first non-null wins), default 'latest'
+    rules: dict[str, str] = field(default_factory=dict)
+    order_by: str = "last_seen_at"
+
+
+SPECS: dict[str, TableSpec] = {
+    "accounts": TableSpec(
+        "accounts", ("platform", "account_id"),
+        ("platform", "account_id", "handle", "name", "description", "created_at", "protected",
+         "verified", "followers_count", "following_count", "post_count", "first_seen_at",
+         "last_seen_at"),
+        rules={"first_seen_at": "min", "last_seen_at": "max", "created_at": "keep"},
+    ),
+    "account_handles": TableSpec(
+        "account_handles", ("platform", "account_id", "handle"),
+        ("platform", "account_id", "handle", "first_seen_at", "last_seen_at"),
+        rules={"first_seen_at": "min", "last_seen_at": "max"},
+    ),
+    "posts": TableSpec(
+        "posts", ("platform", "post_id"),
+        ("platform", "post_id", "author_id", "created_at", "text", "lang", "conversation_id",
+         "reply_to_post_id", "reply_to_user_id", "quoted_post_id", "reposted_post_id", "poll_id",
+         "url", "like_count", "repost_count", "reply_count", "quote_count", "impression_count",
+         "edit_chain_id", "edit_history", "entities", "withheld", "possibly_sensitive", "seen_in",
+         "first_seen_at", "last_seen_at", "deleted_at", "unavailable_reason", "unavailable_at"),
+        rules={"first_seen_at": "min", "last_seen_at": "max", "deleted_at": "keep",
+               "unavailable_reason": "keep", "unavailable_at": "keep", "created_at": "keep",
+               "seen_in": "min"},  # 'data' < 'includes': once seen as a result, it stays 'data'
+    ),
+    "post_versions": TableSpec(
+        "post_versions", ("platform", "version_post_id"),
+        ("platform", "edit_chain_id", "version_post_id", "version_index", "text", "created_at",
+         "first_seen_at"),
+        rules={"first_seen_at": "min"}, order_by="first_seen_at",
+    ),
+    "polls": TableSpec(
+        "polls", ("platform", "poll_id"),
+        ("platform", "poll_id", "post_id", "options", "duration_minutes", "end_at",
+         "voting_status", "first_seen_at", "last_seen_at", "final_snapshot_at"),
+        rules={"first_seen_at": "min", "last_seen_at": "max", "final_snapshot_at": "min",
+               "post_id": "keep"},
+    ),
+    "poll_snapshots": TableSpec(
+        "poll_snapshots", ("platform", "poll_id", "captured_at", "position"),
+        ("platform", "poll_id", "captured_at", "position", "label", "votes", "voting_status",
+         "page_id"),
+        append_only=True,
+    ),
+    "api_errors": TableSpec(
+        "api_errors", ("page_id", "idx"),
+        ("page_id", "idx", "source", "fetched_at", "title", "detail", "type", "resource_type",
+         "resource_id", "parameter", "value", "section"),
+        append_only=True,
+    ),
+}
+
+# Tables whose content is a pure function of the raw archive (compared by the rebuild test).
+REBUILT_TABLES = ("accounts", "account_handles", "posts", "post_versions", "polls",
+                  "poll_snapshots", "api_errors", "sync_state", "raw_pages", "runs")
