@@ -144,11 +144,17 @@ def collect_conversation(fetcher: Fetcher, conversation_id: str, cursor: dict | 
         page_size=max(10, page_size))
 
 
+# A deletion check does not expand polls: only poll refreshes (and first sightings) snapshot
+# them, so a closed poll is never read again.
+NO_POLLS = {**FULL, "expansions": [e for e in EXPANSIONS if e != "attachments.poll_ids"]}
+
+
 def lookup_posts(fetcher: Fetcher, post_ids: list[str], *, purpose: str) -> int:
     """Look posts up by id, 100 a request (poll refresh or deletion check). Returns requests."""
     n = 0
+    fields = FULL if purpose == "poll_refresh" else NO_POLLS
     for batch in chunks(sorted(set(post_ids), key=int)):
         fetcher.get(purpose=purpose, endpoint="GET /2/tweets", call=fetcher.client.get_tweets,
-                    params={"ids": batch, **FULL})
+                    params={"ids": batch, **fields})
         n += 1
     return n

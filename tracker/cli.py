@@ -1,0 +1,274 @@
+"""The `tracker` command. Thin: parse options, call the library, print, exit with a clear code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from . import __version__, runner
+from .config import Config, load_config
+from .errors import DatabaseBusy, TrackerError
+from .lock import RunLock
+from .logs import setup_logging
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _cfg(ctx: click.Context) -> Config:
+    obj = ctx.find_root().obj
+    if "cfg" not in obj:
+        obj["cfg"] = load_config(obj["config_path"])
+        setup_logging(obj["log_level"], obj["log_file"],
+                      secret_env=("X_BEARER_TOKEN", obj["cfg"].x.bearer_token_env))
+    return obj["cfg"]
+
+
+class TrackerGroup(click.Group):
+    """Turns the library's typed errors into one line on stderr and a distinct exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+
+def _table(df, title: str | None = None, max_rows: int = 200) -> Table:
+    t = Table(title=title, title_justify="left", show_lines=False)
+    for c in df.columns:
+        t.add_column(str(c), overflow="fold")
+    for row in df.head(max_rows).itertuples(index=False):
+        t.add_row(*["" if v is None or (isinstance(v, float) and v != v) else str(v)
+                    for v in row])
+    if len(df) > max_rows:
+        t.caption = f"{max_rows} of {len(df)} rows shown; use --format csv for all"
+    return t
+
+
+def _report(result: runner.RunResult) -> None:
+    style = {"ok": "green", "stopped": "yellow"}.get(result.status, "red")
+    line = (f"[{style}]{result.job}[/] run {result.run_id}: {result.status}; "
+            f"{result.requests} requests, {result.pages} pages, {result.posts_read} posts read, "
+            f"{result.new_rows} new rows, {result.updated_rows} updated")
+    if result.load_state != "loaded":
+        line += f" [yellow]({result.load_state}: pages wait in raw for the next run)[/]"
+    out.print(line, highlight=False)
+    reason = result.stop_reason or result.error
+    if reason:
+        err.print(f"  {result.status}: {reason}", highlight=False, markup=False)
+
+
+def _run(fn, cfg: Config, **kw) -> runner.RunResult:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err,
+                  transient=True) as progress:
+        progress.add_task(f"{fn.__name__.replace('_', ' ')}…", total=None)
+        result = fn(cfg, **kw)
+    _report(result)
+    return result
+
+
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", default="config.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="Configuration file.")
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Log to this file, not stderr.")
+@click.version_option(__version__, prog_name="tracker")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, log_level: str, log_file: str | None) -> None:
+    """Collect posts, polls, replies and coverage; align claims, denials and rebuttals.
+
+    Every command reads --config (default ./config.yaml). Times are UTC.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(config_path=config_path, log_level=log_level, log_file=log_file)
+    setup_logging(log_level, log_file)
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the database (applying migrations), the raw folder and the read-only replica."""
+    from .store.db import open_db, refresh_replica
+
+    cfg = _cfg(ctx)
+    with RunLock(cfg.lock_file):
+        con = open_db(cfg.database)
+        con.close()
+        cfg.raw_dir.mkdir(parents=True, exist_ok=True)
+        refresh_replica(cfg.database, cfg.replica)
+    out.print(f"database {cfg.database}\nreplica  {cfg.replica} (what `tracker sql` reads)\n"
+              f"raw      {cfg.raw_dir}", highlight=False)
+
+
+@cli.group()
+def collect() -> None:
+    """Collect from a source."""
+
+
+@collect.command("x")
+@click.option("--account", "accounts", multiple=True, metavar="HANDLE",
+              help="Only this tracked account (repeatable).")
+@click.option("--replies/--no-replies", default=True, show_default=True,
+              help="Then collect replies to tracked posts within x.replies_window_days.")
+@click.pass_context
+def collect_x(ctx: click.Context, accounts: tuple[str, ...], replies: bool) -> None:
+    """Timelines of tracked X accounts since their cursors, then replies."""
+    cfg = _cfg(ctx)
+    r = _run(runner.collect_posts, cfg, handles=list(accounts) or None)
+    codes = [r.exit_code]
+    if replies and r.status == "ok":
+        codes.append(_run(runner.collect_replies, cfg).exit_code)
+    sys.exit(max(codes))
+
+
+@collect.command("replies")
+@click.pass_context
+def collect_replies(ctx: click.Context) -> None:
+    """Replies to tracked posts younger than x.replies_window_days (recent search)."""
+    sys.exit(_run(runner.collect_replies, _cfg(ctx)).exit_code)
+
+
+@cli.command("snapshot-polls")
+@click.pass_context
+def snapshot_polls(ctx: click.Context) -> None:
+    """Re-read open polls (100 posts a request) and append one snapshot row per option."""
+    sys.exit(_run(runner.snapshot_polls, _cfg(ctx)).exit_code)
+
+
+@cli.command("check-deletions")
+@click.pass_context
+def check_deletions(ctx: click.Context) -> None:
+    """Look recent tracked posts up by id and mark the ones the API no longer finds."""
+    sys.exit(_run(runner.check_deletions, _cfg(ctx)).exit_code)
+
+
+def _load_progress(total: int):
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), console=err, transient=True)
+    task = progress.add_task("loading raw files", total=total)
+    return progress, lambda fl: progress.advance(task)
+
+
+@cli.command()
+@click.pass_context
+def load(ctx: click.Context) -> None:
+    """Load raw pages that are not in the database yet (e.g. after it was busy)."""
+    cfg = _cfg(ctx)
+    with RunLock(cfg.lock_file):
+        pending = runner.pending_summary(cfg)
+        progress, tick = _load_progress(len(pending))
+        with progress:
+            result = runner.load_now(cfg, progress=tick)
+    bad = [b for f in result.files for b in f.bad_lines]
+    out.print(f"loaded {len(result.files)} raw files, {result.pages} pages: "
+              f"{result.new_rows} new rows, {result.updated_rows} updated, "
+              f"{result.quarantined} pages quarantined", highlight=False)
+    for b in bad:
+        err.print(f"  damaged line: {b}", highlight=False, markup=False)
+
+
+@cli.command()
+@click.pass_context
+def rebuild(ctx: click.Context) -> None:
+    """Recreate the database from the raw archive alone (the old file is kept as .bak)."""
+    from .store.raw import list_raw_files
+    from .store.rebuild import rebuild as do_rebuild
+
+    cfg = _cfg(ctx)
+    with RunLock(cfg.lock_file):
+        progress, tick = _load_progress(len(list_raw_files(cfg.raw_dir)))
+        with progress:
+            result = do_rebuild(cfg.database, cfg.raw_dir, cfg.replica, progress=tick)
+    out.print(f"rebuilt {cfg.database} from {len(result.files)} raw files "
+              f"({result.pages} pages, {result.new_rows} rows)", highlight=False)
+
+
+@cli.command()
+@click.option("--runs", "n_runs", default=10, show_default=True, help="How many recent runs.")
+@click.pass_context
+def status(ctx: click.Context, n_runs: int) -> None:
+    """Last runs, cursors, pages waiting to load, open polls and table sizes."""
+    from .status import collect_status
+
+    cfg = _cfg(ctx)
+    st = collect_status(cfg, n_runs)
+    out.print(f"reading {st.read_from}", highlight=False)
+    if st.counts:
+        out.print("  ".join(f"{k}={v}" for k, v in st.counts.items()), highlight=False)
+    for title, df in (("last runs", st.runs), ("cursors", st.cursors),
+                      ("open polls", st.open_polls)):
+        if df is not None:
+            out.print(_table(df, title) if len(df) else f"{title}: none")
+    out.print(f"pending raw files: {len(st.pending)}"
+              + (f" (oldest {st.pending[0]}; `tracker load` loads them)" if st.pending else ""),
+              highlight=False)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "csv", "json", "parquet"]))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.option("--live", is_flag=True,
+              help="Read the live database instead of the read-only replica (fails while a "
+                   "run is loading).")
+@click.pass_context
+def sql(ctx: click.Context, query: str, fmt: str, output: str | None, live: bool) -> None:
+    """Run a read-only SQL QUERY against the replica and print or export the result."""
+    from .query import export, run_query
+
+    df = run_query(_cfg(ctx), query, live=live)
+    if fmt == "table":
+        if output:
+            raise click.UsageError("-o needs --format csv, json or parquet")
+        out.print(_table(df))
+        return
+    text = export(df, fmt, Path(output) if output else None)
+    if text is not None:
+        click.echo(text, nl=False)
+    else:
+        err.print(f"wrote {len(df)} rows to {output}", highlight=False)
+
+
+@cli.command()
+@click.option("--dir", "workdir", default="data/demo", show_default=True,
+              type=click.Path(file_okay=False), help="Where the demo keeps its database.")
+def demo(workdir: str) -> None:
+    """Run the collection over the bundled sample through a local API server, then show it."""
+    from .demo import SUMMARY_QUERIES, run_demo
+    from .query import run_query
+
+    out.print("[bold]Demo[/]: replaying data/sample (a reconstruction of the October 2022 "
+              "episode) through a local X API server on 127.0.0.1.\n")
+
+    def on_run(label: str, r: runner.RunResult) -> None:
+        if r.requests:
+            out.print(f"[dim]{label}[/]  {r.job}: {r.requests} requests, {r.posts_read} posts "
+                      f"read, {r.new_rows} new / {r.updated_rows} updated rows",
+                      highlight=False)
+
+    result = run_demo(Path(workdir), on_run=on_run)
+    for title, q in SUMMARY_QUERIES.items():
+        out.print()
+        out.print(_table(run_query(result.config, q), title))
+    cfg_path = result.config.source_path
+    out.print(f"\nStored in {result.config.database}. Explore it:\n"
+              f"  tracker --config {cfg_path} status\n"
+              f"  tracker --config {cfg_path} sql \"SELECT * FROM posts LIMIT 5\"",
+              highlight=False)
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

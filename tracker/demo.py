@@ -1,0 +1,113 @@
+"""`tracker demo`: the whole X collection over the bundled sample, through a local API server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from . import runner
+from .config import Config, load_config
+from .devserver.sample import SampleWorld
+from .devserver.xapi import serve
+from .errors import TrackerError
+
+DEMO_TOKEN_ENV = "TRACKER_DEMO_TOKEN"
+MARKER = ".tracker-demo"
+
+
+class SimClock:
+    """Time standing at a phase of the sample, advancing with the real clock from there."""
+
+    def __init__(self, at: datetime):
+        self.at, self.start = at, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.at + timedelta(seconds=time.monotonic() - self.start)
+
+
+@dataclass
+class DemoResult:
+    config: Config
+    runs: list[tuple[str, runner.RunResult]] = field(default_factory=list)
+
+
+def prepare_workdir(workdir: Path) -> None:
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / MARKER).exists():
+            raise TrackerError(f"{workdir} exists and is not a demo folder; choose --dir")
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("created by `tracker demo`; safe to delete\n")
+
+
+def run_demo(workdir: Path, on_run: Callable[[str, runner.RunResult], None] | None = None,
+             sample_path: Path | None = None) -> DemoResult:
+    """Replay the sample phase by phase: poll snapshots, posts, replies, deletion checks."""
+    workdir = Path(workdir).resolve()
+    prepare_workdir(workdir)
+    token = "demo-token-not-a-secret"
+    os.environ[DEMO_TOKEN_ENV] = token
+    sample = SampleWorld.load(sample_path, token=token)
+    with serve(sample.world) as url:
+        cfg_path = workdir / "config.yaml"
+        cfg_path.write_text(yaml.safe_dump({
+            "storage": {"database": "tracker.duckdb", "raw_dir": "raw"},
+            "x": {"api_base_url": url, "bearer_token_env": DEMO_TOKEN_ENV,
+                  "max_requests_per_run": 100, "replies_window_days": 7},
+            "accounts": [{"platform": "x", "handle": "elonmusk"},
+                         {"platform": "x", "handle": "ianbremmer"}],
+        }, sort_keys=False))
+        cfg = load_config(cfg_path)
+        result = DemoResult(cfg)
+        jobs = (runner.snapshot_polls, runner.collect_posts, runner.collect_replies,
+                runner.check_deletions)
+        for phase in sample.phases:
+            sample.advance(phase.index)
+            clock = SimClock(phase.at)
+            for job in jobs:
+                r = job(cfg, clock=clock, sleep=lambda s: None)
+                label = f"{phase.at:%Y-%m-%d %H:%M}Z {phase.name}"
+                result.runs.append((label, r))
+                if on_run:
+                    on_run(label, r)
+                if r.status != "ok":
+                    raise TrackerError(f"demo run {r.job} ended {r.status}: "
+                                       f"{r.error or r.stop_reason}")
+    return result
+
+
+SUMMARY_QUERIES = {
+    "Tracked accounts' posts (created_at is the platform's clock, UTC)": """
+        SELECT p.created_at, a.handle, CASE WHEN p.reply_to_post_id IS NOT NULL THEN 'reply'
+               WHEN p.poll_id IS NOT NULL THEN 'poll' ELSE 'post' END AS kind,
+               left(replace(p.text, chr(10), ' '), 70) AS text,
+               p.deleted_at IS NOT NULL AS deleted
+        FROM posts p JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
+        WHERE a.handle IN ('elonmusk', 'ianbremmer') ORDER BY p.created_at""",
+    "Poll snapshots (captured_at is our clock)": """
+        SELECT captured_at, label, votes, voting_status,
+               round(100.0 * votes / sum(votes) OVER (PARTITION BY captured_at), 1) AS pct
+        FROM poll_snapshots ORDER BY captured_at, position""",
+    "Edits (one row per text version)": """
+        SELECT edit_chain_id, version_index, version_post_id, left(text, 60) AS text
+        FROM post_versions WHERE edit_chain_id IN
+          (SELECT edit_chain_id FROM post_versions GROUP BY 1 HAVING count(*) > 1)
+        ORDER BY edit_chain_id, version_index""",
+    "Stored rows": """
+        SELECT 'accounts' AS tbl, count(*) AS n FROM accounts UNION ALL
+        SELECT 'posts', count(*) FROM posts UNION ALL
+        SELECT 'replies', count(*) FROM posts WHERE reply_to_post_id IS NOT NULL UNION ALL
+        SELECT 'post_versions', count(*) FROM post_versions UNION ALL
+        SELECT 'polls', count(*) FROM polls UNION ALL
+        SELECT 'poll_snapshots', count(*) FROM poll_snapshots UNION ALL
+        SELECT 'deleted posts', count(*) FROM posts WHERE deleted_at IS NOT NULL UNION ALL
+        SELECT 'runs', count(*) FROM runs UNION ALL
+        SELECT 'raw pages', count(*) FROM raw_pages""",
+}

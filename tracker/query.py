@@ -1,0 +1,52 @@
+"""`tracker sql`: run a query on the read-only replica (or the live file) and export results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .config import Config
+from .errors import QueryError, TrackerError
+from .store.db import open_db
+
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def run_query(cfg: Config, sql: str, *, live: bool = False,
+              params: list | None = None) -> pd.DataFrame:
+    """Run SQL read-only. The replica is the default so analysts never block collection."""
+    path = cfg.database if live else cfg.replica
+    if not path.exists():
+        hint = "run `tracker init` or a collection" if live else "run `tracker load` first"
+        raise TrackerError(f"{path}: no {'database' if live else 'read-only copy'} yet; {hint}")
+    con = open_db(path, read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    except duckdb.Error as exc:
+        msg = str(exc).splitlines()[0]
+        if "read-only" in msg.lower():
+            raise QueryError(f"refused: `tracker sql` is read-only ({msg})") from None
+        raise QueryError(f"query failed: {msg}") from None
+    finally:
+        con.close()
+
+
+def export(df: pd.DataFrame, fmt: str, out: Path | None) -> str | None:
+    """Write df as csv/json/parquet to out (or return text for stdout)."""
+    if fmt == "parquet":
+        if out is None:
+            raise QueryError("--format parquet needs -o FILE")
+        df.to_parquet(out, index=False)
+        return None
+    if fmt == "csv":
+        text = df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    elif fmt == "json":
+        text = df.to_json(orient="records", date_format="iso", force_ascii=False, lines=True)
+    else:
+        raise QueryError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        return None
+    return text

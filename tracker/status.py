@@ -1,0 +1,61 @@
+"""`tracker status`: last runs, cursors, pending raw files, open polls, table sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .config import Config
+from .errors import DatabaseBusy, TrackerError
+from .store.db import open_db
+from .store.loader import pending_files
+from .store.raw import list_raw_files
+
+COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "api_errors",
+           "runs", "raw_pages")
+
+
+@dataclass
+class Status:
+    read_from: str
+    counts: dict[str, int] = field(default_factory=dict)
+    runs: pd.DataFrame | None = None
+    cursors: pd.DataFrame | None = None
+    open_polls: pd.DataFrame | None = None
+    pending: list[str] = field(default_factory=list)
+
+
+def collect_status(cfg: Config, limit: int = 10) -> Status:
+    """Read status from the database, or from the replica while the database is busy."""
+    con, source = None, None
+    for path, label in ((cfg.database, "database"), (cfg.replica, "read-only replica")):
+        if not path.exists():
+            continue
+        try:
+            con, source = open_db(path, read_only=True), f"{label} {path}"
+            break
+        except (DatabaseBusy, TrackerError):
+            continue
+    if con is None:
+        return Status("nothing yet", pending=list_raw_files(cfg.raw_dir))
+    try:
+        st = Status(source)
+        for t in COUNTED:
+            st.counts[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        st.runs = con.execute(
+            "SELECT run_id, job, status, started_at, requests, pages, posts_read, new_rows, "
+            "updated_rows, load_deferred_at, coalesce(stop_reason, error) AS reason "
+            "FROM runs ORDER BY started_at DESC LIMIT ?", [limit]).df()
+        st.cursors = con.execute(
+            "SELECT source, scope, cursor, updated_at FROM sync_state ORDER BY source, scope"
+        ).df()
+        st.open_polls = con.execute(
+            "SELECT p.poll_id, p.post_id, p.voting_status, p.end_at, count(DISTINCT s.captured_at) "
+            "AS snapshots, max(s.captured_at) AS last_snapshot FROM polls p LEFT JOIN "
+            "poll_snapshots s USING (platform, poll_id) WHERE p.final_snapshot_at IS NULL "
+            "GROUP BY ALL ORDER BY p.poll_id").df()
+        st.pending = pending_files(con, cfg.raw_dir)
+        return st
+    finally:
+        con.close()

@@ -1,0 +1,37 @@
+"""Recreate the database from the raw archive alone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..store.db import open_db, refresh_replica
+from ..store.loader import LoadResult, load_pending
+
+
+def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
+            progress=None) -> LoadResult:
+    """Load every raw file into a fresh database, then swap it in.
+
+    The previous database is kept beside it as ``<name>.bak`` (the last one only). If loading
+    fails, the previous database stays in place untouched.
+    """
+    database = Path(database)
+    fresh = database.with_name(database.name + ".rebuild")
+    for p in (fresh, fresh.with_name(fresh.name + ".wal")):
+        if p.exists():
+            p.unlink()
+    con = open_db(fresh)
+    try:
+        result = load_pending(con, raw_dir, progress=progress)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    if database.exists():
+        # Probe that nobody holds it before swapping (raises DatabaseBusy).
+        open_db(database).close()
+        os.replace(database, database.with_name(database.name + ".bak"))
+    os.replace(fresh, database)
+    if replica:
+        refresh_replica(database, replica)
+    return result
