@@ -1,0 +1,284 @@
+"""X collection end to end: the real tweepy client against the local API server."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import timedelta
+
+from tests.conftest import make_post
+from tests.helpers import rows, snapshot
+from tracker import runner
+from tracker.devserver.xapi import Fault
+from tracker.store.raw import list_raw_files, read_raw_file
+
+NO_SLEEP = {"sleep": lambda s: None}
+
+
+def seed(world, clock, n=250, author="100", handle="alice"):
+    world.add_user({"id": author, "username": handle, "name": handle.title()})
+    start = clock.at - timedelta(days=3)
+    return [make_post(world, author, start + timedelta(minutes=i), f"{handle} post {i}")
+            for i in range(n)]
+
+
+def test_backfill_paginates_and_second_run_reads_only_new(world, make_cfg, clock):
+    seed(world, clock, 250)
+    cfg = make_cfg()
+    r1 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert (r1.status, r1.requests, r1.pages, r1.posts_read) == ("ok", 4, 4, 250)
+    assert r1.by_purpose == {"users": 1, "timeline": 3}
+    assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(250, 250)]
+    newest = max(world.tweets, key=int)
+    assert rows(cfg, "SELECT cursor FROM sync_state") == [
+        (json.dumps({"gap": None, "newest_id": newest}),)]
+
+    new = make_post(world, "100", clock.at, "fresh post")
+    r2 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert (r2.requests, r2.posts_read, r2.by_purpose) == (1, 1, {"timeline": 1})
+    last = world.requests[-1]
+    assert last.params["since_id"] == newest and last.params["max_results"] == "100"
+    assert rows(cfg, "SELECT count(*) FROM posts") == [(251,)]
+    assert rows(cfg, "SELECT text FROM posts WHERE post_id = ?", [new["id"]]) == [("fresh post",)]
+
+
+def test_same_collection_twice_adds_nothing(world, make_cfg, clock):
+    seed(world, clock, 30)
+    cfg = make_cfg()
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    before = snapshot(cfg.replica, exclude=("runs", "raw_pages"))
+    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert (r.new_rows, r.updated_rows, r.posts_read) == (0, 0, 0)
+    assert snapshot(cfg.replica, exclude=("runs", "raw_pages")) == before
+
+
+def test_handles_resolved_once_and_rename_recorded_not_duplicated(world, make_cfg, clock):
+    seed(world, clock, 3)
+    cfg = make_cfg()
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    world.users["100"]["username"] = "alice_new"
+    make_post(world, "100", clock.at, "after the rename")
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert world.count(r"^/2/users/by$") == 1
+    assert rows(cfg, "SELECT account_id, handle FROM accounts") == [("100", "alice_new")]
+    assert rows(cfg, "SELECT handle FROM account_handles ORDER BY handle") == [
+        ("alice",), ("alice_new",)]
+
+
+def test_poll_three_snapshots_then_closed_and_never_read_again(world, make_cfg, clock):
+    world.add_user({"id": "100", "username": "alice", "name": "Alice"})
+    world.add_poll({"id": "900", "duration_minutes": 60, "voting_status": "open",
+                    "end_datetime": "2022-10-12T13:00:00.000Z",
+                    "options": [{"position": 1, "label": "Yes", "votes": 10},
+                                {"position": 2, "label": "No", "votes": 5}]})
+    poll_post = make_post(world, "100", clock.at - timedelta(minutes=5), "Peace plan?",
+                          attachments={"poll_ids": ["900"]})
+    cfg = make_cfg()
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)          # first sighting: snapshot 1
+    world.set_poll("900", [40, 20])
+    clock.advance(minutes=10)
+    r = runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)     # snapshot 2
+    assert r.by_purpose == {"poll_refresh": 1}
+    assert world.requests[-1].params["ids"] == poll_post["id"]
+    world.set_poll("900", [70, 30], "closed")
+    clock.advance(minutes=60)
+    runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)         # snapshot 3, final
+    r = runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)
+    assert r.requests == 0
+    got = rows(cfg, "SELECT label, votes, voting_status FROM poll_snapshots "
+                    "ORDER BY captured_at, position")
+    assert got == [("Yes", 10, "open"), ("No", 5, "open"), ("Yes", 40, "open"),
+                   ("No", 20, "open"), ("Yes", 70, "closed"), ("No", 30, "closed")]
+    assert rows(cfg, "SELECT poll_id, post_id, options, voting_status, "
+                     "final_snapshot_at IS NOT NULL FROM polls") == [
+        ("900", poll_post["id"], '["Yes", "No"]', "closed", True)]
+
+
+def test_reply_thread_collected_incrementally(world, make_cfg, clock):
+    world.add_user({"id": "100", "username": "alice", "name": "Alice"})
+    world.add_user({"id": "200", "username": "bob", "name": "Bob"})
+    root = make_post(world, "100", clock.at - timedelta(hours=5), "a claim")
+    r1 = make_post(world, "200", clock.at - timedelta(hours=4), "@alice no",
+                   conversation_id=root["id"], in_reply_to_user_id="100",
+                   referenced_tweets=[{"type": "replied_to", "id": root["id"]}])
+    cfg = make_cfg()
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    res = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    assert (res.requests, res.posts_read) == (1, 2)   # the reply plus the included root
+    assert world.requests[-1].params["query"] == f"conversation_id:{root['id']}"
+    r2 = make_post(world, "100", clock.at - timedelta(hours=1), "@bob yes",
+                   conversation_id=root["id"], in_reply_to_user_id="200",
+                   referenced_tweets=[{"type": "replied_to", "id": r1["id"]}])
+    runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    assert world.requests[-1].params["since_id"] == r1["id"]
+    assert rows(cfg, "SELECT post_id, reply_to_post_id, conversation_id FROM posts "
+                     "WHERE reply_to_post_id IS NOT NULL ORDER BY post_id") == [
+        (r1["id"], root["id"], root["id"]), (r2["id"], r1["id"], root["id"])]
+    # every reply's parent is stored
+    assert rows(cfg, "SELECT count(*) FROM posts c LEFT JOIN posts p "
+                     "ON p.post_id = c.reply_to_post_id WHERE c.reply_to_post_id IS NOT NULL "
+                     "AND p.post_id IS NULL") == [(0,)]
+
+
+def test_replies_window_excludes_old_posts(world, make_cfg, clock):
+    world.add_user({"id": "100", "username": "alice", "name": "Alice"})
+    make_post(world, "100", clock.at - timedelta(days=8), "old")
+    cfg = make_cfg(replies_window_days=7)
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert runner.collect_replies(cfg, clock=clock, **NO_SLEEP).requests == 0
+
+
+def test_edit_becomes_a_version(world, make_cfg, clock):
+    world.add_user({"id": "100", "username": "alice", "name": "Alice"})
+    v1 = make_post(world, "100", clock.at - timedelta(minutes=30), "teh claim")
+    cfg = make_cfg()
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    v2_id = str(int(v1["id"]) + (60_000 << 22))
+    world.edit(v1["id"], {**v1, "id": v2_id, "text": "the claim"})
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert rows(cfg, "SELECT edit_chain_id, version_index, version_post_id, text "
+                     "FROM post_versions ORDER BY version_index") == [
+        (v1["id"], 0, v1["id"], "teh claim"), (v1["id"], 1, v2_id, "the claim")]
+    assert rows(cfg, "SELECT post_id, edit_history FROM posts ORDER BY post_id") == [
+        (v1["id"], json.dumps([v1["id"], v2_id])), (v2_id, json.dumps([v1["id"], v2_id]))]
+
+
+def test_deletion_and_protected_are_recorded_never_removed(world, make_cfg, clock):
+    seed(world, clock, 3)
+    a, b, c = sorted(world.tweets, key=int)
+    cfg = make_cfg()
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    world.delete(a)
+    world.protected.add(b)
+    r = runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    assert r.by_purpose == {"deletion_check": 1}
+    assert world.requests[-1].params["ids"] == ",".join([a, b, c])
+    got = rows(cfg, "SELECT post_id, deleted_at IS NOT NULL, unavailable_reason FROM posts "
+                    "ORDER BY post_id")
+    assert got == [(a, True, None), (b, False, "protected"), (c, False, None)]
+    assert rows(cfg, "SELECT resource_id, title FROM api_errors ORDER BY resource_id") == [
+        (a, "Not Found Error"), (b, "Authorization Error")]
+    # the next check skips what is known deleted
+    runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    assert world.requests[-1].params["ids"] == ",".join([b, c])
+
+
+def test_429_with_near_reset_waits_then_succeeds(world, make_cfg, clock):
+    seed(world, clock, 5)
+    reset = int(clock.at.timestamp()) + 30
+    world.faults.append(Fault(r"/tweets$", status=429, body='{"title": "Too Many Requests"}',
+                              headers={"x-rate-limit-reset": str(reset)}))
+    slept = []
+    cfg = make_cfg(max_rate_limit_wait_seconds=60)
+    r = runner.collect_posts(cfg, clock=clock, sleep=slept.append)
+    assert r.status == "ok" and r.posts_read == 5
+    assert len(slept) == 1 and 30 <= slept[0] <= 32
+
+
+def test_429_with_far_reset_stops_cleanly_and_resumes(world, make_cfg, clock):
+    seed(world, clock, 250)
+    reset = int(clock.at.timestamp()) + 3600
+    cfg = make_cfg(max_rate_limit_wait_seconds=60)
+    world.faults.append(Fault(r"/tweets$", status=429, body='{"title": "Too Many Requests"}',
+                              headers={"x-rate-limit-reset": str(reset)}))
+    # let the first timeline page through, then 429
+    world.faults[0].times = 0
+    first = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert first.status == "ok"
+    for i in range(3):
+        make_post(world, "100", clock.at + timedelta(minutes=i), f"new {i}")
+    world.faults[0].times = 1
+    stopped = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert stopped.status == "stopped" and stopped.exit_code == 4
+    assert "rate limited" in stopped.stop_reason
+    assert rows(cfg, "SELECT status, stop_reason IS NOT NULL FROM runs "
+                     "ORDER BY started_at DESC LIMIT 1") == [("stopped", True)]
+    resumed = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert (resumed.status, resumed.posts_read) == ("ok", 3)
+    assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(253, 253)]
+
+
+def test_usage_cap_429_stops_without_waiting(world, make_cfg, clock):
+    seed(world, clock, 5)
+    world.faults.append(Fault(r"/tweets$", status=429, body=json.dumps(
+        {"title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap"})))
+    slept = []
+    r = runner.collect_posts(make_cfg(), clock=clock, sleep=slept.append)
+    assert r.status == "stopped" and "usage cap" in r.stop_reason and slept == []
+
+
+def test_503_then_success_retries_and_archives_both(world, make_cfg, clock):
+    seed(world, clock, 5)
+    world.faults.append(Fault(r"/tweets$", status=503, times=2))
+    slept = []
+    cfg = make_cfg(backoff_base_seconds=1, backoff_max_seconds=10)
+    r = runner.collect_posts(cfg, clock=clock, sleep=slept.append)
+    assert (r.status, r.requests, r.posts_read) == ("ok", 4, 5)
+    assert slept == [1, 2]                       # bounded exponential backoff
+    assert rows(cfg, "SELECT http_status FROM raw_pages WHERE purpose = 'timeline' "
+                     "ORDER BY seq") == [(503,), (503,), (200,)]
+
+
+def test_persistent_5xx_fails_the_run_and_keeps_the_cursor(world, make_cfg, clock):
+    seed(world, clock, 5)
+    world.faults.append(Fault(r"/tweets$", status=502, times=10))
+    cfg = make_cfg(max_retries=2)
+    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert r.status == "failed" and "gave up after 3 attempts" in r.error
+    assert rows(cfg, "SELECT count(*) FROM sync_state") == [(0,)]
+    world.faults.clear()
+    assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).posts_read == 5
+
+
+def test_truncated_body_is_quarantined_and_retried(world, make_cfg, clock):
+    seed(world, clock, 5)
+    world.faults.append(Fault(r"/tweets$", truncate=True))
+    cfg = make_cfg()
+    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert (r.status, r.quarantined, r.posts_read) == ("ok", 1, 5)
+    got = rows(cfg, "SELECT http_status, error FROM raw_pages WHERE purpose = 'timeline' "
+                    "ORDER BY seq")
+    assert got[0][0] == 200 and got[0][1].startswith("quarantined: invalid JSON body")
+    assert got[1] == (200, None)
+    assert rows(cfg, "SELECT count(*) FROM posts") == [(5,)]
+
+
+def test_budget_runs_out_mid_pagination_then_next_run_fills_the_gap(world, make_cfg, clock):
+    seed(world, clock, 450)
+    cfg = make_cfg(max_requests_per_run=3)           # users/by + 2 of 5 timeline pages
+    r1 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert (r1.status, r1.requests, r1.posts_read) == ("stopped", 3, 200)
+    assert "request budget" in r1.stop_reason
+    cursor = json.loads(rows(cfg, "SELECT cursor FROM sync_state")[0][0])
+    assert cursor["newest_id"] is None and cursor["gap"]["read"] == 200
+    # new posts arrive meanwhile; the next runs finish the backfill first, then catch up
+    make_post(world, "100", clock.at, "newer")
+    r2 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert world.requests[-r2.requests].params["until_id"] == cursor["gap"]["until_id"]
+    r3 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert r3.status == "ok"
+    total_read = r1.posts_read + r2.posts_read + r3.posts_read
+    assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(451, 451)]
+    assert total_read == 451                          # nothing read twice
+    assert r1.requests + r2.requests + r3.requests == 1 + 5 + 1
+
+
+def test_raw_archive_is_verbatim_and_has_no_secret(world, make_cfg, clock):
+    from tests.conftest import TOKEN
+
+    seed(world, clock, 5)
+    cfg = make_cfg()
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    files = list_raw_files(cfg.raw_dir)
+    assert len(files) == 1
+    recs = [rl.record for rl in read_raw_file(cfg.raw_dir / files[0])]
+    assert [r["type"] for r in recs] == ["run_start", "page", "page", "run_end"]
+    page = recs[2]
+    assert page["endpoint"] == "GET /2/users/:id/tweets" and page["status"] == 200
+    assert page["params"]["id"] == "100" and "x-rate-limit-reset" in page["headers"]
+    assert json.loads(page["body"])["meta"]["result_count"] == 5
+    for f in cfg.raw_dir.rglob("*.gz"):
+        assert TOKEN not in gzip.decompress(f.read_bytes()).decode()
+    assert TOKEN.encode() not in cfg.database.read_bytes()
+    auth = {r.authorization for r in world.requests}
+    assert auth == {f"Bearer {TOKEN}"}
