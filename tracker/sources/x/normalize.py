@@ -164,10 +164,13 @@ def normalize(record: dict) -> Rows:
     poll_posts: dict[str, str] = {}
     for seen_in, group in (("data", tweets_data), ("includes", tweets_inc)):
         for t in group:
-            rows.add("posts", _tweet_row(t, at, seen_in, handles))
+            post = _tweet_row(t, at, seen_in, handles)
+            rows.add("posts", post)
             rows.add("post_versions", _version_row(t, at))
+            # A retweet carries its original's attachments: the poll belongs to the original.
+            owner = post["reposted_post_id"] or post["post_id"]
             for pid in (t.get("attachments") or {}).get("poll_ids") or []:
-                poll_posts.setdefault(str(pid), _s(t["id"]))
+                poll_posts.setdefault(str(pid), owner)
 
     for p in inc_polls:
         if not valid(p, "includes.polls"):
