@@ -1,0 +1,146 @@
+"""The `tracker` command: help everywhere, the demo, sql exports, errors and exit codes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from tracker.cli import cli
+from tracker.lock import RunLock
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def invoke(*args, **kw):
+    return CliRunner().invoke(cli, list(args), obj={}, catch_exceptions=False, **kw)
+
+
+def all_commands(group: click.Group, prefix=()):
+    for name, cmd in group.commands.items():
+        yield prefix + (name,), cmd
+        if isinstance(cmd, click.Group):
+            yield from all_commands(cmd, prefix + (name,))
+
+
+@pytest.mark.parametrize("path", [p for p, _ in all_commands(cli)], ids=" ".join)
+def test_every_command_has_help(path):
+    res = invoke(*path, "--help")
+    assert res.exit_code == 0, res.output
+    assert "Usage:" in res.output
+    cmd = cli
+    for part in path:
+        cmd = cmd.commands[part]
+    assert cmd.help and len(cmd.help.strip()) > 20
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo") / "demo"
+    res = invoke("demo", "--dir", str(d))
+    assert res.exit_code == 0, res.output
+    assert "Poll snapshots" in res.output and "Stored in" in res.output
+    return d
+
+
+def sql(demo_dir, query, *extra):
+    return invoke("--config", str(demo_dir / "config.yaml"), "sql", *extra, "--", query)
+
+
+def test_demo_stores_the_whole_episode(demo_dir):
+    res = sql(demo_dir, """
+        SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM posts),
+               (SELECT count(*) FROM posts WHERE reply_to_post_id IS NOT NULL),
+               (SELECT count(*) FROM post_versions), (SELECT count(*) FROM polls),
+               (SELECT count(*) FROM poll_snapshots),
+               (SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL),
+               (SELECT count(*) FROM runs WHERE status = 'ok'),
+               (SELECT count(*) FROM raw_pages WHERE error IS NOT NULL)""", "--format", "csv")
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[1] == "6,18,14,18,1,6,1,24,0"
+
+
+def readme_queries() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Example queries", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, re.S)
+
+
+def test_readme_has_five_example_queries():
+    assert len(readme_queries()) == 5
+
+
+@pytest.mark.parametrize("n", range(5))
+def test_readme_example_query_runs_on_the_demo(demo_dir, n, tmp_path):
+    out = tmp_path / "q.csv"
+    res = sql(demo_dir, readme_queries()[n].strip().rstrip(";"), "--format", "csv", "-o",
+              str(out))
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out)
+    expected_rows = {0: 9, 1: 6, 2: 5, 3: 2, 4: 4}[n]
+    assert len(df) == expected_rows
+    if n == 1:
+        assert df["pct"].tolist() == [40.8, 59.2, 41.1, 58.9, 40.8, 59.2]
+        assert df["voting_status"].tolist() == ["open"] * 4 + ["closed"] * 2
+    if n == 2:
+        assert df["replies"].tolist() == [5, 4, 2, 2, 1]
+    if n == 3:
+        assert df["text"].str.contains("kremin's").tolist() == [True, False]
+
+
+def test_sql_exports_json_and_parquet(demo_dir, tmp_path):
+    res = sql(demo_dir, "SELECT post_id, text FROM posts ORDER BY post_id LIMIT 3",
+              "--format", "json")
+    assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 3
+    out = tmp_path / "posts.parquet"
+    res = sql(demo_dir, "SELECT * FROM posts", "--format", "parquet", "-o", str(out))
+    assert res.exit_code == 0
+    df = pd.read_parquet(out)
+    assert len(df) == 18 and str(df["created_at"].dt.tz) == "UTC"
+
+
+def test_sql_refuses_writes(demo_dir):
+    res = sql(demo_dir, "DELETE FROM posts")
+    assert res.exit_code == 1
+    assert "refused" in res.output and "read-only" in res.output
+    assert sql(demo_dir, "SELECT count(*) FROM posts", "--format", "csv").output.split()[1] == "18"
+
+
+def test_status_reports_runs_cursors_and_pending(demo_dir):
+    res = invoke("--config", str(demo_dir / "config.yaml"), "status")
+    assert res.exit_code == 0, res.output
+    for part in ("last runs", "cursors", "pending raw files: 0", "posts=18"):
+        assert part in res.output
+
+
+def test_config_error_is_one_line_and_exit_2(tmp_path):
+    p = tmp_path / "config.yaml"
+    p.write_text("accounts:\n  - {platform: x, handle: ''}\n")
+    res = invoke("--config", str(p), "collect", "x")
+    assert res.exit_code == 2
+    assert res.output.strip().endswith("accounts[0].handle: must not be empty")
+    assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()
+
+
+def test_lock_held_exit_3(tmp_path, monkeypatch):
+    monkeypatch.setenv("X_BEARER_TOKEN", "x")
+    p = tmp_path / "config.yaml"
+    p.write_text("accounts:\n  - {platform: x, handle: alice}\n")
+    with RunLock(tmp_path / "data" / ".tracker.lock"):
+        res = invoke("--config", str(p), "collect", "x")
+    assert res.exit_code == 3 and "holds" in res.output
+
+
+def test_init_then_load_and_rebuild(tmp_path):
+    p = tmp_path / "config.yaml"
+    p.write_text("accounts: []\n")
+    assert invoke("--config", str(p), "init").exit_code == 0
+    assert (tmp_path / "data" / "tracker.read.duckdb").exists()
+    res = invoke("--config", str(p), "load")
+    assert res.exit_code == 0 and "loaded 0 raw files" in res.output
+    assert invoke("--config", str(p), "rebuild").exit_code == 0
