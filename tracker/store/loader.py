@@ -231,7 +231,8 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
                 status, error = end.get("status", "ok"), end.get("error")
             e = end or {}
             con.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 [run_id, start.get("job") or "unknown", start.get("source"),
                  start.get("started_at") or (pages[0]["fetched_at"] if pages else iso(utcnow())),
                  e.get("finished_at"), status, e.get("stop_reason"), error, e.get("requests"),

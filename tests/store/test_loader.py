@@ -1,0 +1,116 @@
+"""The shared loader: idempotent upserts, write rules, quarantine, crashed runs, cursors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pytest
+
+from tracker.store.db import open_db
+from tracker.store.loader import load_file, load_pending
+from tracker.store.raw import RawWriter
+
+AT = datetime(2022, 10, 11, 14, 0, tzinfo=timezone.utc)
+
+
+def tweet(i, text="hello", likes=0):
+    return {"id": str(i), "author_id": "7", "text": text, "created_at": "2022-10-11T13:00:00.000Z",
+            "conversation_id": str(i), "edit_history_tweet_ids": [str(i)],
+            "public_metrics": {"like_count": likes}}
+
+
+def page(w, body, at=AT, scope=None, cursor=None, status=200, purpose="timeline"):
+    w.page(purpose=purpose, endpoint="GET /2/users/:id/tweets", params={}, scope=scope,
+           fetched_at=at, status=status, headers={},
+           body=body if isinstance(body, str) else json.dumps(body), cursor_after=cursor)
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = open_db(tmp_path / "t.duckdb")
+    yield c
+    c.close()
+
+
+def test_same_file_loaded_twice_changes_nothing(tmp_path, con):
+    w = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
+    w.append({"type": "run_start", "job": "collect_posts", "started_at": "2022-10-11T14:00:00Z"})
+    page(w, {"data": [tweet(1), tweet(2)],
+             "includes": {"users": [{"id": "7", "username": "al", "name": "Al"}]}},
+         scope="timeline:7", cursor={"newest_id": "2", "gap": None})
+    w.append({"type": "run_end", "status": "ok", "requests": 1, "posts_read": 2})
+    first = load_file(con, tmp_path / "raw", w.relpath)
+    assert (first.pages, first.new_rows) == (1, 6)   # 2 posts, 2 versions, account, handle
+    before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+              for t in ("posts", "accounts", "sync_state", "runs", "raw_pages")}
+    again = load_file(con, tmp_path / "raw", w.relpath)
+    assert (again.new_rows, again.updated_rows) == (0, 0)
+    after = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in before}
+    assert after == before
+    assert con.execute("SELECT url FROM posts WHERE post_id = '1'").fetchone() == (
+        "https://x.com/al/status/1",)
+
+
+def test_latest_fetch_wins_first_seen_kept_deleted_never_cleared(tmp_path, con):
+    w = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
+    page(w, {"data": [tweet(1, likes=1)]}, at=AT)
+    page(w, {"data": [tweet(1, likes=5)]}, at=AT + timedelta(hours=1))
+    page(w, {"errors": [{"resource_type": "tweet", "resource_id": "1",
+                         "title": "Not Found Error", "detail": "gone"}]},
+         at=AT + timedelta(hours=2), purpose="deletion_check")
+    load_pending(con, tmp_path / "raw")
+    w2 = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
+    page(w2, {"data": [tweet(1, likes=3)]}, at=AT - timedelta(hours=1))   # an older capture
+    load_pending(con, tmp_path / "raw")
+    got = con.execute("SELECT like_count, first_seen_at, last_seen_at, deleted_at FROM posts"
+                      ).fetchone()
+    assert got == (5, AT - timedelta(hours=1), AT + timedelta(hours=1), AT + timedelta(hours=2))
+
+
+def test_bad_page_is_quarantined_and_the_rest_of_the_file_loads(tmp_path, con):
+    w = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
+    page(w, '{"data": [{"id": "1", "te')                         # truncated body
+    page(w, {"data": [tweet(2), "junk", {"text": "no id"}]})     # partly bad items
+    page(w, '{"title": "Service Unavailable"}', status=503)
+    fl = load_file(con, tmp_path / "raw", w.relpath)
+    assert (fl.pages, fl.quarantined) == (3, 1)
+    got = con.execute("SELECT seq, http_status, items, error FROM raw_pages ORDER BY seq"
+                      ).fetchall()
+    assert got[0][3].startswith("quarantined: invalid JSON body")
+    assert got[1][:3] == (2, 200, 1) and "skipped" in got[1][3]
+    assert got[2] == (3, 503, 0, None)
+    assert con.execute("SELECT post_id FROM posts").fetchall() == [("2",)]
+
+
+def test_run_without_run_end_is_recorded_as_crashed_and_cursor_kept(tmp_path, con):
+    w = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
+    w.append({"type": "run_start", "job": "collect_posts", "started_at": "2022-10-11T14:00:00Z"})
+    page(w, {"data": [tweet(5)], "meta": {"next_token": "n"}}, scope="timeline:7",
+         cursor={"newest_id": None, "gap": {"since_id": None, "until_id": "5",
+                                            "newest_id": "5", "read": 1}})
+    load_pending(con, tmp_path / "raw")
+    assert con.execute("SELECT status, pages FROM runs").fetchall() == [("crashed", 1)]
+    cursor = json.loads(con.execute("SELECT cursor FROM sync_state").fetchone()[0])
+    assert cursor["gap"]["until_id"] == "5"
+
+
+def test_busy_database_is_reported_as_such(tmp_path):
+    from tracker.errors import DatabaseBusy
+    import subprocess
+    import sys
+
+    path = tmp_path / "busy.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb,sys; c=duckdb.connect(sys.argv[1]); "
+         "print('ok', flush=True); sys.stdin.readline()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with pytest.raises(DatabaseBusy, match="raw archive"):
+            open_db(path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
