@@ -373,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.accounts, args.posts, args.polls = 3, 250, 5
+    if min(args.accounts, args.posts, args.repeats) < 1 or min(args.polls, args.new_posts) < 0:
+        ap.error("--accounts, --posts and --repeats must be >= 1; --polls, --new-posts >= 0")
     if args.polls > args.accounts * args.posts:
         ap.error("--polls cannot exceed accounts x posts")
 

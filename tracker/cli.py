@@ -158,21 +158,27 @@ def _load_progress(total: int):
 
 
 @cli.command()
+@click.option("--retry-failed", is_flag=True,
+              help="Also retry raw files whose load failed before (see `tracker status`).")
 @click.pass_context
-def load(ctx: click.Context) -> None:
+def load(ctx: click.Context, retry_failed: bool) -> None:
     """Load raw pages that are not in the database yet (e.g. after it was busy)."""
     cfg = _cfg(ctx)
     with RunLock(cfg.lock_file):
         pending = runner.pending_summary(cfg)
         progress, tick = _load_progress(len(pending))
         with progress:
-            result = runner.load_now(cfg, progress=tick)
+            result = runner.load_now(cfg, progress=tick, retry_failed=retry_failed)
     bad = [b for f in result.files for b in f.bad_lines]
     out.print(f"loaded {len(result.files)} raw files, {result.pages} pages: "
               f"{result.new_rows} new rows, {result.updated_rows} updated, "
               f"{result.quarantined} pages quarantined", highlight=False)
     for b in bad:
         err.print(f"  damaged line: {b}", highlight=False, markup=False)
+    for f in result.failed:
+        err.print(f"  not loaded: {f.path}: {f.error}", highlight=False, markup=False)
+    if result.failed:
+        sys.exit(1)
 
 
 @cli.command()
@@ -207,6 +213,8 @@ def status(ctx: click.Context, n_runs: int) -> None:
                       ("open polls", st.open_polls)):
         if df is not None:
             out.print(_table(df, title) if len(df) else f"{title}: none")
+    for path, error in st.failed:
+        out.print(f"[red]raw file not loaded[/]: {path}: {error}", highlight=False)
     out.print(f"pending raw files: {len(st.pending)}"
               + (f" (oldest {st.pending[0]}; `tracker load` loads them)" if st.pending else ""),
               highlight=False)

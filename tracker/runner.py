@@ -111,11 +111,11 @@ def _prepare(cfg: Config, now: datetime) -> Context:
     return ctx
 
 
-def load_now(cfg: Config, progress=None) -> LoadResult:
+def load_now(cfg: Config, progress=None, retry_failed: bool = False) -> LoadResult:
     """Load every pending raw file, then refresh the replica. Raises DatabaseBusy."""
     con = open_db(cfg.database)
     try:
-        result = load_pending(con, cfg.raw_dir, progress=progress)
+        result = load_pending(con, cfg.raw_dir, progress=progress, retry_failed=retry_failed)
     finally:
         con.close()
     refresh_replica(cfg.database, cfg.replica)
@@ -173,6 +173,13 @@ def run_x_job(cfg: Config, job: str, body: Body, *, sleep: Callable[[float], Non
             if mine:
                 result.new_rows, result.updated_rows = mine[0].new_rows, mine[0].updated_rows
                 result.quarantined = mine[0].quarantined
+            for f in loaded.failed:
+                log.error("raw file %s could not be loaded (kept in raw; `tracker load "
+                          "--retry-failed` after a fix): %s", f.path, f.error)
+                if f.path == raw.relpath:
+                    result.load_state, result.status = "load_failed", "failed"
+                    result.error = _sanitize(f"load failed (pages are safe in raw): {f.error}",
+                                             cfg)
         except DatabaseBusy:
             raw.append({"type": "load_deferred", "at": iso(clock())})
             result.load_state = "pending_load"
@@ -246,7 +253,7 @@ def check_deletions(cfg: Config, **kw) -> RunResult:
 
 def pending_summary(cfg: Config) -> list[str]:
     """Raw files waiting to be loaded (reads the replica when the database is busy)."""
-    for path, ro in ((cfg.database, False), (cfg.replica, True)):
+    for path in (cfg.database, cfg.replica):
         if not path.exists():
             continue
         try:

@@ -9,7 +9,7 @@ import pandas as pd
 from .config import Config
 from .errors import DatabaseBusy, TrackerError
 from .store.db import open_db
-from .store.loader import pending_files
+from .store.loader import failed_files, pending_files
 from .store.raw import list_raw_files
 
 COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "api_errors",
@@ -24,6 +24,7 @@ class Status:
     cursors: pd.DataFrame | None = None
     open_polls: pd.DataFrame | None = None
     pending: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def collect_status(cfg: Config, limit: int = 10) -> Status:
@@ -56,6 +57,7 @@ def collect_status(cfg: Config, limit: int = 10) -> Status:
             "poll_snapshots s USING (platform, poll_id) WHERE p.final_snapshot_at IS NULL "
             "GROUP BY ALL ORDER BY p.poll_id").df()
         st.pending = pending_files(con, cfg.raw_dir)
+        st.failed = failed_files(con)
         return st
     finally:
         con.close()

@@ -114,3 +114,32 @@ def test_busy_database_is_reported_as_such(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
+
+
+def test_a_file_that_cannot_load_is_recorded_and_skipped_not_blocking(tmp_path, con,
+                                                                        monkeypatch):
+    from tracker.store import loader
+
+    w1 = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
+    page(w1, {"data": [tweet(1)]})
+    w2 = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
+    page(w2, {"data": [tweet(2)]})
+    real = loader._upsert
+
+    def broken(con, spec, rows):
+        if any(r.get("post_id") == "1" for r in rows):
+            raise duckdb.ConversionException("a value no rule foresaw")
+        return real(con, spec, rows)
+
+    monkeypatch.setattr(loader, "_upsert", broken)
+    result = load_pending(con, tmp_path / "raw")
+    assert [(f.path.split("/")[-1], bool(f.error)) for f in result.files] == [
+        ("r1.jsonl.gz", True), ("r2.jsonl.gz", False)]
+    assert con.execute("SELECT post_id FROM posts").fetchall() == [("2",)]
+    assert loader.failed_files(con)[0][1].startswith("ConversionException")
+    assert load_pending(con, tmp_path / "raw").files == []          # not retried by itself
+    monkeypatch.setattr(loader, "_upsert", real)
+    retried = load_pending(con, tmp_path / "raw", retry_failed=True)
+    assert [f.error for f in retried.files] == [None]
+    assert con.execute("SELECT count(*) FROM posts").fetchone() == (2,)
+    assert loader.failed_files(con) == []

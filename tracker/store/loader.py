@@ -32,6 +32,7 @@ class FileLoad:
     new_rows: int = 0
     updated_rows: int = 0
     run_id: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -54,24 +55,46 @@ class LoadResult:
     def quarantined(self) -> int:
         return sum(f.quarantined for f in self.files)
 
+    @property
+    def failed(self) -> list[FileLoad]:
+        return [f for f in self.files if f.error]
 
-def loaded_files(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT path FROM raw_files WHERE loaded_at IS NOT NULL").fetchall()}
+
+def loaded_files(con: duckdb.DuckDBPyConnection, *, with_failed: bool = True) -> set[str]:
+    """Files that need no loading: loaded ones, and (unless retrying) ones whose load failed."""
+    cond = "loaded_at IS NOT NULL" + (" OR error IS NOT NULL" if with_failed else "")
+    return {r[0] for r in con.execute(f"SELECT path FROM raw_files WHERE {cond}").fetchall()}
 
 
-def pending_files(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> list[str]:
+def failed_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return con.execute("SELECT path, error FROM raw_files WHERE loaded_at IS NULL "
+                       "AND error IS NOT NULL ORDER BY path").fetchall()
+
+
+def pending_files(con: duckdb.DuckDBPyConnection, raw_dir: Path,
+                  retry_failed: bool = False) -> list[str]:
     """Raw files not yet loaded, in run order."""
-    done = loaded_files(con)
+    done = loaded_files(con, with_failed=not retry_failed)
     return [f for f in list_raw_files(raw_dir) if f not in done]
 
 
 def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
-                 progress: Callable[[FileLoad], None] | None = None) -> LoadResult:
-    """Load every pending raw file in run order."""
+                 progress: Callable[[FileLoad], None] | None = None,
+                 retry_failed: bool = False) -> LoadResult:
+    """Load every pending raw file in run order.
+
+    A file that cannot be loaded (a bug or a page no rule foresaw) is rolled back, recorded in
+    raw_files with its error and skipped, so one bad file never stops collection; its pages stay
+    in raw for `tracker load --retry-failed`.
+    """
     result = LoadResult()
-    for rel in pending_files(con, raw_dir):
-        fl = load_file(con, raw_dir, rel)
+    for rel in pending_files(con, raw_dir, retry_failed):
+        try:
+            fl = load_file(con, raw_dir, rel)
+        except (duckdb.Error, pa.ArrowException, ValueError, TypeError) as exc:
+            fl = FileLoad(rel, error=f"{type(exc).__name__}: {exc}"[:2000])
+            con.execute("INSERT OR REPLACE INTO raw_files VALUES (?, NULL, NULL, NULL, ?)",
+                        [rel, fl.error])
         result.files.append(fl)
         if progress:
             progress(fl)
@@ -217,7 +240,9 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
                 "INSERT INTO sync_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, scope) "
                 "DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at, "
                 "page_id = excluded.page_id WHERE sync_state.cursor::VARCHAR "
-                "IS DISTINCT FROM excluded.cursor::VARCHAR",
+                "IS DISTINCT FROM excluded.cursor::VARCHAR "
+                # a file loaded late (--retry-failed) must not move a cursor back
+                "AND excluded.updated_at >= sync_state.updated_at",
                 [source, scope, cursor, at, page_id]).fetchone()[0]
         if pages:
             con.register("_pages", pa.Table.from_pylist(pages))
@@ -237,7 +262,7 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
                  start.get("started_at") or (pages[0]["fetched_at"] if pages else iso(utcnow())),
                  e.get("finished_at"), status, e.get("stop_reason"), error, e.get("requests"),
                  fl.pages, e.get("posts_read"), deferred, fl.new_rows, fl.updated_rows])
-        con.execute("INSERT OR REPLACE INTO raw_files VALUES (?, ?, ?, ?)",
+        con.execute("INSERT OR REPLACE INTO raw_files VALUES (?, ?, ?, ?, NULL)",
                     [rel, run_id, fl.pages, iso(utcnow())])
         con.execute("COMMIT")
     except Exception:

@@ -186,11 +186,14 @@ CREATE TABLE runs (
 );
 
 -- raw_files: bookkeeping, upsert by path: which raw files are loaded (not rebuilt identically).
+-- A file whose load failed has loaded_at NULL and the error; it is skipped until
+-- `tracker load --retry-failed`.
 CREATE TABLE raw_files (
     path VARCHAR PRIMARY KEY,
     run_id VARCHAR,
     lines INTEGER,
-    loaded_at TIMESTAMPTZ
+    loaded_at TIMESTAMPTZ,
+    error VARCHAR
 );
 """),
 ]
