@@ -67,28 +67,21 @@ class RawLine:
 
 def read_raw_file(path: Path) -> Iterator[RawLine]:
     """Yield every line of a raw file; a damaged line or a torn tail is reported, not fatal."""
-    raw = Path(path).read_bytes()
-    pos = 0
     lineno = 0
-    buf = b""
-    while pos < len(raw):
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            chunk = d.decompress(raw[pos:])
-        except zlib.error as exc:
+    with gzip.open(path, "rb") as fh:
+        while True:
+            try:
+                text = fh.readline()
+            except (EOFError, OSError, zlib.error) as exc:
+                lineno += 1
+                yield RawLine(lineno, None, f"torn write or damaged gzip data (run interrupted?): {exc}")
+                return
+            if not text:
+                return
             lineno += 1
-            yield RawLine(lineno, None, f"damaged gzip data at byte {pos}: {exc}")
-            return
-        if not d.eof:
-            lineno += 1
-            yield RawLine(lineno, None, f"torn write at byte {pos} (run interrupted)")
-            return
-        consumed = len(raw) - pos - len(d.unused_data)
-        pos += consumed
-        buf += chunk
-        while b"\n" in buf:
-            text, buf = buf.split(b"\n", 1)
-            lineno += 1
+            if not text.endswith(b"\n"):
+                yield RawLine(lineno, None, "truncated last line")
+                return
             try:
                 rec = json.loads(text)
                 if not isinstance(rec, dict):
@@ -96,9 +89,6 @@ def read_raw_file(path: Path) -> Iterator[RawLine]:
                 yield RawLine(lineno, rec)
             except ValueError as exc:
                 yield RawLine(lineno, None, f"invalid JSON line: {exc}")
-    if buf.strip():
-        lineno += 1
-        yield RawLine(lineno, None, "truncated last line")
 
 
 def list_raw_files(raw_dir: Path) -> list[str]:

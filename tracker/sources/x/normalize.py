@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ...errors import MalformedPage
+from ...timeutil import parse_iso
 from ..rows import Rows
 
 PLATFORM = "x"
@@ -24,6 +25,21 @@ def _j(value: Any) -> str | None:
 
 def _s(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _ts(value: Any) -> str | None:
+    """An ISO timestamp the database can store, or None (a value no parser accepts is dropped)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parse_iso(value)
+    except ValueError:
+        return None
+    return value
+
+
+def _b(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def _int(value: Any) -> int | None:
@@ -64,10 +80,10 @@ def _is_user(obj: dict) -> bool:
 def _user_row(u: dict, at: str) -> dict:
     pm = u.get("public_metrics") or {}
     return {
-        "platform": PLATFORM, "account_id": _s(u["id"]), "handle": u.get("username"),
-        "name": u.get("name"), "description": u.get("description"),
-        "created_at": u.get("created_at"), "protected": u.get("protected"),
-        "verified": u.get("verified"), "followers_count": _int(pm.get("followers_count")),
+        "platform": PLATFORM, "account_id": _s(u["id"]), "handle": _s(u.get("username")),
+        "name": _s(u.get("name")), "description": _s(u.get("description")),
+        "created_at": _ts(u.get("created_at")), "protected": _b(u.get("protected")),
+        "verified": _b(u.get("verified")), "followers_count": _int(pm.get("followers_count")),
         "following_count": _int(pm.get("following_count")),
         "post_count": _int(pm.get("tweet_count")), "first_seen_at": at, "last_seen_at": at,
     }
@@ -88,7 +104,8 @@ def _tweet_row(t: dict, at: str, seen_in: str, handles: dict[str, str]) -> dict:
            else f"https://x.com/i/web/status/{post_id}")
     return {
         "platform": PLATFORM, "post_id": post_id, "author_id": author,
-        "created_at": t.get("created_at"), "text": t.get("text"), "lang": t.get("lang"),
+        "created_at": _ts(t.get("created_at")), "text": _s(t.get("text")),
+        "lang": _s(t.get("lang")),
         "conversation_id": _s(t.get("conversation_id")),
         "reply_to_post_id": refs.get("replied_to"),
         "reply_to_user_id": _s(t.get("in_reply_to_user_id")),
@@ -99,7 +116,7 @@ def _tweet_row(t: dict, at: str, seen_in: str, handles: dict[str, str]) -> dict:
         "impression_count": _int(pm.get("impression_count")),
         "edit_chain_id": history[0] if history else post_id,
         "edit_history": _j(history or [post_id]), "entities": _j(t.get("entities")),
-        "withheld": _j(t.get("withheld")), "possibly_sensitive": t.get("possibly_sensitive"),
+        "withheld": _j(t.get("withheld")), "possibly_sensitive": _b(t.get("possibly_sensitive")),
         "seen_in": seen_in, "first_seen_at": at, "last_seen_at": at, "deleted_at": None,
         "unavailable_reason": None, "unavailable_at": None,
     }
@@ -111,7 +128,7 @@ def _version_row(t: dict, at: str) -> dict:
     index = history.index(post_id) if post_id in history else len(history) - 1
     return {
         "platform": PLATFORM, "edit_chain_id": history[0], "version_post_id": post_id,
-        "version_index": index, "text": t.get("text"), "created_at": t.get("created_at"),
+        "version_index": index, "text": _s(t.get("text")), "created_at": _ts(t.get("created_at")),
         "first_seen_at": at,
     }
 
@@ -158,7 +175,7 @@ def normalize(record: dict) -> Rows:
         rows.add("accounts", _user_row(u, at))
         if u.get("username"):
             rows.add("account_handles", {
-                "platform": PLATFORM, "account_id": _s(u["id"]), "handle": u["username"],
+                "platform": PLATFORM, "account_id": _s(u["id"]), "handle": _s(u["username"]),
                 "first_seen_at": at, "last_seen_at": at})
 
     poll_posts: dict[str, str] = {}
@@ -180,16 +197,16 @@ def normalize(record: dict) -> Rows:
         voting_status = p.get("voting_status")
         rows.add("polls", {
             "platform": PLATFORM, "poll_id": poll_id, "post_id": poll_posts.get(poll_id),
-            "options": _j([o.get("label") for o in options]),
-            "duration_minutes": _int(p.get("duration_minutes")), "end_at": p.get("end_datetime"),
-            "voting_status": voting_status, "first_seen_at": at, "last_seen_at": at,
+            "options": _j([_s(o.get("label")) for o in options]),
+            "duration_minutes": _int(p.get("duration_minutes")), "end_at": _ts(p.get("end_datetime")),
+            "voting_status": _s(voting_status), "first_seen_at": at, "last_seen_at": at,
             "final_snapshot_at": at if voting_status == "closed" else None,
         })
         for i, o in enumerate(options):
             rows.add("poll_snapshots", {
                 "platform": PLATFORM, "poll_id": poll_id, "captured_at": at,
-                "position": _int(o.get("position")) or i + 1, "label": o.get("label"),
-                "votes": _int(o.get("votes")), "voting_status": voting_status,
+                "position": _int(o.get("position")) or i + 1, "label": _s(o.get("label")),
+                "votes": _int(o.get("votes")), "voting_status": _s(voting_status),
                 "page_id": page_id,
             })
 
