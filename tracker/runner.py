@@ -7,6 +7,7 @@ short load, a busy database never blocks collection, and every run ends in ``run
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -55,12 +56,28 @@ class RunResult:
 
 @dataclass
 class Context:
+    """What a job's body gets: config, the run's clock, and what is already stored."""
+
     cfg: Config
     now: datetime
     plan: xplan.XPlan
     conversations: list[str]
     deletion_ids: list[str]
     busy_at_start: bool
+    cursors: dict[tuple[str, str], dict] = field(default_factory=dict)  # (source, scope)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = utcnow
+
+    def cursor(self, source: str, scope: str) -> dict | None:
+        return self.cursors.get((source, scope))
+
+    def absorb(self, stats, result: "RunResult") -> None:
+        """Copy a fetcher's request counts into the run result."""
+        result.requests += stats.requests
+        result.pages += stats.pages
+        result.posts_read += stats.posts_read
+        for k, v in stats.by_purpose.items():
+            result.by_purpose[k] = result.by_purpose.get(k, 0) + v
 
 
 def new_run_id(now: datetime) -> str:
@@ -77,10 +94,15 @@ def _prepare(cfg: Config, now: datetime) -> Context:
     def from_con(con, busy: bool) -> Context:
         plan = xplan.read_plan(con)
         ids = _tracked_ids(cfg, plan)
+        cursors = {}
+        if con is not None:
+            cursors = {(src, scope): json.loads(c) for src, scope, c in con.execute(
+                "SELECT source, scope, cursor FROM sync_state").fetchall()}
         return Context(
             cfg, now, plan,
             xplan.conversations_to_follow(con, ids, now, cfg.x.replies_window_days),
-            xplan.deletion_candidates(con, ids, now, cfg.x.deletion_check_days), busy)
+            xplan.deletion_candidates(con, ids, now, cfg.x.deletion_check_days), busy,
+            cursors)
 
     try:
         con = open_db(cfg.database)
@@ -99,7 +121,9 @@ def _prepare(cfg: Config, now: datetime) -> Context:
             if con:
                 con.close()
         waiting = [f for f in list_raw_files(cfg.raw_dir) if f not in done]
-        ctx.plan.cursors.update(pending_cursors(cfg.raw_dir, waiting, "x"))
+        ctx.cursors.update(pending_cursors(cfg.raw_dir, waiting))
+        ctx.plan.cursors.update({scope: c for (src, scope), c in ctx.cursors.items()
+                                 if src == "x"})
         return ctx
     try:
         loaded = load_pending(con, cfg.raw_dir)
@@ -131,24 +155,29 @@ def _sanitize(text: str, cfg: Config) -> str:
     return text
 
 
-Body = Callable[[Fetcher, Context, RunResult], None]
+Body = Callable[[RawWriter, Context, "RunResult"], None]
 
 
-def run_x_job(cfg: Config, job: str, body: Body, *, sleep: Callable[[float], None] = time.sleep,
-              clock=utcnow) -> RunResult:
-    """Run one X job under the lock. Raises LockHeld or ConfigError before writing anything."""
+def run_job(cfg: Config, job: str, source: str, body: Body, *,
+            precheck: Callable[[], None] | None = None,
+            sleep: Callable[[float], None] = time.sleep, clock=utcnow) -> RunResult:
+    """Run one job under the lock: plan, collect into raw, load, refresh the replica, record.
+
+    ``precheck`` runs before anything is written (e.g. the token is set). Raises LockHeld or
+    ConfigError having written nothing; every other failure is recorded in ``runs``.
+    """
     with RunLock(cfg.lock_file):
-        cfg.x.bearer_token()          # a missing token is a config error, before any write
+        if precheck:
+            precheck()
         now = clock()
         ctx = _prepare(cfg, now)
+        ctx.sleep, ctx.clock = sleep, clock
         run_id = new_run_id(now)
-        raw = RawWriter(cfg.raw_dir, "x", run_id, started=now)
+        raw = RawWriter(cfg.raw_dir, source, run_id, started=now)
         result = RunResult(run_id, job, raw_file=raw.relpath)
         raw.append({"type": "run_start", "job": job, "started_at": iso(now)})
-        fetcher = None
         try:
-            fetcher = Fetcher(cfg.x, raw, client=make_client(cfg.x), sleep=sleep, clock=clock)
-            body(fetcher, ctx, result)
+            body(raw, ctx, result)
         except RunStopped as exc:
             result.status, result.stop_reason = "stopped", _sanitize(str(exc), cfg)
         except ConfigError:
@@ -159,10 +188,6 @@ def run_x_job(cfg: Config, job: str, body: Body, *, sleep: Callable[[float], Non
             result.status = "failed"
             result.error = _sanitize(f"{type(exc).__name__}: {exc}", cfg)
             log.debug("unexpected error:\n%s", _sanitize(traceback.format_exc(), cfg))
-        if fetcher:
-            s = fetcher.stats
-            result.requests, result.pages, result.posts_read = s.requests, s.pages, s.posts_read
-            result.by_purpose = dict(s.by_purpose)
         raw.append({"type": "run_end", "finished_at": iso(clock()), "status": result.status,
                     "stop_reason": result.stop_reason, "error": result.error,
                     "requests": result.requests, "posts_read": result.posts_read,
@@ -192,6 +217,22 @@ def run_x_job(cfg: Config, job: str, body: Body, *, sleep: Callable[[float], Non
                  result.pages, result.posts_read, result.new_rows, result.updated_rows,
                  result.load_state)
         return result
+
+
+XBody = Callable[[Fetcher, Context, RunResult], None]
+
+
+def run_x_job(cfg: Config, job: str, body: XBody, **kw) -> RunResult:
+    """An X job: the token must be set before anything is written; requests go via a Fetcher."""
+    def x_body(raw: RawWriter, ctx: Context, result: RunResult) -> None:
+        fetcher = Fetcher(cfg.x, raw, client=make_client(cfg.x), sleep=ctx.sleep,
+                          clock=ctx.clock)
+        try:
+            body(fetcher, ctx, result)
+        finally:
+            ctx.absorb(fetcher.stats, result)
+
+    return run_job(cfg, job, "x", x_body, precheck=cfg.x.bearer_token, **kw)
 
 
 # ---- the X jobs -------------------------------------------------------------------------

@@ -7,13 +7,13 @@ from pathlib import Path
 from .raw import read_raw_file
 
 
-def pending_cursors(raw_dir: Path, files: list[str], source: str) -> dict[str, dict]:
-    """scope -> newest cursor found in the given raw files, in run order."""
-    out: dict[str, dict] = {}
+def pending_cursors(raw_dir: Path, files: list[str]) -> dict[tuple[str, str], dict]:
+    """(source, scope) -> newest cursor found in the given raw files, in run order."""
+    out: dict[tuple[str, str], dict] = {}
     for rel in files:
         for rl in read_raw_file(Path(raw_dir) / rel):
             rec = rl.record
-            if (rec and rec.get("type") == "page" and rec.get("source") == source
-                    and rec.get("scope") and rec.get("cursor_after") is not None):
-                out[rec["scope"]] = rec["cursor_after"]
+            if (rec and rec.get("type") == "page" and rec.get("scope")
+                    and rec.get("cursor_after") is not None):
+                out[(rec.get("source"), rec["scope"])] = rec["cursor_after"]
     return out
