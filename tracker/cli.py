@@ -274,6 +274,26 @@ def demo(workdir: str) -> None:
               highlight=False)
 
 
+# Command groups that live in their own modules register themselves here.
+_COMMAND_MODULES = ("cli_press", "cli_ops", "cli_import", "cli_analysis")
+
+
+def _register_command_modules() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"tracker.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"tracker.{name}":
+                continue          # that part of the tracker is not installed in this checkout
+            raise
+        module.register(cli)
+
+
+_register_command_modules()
+
+
 def main() -> None:
     cli(obj={})
 
