@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from datetime import date, datetime, time, timedelta, timezone
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from .errors import ConfigError
 
@@ -80,17 +83,98 @@ class AccountConfig(_Strict):
         return v
 
 
+ROLES = ("claimant", "subject", "other")
+
+
+class ActorConfig(_Strict):
+    platform: Literal["x"] = "x"
+    handle: str
+    role: Literal["claimant", "subject", "other"] = "other"
+
+    _handle = field_validator("handle")(AccountConfig._handle.__func__)
+
+
+class WindowConfig(_Strict):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _order(self) -> "WindowConfig":
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+    @property
+    def start_at(self) -> datetime:
+        return datetime.combine(self.start, time.min, tzinfo=timezone.utc)
+
+    @property
+    def end_at(self) -> datetime:
+        """Exclusive: the end date is included in full."""
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+
+
+class StoryConfig(_Strict):
+    """A story: the question, the words that find it, its time window and its actors."""
+
+    id: str
+    title: str
+    query: str
+    window: WindowConfig
+    actors: list[ActorConfig] = []
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", v or ""):
+            raise ValueError("use lower-case letters, digits, '-' and '_' (at most 64)")
+        return v
+
+    @model_validator(mode="after")
+    def _query(self) -> "StoryConfig":
+        from .analysis.query import QuerySyntaxError, parse_query
+
+        try:
+            parse_query(self.query)
+        except QuerySyntaxError as exc:
+            raise ValueError(f"query of story {self.id!r} does not parse: {exc}") from None
+        return self
+
+    def role_of(self, handle: str) -> str | None:
+        for a in self.actors:
+            if a.handle.lower() == handle.lower():
+                return a.role
+        return None
+
+
 class Config(_Strict):
     storage: StorageConfig = StorageConfig()
     x: XConfig = XConfig()
     accounts: list[AccountConfig] = []
     # Sections owned by later work (press, stories, schedule); accepted and kept as given.
     press: dict[str, Any] | None = None
-    stories: list[dict[str, Any]] | None = None
+    stories: list[StoryConfig] = []
     schedule: dict[str, Any] | None = None
 
     base_dir: Path = Path(".")
     source_path: Path | None = None
+
+    @field_validator("stories")
+    @classmethod
+    def _unique_stories(cls, v: list[StoryConfig]) -> list[StoryConfig]:
+        seen: set[str] = set()
+        for i, story in enumerate(v):
+            if story.id in seen:
+                raise ValueError(f"stories[{i}].id: {story.id!r} is used twice")
+            seen.add(story.id)
+        return v
+
+    def story(self, story_id: str) -> StoryConfig:
+        for s in self.stories:
+            if s.id == story_id:
+                return s
+        known = ", ".join(s.id for s in self.stories) or "none configured"
+        raise ConfigError(f"stories: no story {story_id!r} (known: {known})")
 
     @field_validator("accounts")
     @classmethod

@@ -48,6 +48,7 @@ class RunResult:
     quarantined: int = 0
     raw_file: str | None = None
     by_purpose: dict = field(default_factory=dict)
+    details: dict = field(default_factory=dict)      # job-specific figures (e.g. per story)
 
     @property
     def exit_code(self) -> int:

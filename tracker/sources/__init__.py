@@ -15,4 +15,10 @@ def normalizer(source: str) -> Callable[[dict], Rows]:
         from .x.normalize import normalize
 
         return normalize
+    if source == "analyst":
+        from ..analysis.labels import normalize
+
+        return normalize
+    if source in ("analysis",):
+        return lambda record: Rows()    # analysis runs archive no pages
     raise KeyError(source)

@@ -1,0 +1,74 @@
+"""Story query language: parsing, errors with positions, word-aware matching in DuckDB."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tracker.analysis.query import QuerySyntaxError, parse_query, terms, to_sql
+
+QUERY = '(Putin OR Kremlin) AND (Musk OR "Elon")'
+
+
+def matches(query: str, text: str) -> bool:
+    sql, params = to_sql(parse_query(query), "t")
+    return duckdb.execute(f"SELECT {sql} FROM (SELECT ?::VARCHAR AS t)", params + [text]
+                          ).fetchone()[0]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Elon Musk spoke with Putin", True),
+    ("ELON and the KREMLIN", True),
+    ("Elongated Putinesque musketeers", False),      # word-aware
+    ("Musk, Putin.", True),                           # punctuation is a boundary
+    ("Kremlin says nothing", False),
+    ("", False),
+])
+def test_story_query(text, expected):
+    assert matches(QUERY, text) is expected
+
+
+def test_not_phrase_and_prefix():
+    assert matches('"red lines" NOT Musk', "the Kremlin's red   lines")
+    assert not matches('"red lines" NOT Musk', "red lines, says Musk")
+    assert matches("deni*", "Musk denies it")
+    assert not matches("deni*", "the undeniable")
+    assert matches("путин", "Путин сказал")            # any script, case-insensitive
+    assert matches("a b", "b then a")                  # implicit AND
+
+
+def test_terms_skip_negated():
+    assert [str(t) for t in terms(parse_query('a OR "b c" NOT d'))] == ["a", '"b c"']
+
+
+def test_regex_characters_are_literal_and_travel_as_parameters():
+    sql, params = to_sql(parse_query('c++ OR "x'' ; DROP TABLE posts; --"'), "t")
+    assert "DROP" not in sql and "c++" not in sql
+    assert matches("c++", "I like c++ a lot")
+    assert not matches("c++", "I like c a lot")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("(Putin", "missing ')' at position 6"),
+    ("Putin AND", "query ends too early at position 9"),
+    ('"Putin', "unclosed quote at position 0"),
+    ("OR Putin", "unexpected 'OR' at position 0"),
+    ("Putin )", "unexpected ')' at position 6"),
+    ("  ", "empty query at position 0"),
+    ("*", "'*' needs a word before it at position 0"),
+])
+def test_syntax_errors_name_the_position(query, message):
+    with pytest.raises(QuerySyntaxError) as exc:
+        parse_query(query)
+    assert str(exc.value) == message
+
+
+def test_config_error_names_story_and_position():
+    from tracker.config import parse_config
+    from tracker.errors import ConfigError
+
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"stories": [{"id": "s1", "title": "t", "query": "(Putin OR",
+                                   "window": {"start": "2022-10-01", "end": "2022-10-31"}}]})
+    assert "stories[0]: query of story 's1' does not parse: query ends too early at position 9" \
+        in str(exc.value)

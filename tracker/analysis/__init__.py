@@ -1,0 +1,1 @@
+"""Analysis: stories, query matching, event labels with evidence, reply stance, timelines."""

@@ -1,0 +1,59 @@
+"""Python API for notebooks: each view as a pandas DataFrame, plus resampled series.
+
+    import duckdb
+    from tracker.analysis import api
+    con = duckdb.connect("data/tracker.read.duckdb", read_only=True)
+    api.timeline(con, "musk-putin-call")
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+
+def timeline(con: duckdb.DuckDBPyConnection, story_id: str) -> pd.DataFrame:
+    """Every labelled item of a story in time order."""
+    return con.execute("SELECT * FROM timeline WHERE story_id = ? ORDER BY at, item_id",
+                       [story_id]).df()
+
+
+def story_firsts(con: duckdb.DuckDBPyConnection, story_id: str | None = None) -> pd.DataFrame:
+    """First claim / press report / denial / press report of the denial / rebuttal, and lags."""
+    return con.execute("SELECT * FROM story_firsts WHERE ? IS NULL OR story_id = ? "
+                       "ORDER BY story_id", [story_id, story_id]).df()
+
+
+def press_followup(con: duckdb.DuckDBPyConnection, story_id: str) -> pd.DataFrame:
+    """Outlets that reported the claim, and whether and when each reported the denial."""
+    return con.execute("SELECT * FROM press_followup WHERE story_id = ? "
+                       "ORDER BY claim_reported_at, outlet", [story_id]).df()
+
+
+def reply_stance(con: duckdb.DuckDBPyConnection, story_id: str, freq: str = "1h") -> pd.DataFrame:
+    """Replies per time bin by stance: one column per stance, zero-filled bins."""
+    df = con.execute("SELECT at, stance FROM timeline WHERE story_id = ? AND event_type = "
+                     "'reply' AND stance IS NOT NULL", [story_id]).df()
+    cols = ["support", "deny", "query", "comment"]
+    if df.empty:
+        return pd.DataFrame(columns=cols, dtype="int64")
+    out = (df.assign(n=1).pivot_table(index="at", columns="stance", values="n", aggfunc="sum")
+             .resample(freq).sum())
+    return out.reindex(columns=cols, fill_value=0).fillna(0).astype("int64")
+
+
+def poll_series(con: duckdb.DuckDBPyConnection, poll_id: str,
+                freq: str | None = None) -> pd.DataFrame:
+    """A poll's option shares over time (one column per option); resampled if freq is given,
+    carrying the last capture forward."""
+    df = con.execute("SELECT captured_at, label, share FROM poll_series WHERE poll_id = ? "
+                     "ORDER BY captured_at, position", [poll_id]).df()
+    if df.empty:
+        return df
+    wide = df.pivot(index="captured_at", columns="label", values="share")
+    return wide.resample(freq).last().ffill() if freq else wide
+
+
+def poll_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The latest (final, once closed) snapshot of every poll."""
+    return con.execute("SELECT * FROM poll_results ORDER BY poll_id, position").df()

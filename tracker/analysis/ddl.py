@@ -1,0 +1,163 @@
+"""Tables and views of the analysis layer (migration 3)."""
+
+ANALYSIS_DDL = """
+-- stories: upsert by story_id from config.yaml at each analysis; a story dropped from the
+-- config keeps its row with in_config = false. Never deleted.
+CREATE TABLE stories (
+    story_id VARCHAR PRIMARY KEY,
+    title VARCHAR,
+    query VARCHAR,
+    window_start TIMESTAMPTZ,
+    window_end TIMESTAMPTZ,      -- exclusive
+    in_config BOOLEAN
+);
+
+-- story_actors: replaced per story at each analysis (config.yaml is the source of truth);
+-- account_id is resolved from account_handles when known.
+CREATE TABLE story_actors (
+    story_id VARCHAR NOT NULL,
+    platform VARCHAR NOT NULL,
+    handle VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,       -- claimant | subject | other
+    account_id VARCHAR,
+    PRIMARY KEY (story_id, platform, handle)
+);
+
+-- story_items: derived automatic labels, rewritten for a story by each analysis (the same data
+-- gives the same rows, so `tracker analyze` is idempotent). Analysts' labels live in
+-- analyst_labels and are never touched by analysis.
+CREATE TABLE story_items (
+    story_id VARCHAR NOT NULL,
+    item_kind VARCHAR NOT NULL,  -- post | article
+    item_id VARCHAR NOT NULL,    -- post_id or canonical article url
+    event_type VARCHAR NOT NULL,
+    rule VARCHAR NOT NULL,
+    evidence VARCHAR NOT NULL,
+    confidence DOUBLE NOT NULL,
+    parent_item_id VARCHAR,      -- the post it replies to or quotes, when in the story
+    stance VARCHAR,              -- replies: support | deny | query | comment toward the parent
+    stance_rule VARCHAR,
+    stance_evidence VARCHAR,
+    stance_confidence DOUBLE,
+    PRIMARY KEY (story_id, item_kind, item_id)
+);
+
+-- analyst_labels: append-only history of analysts' decisions, loaded from the raw archive
+-- (source 'analyst') so `tracker rebuild` keeps them; the latest action per item wins.
+CREATE TABLE analyst_labels (
+    label_id VARCHAR PRIMARY KEY,   -- the raw page id
+    story_id VARCHAR NOT NULL,
+    item_kind VARCHAR NOT NULL,
+    item_id VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,        -- set | unset
+    event_type VARCHAR,
+    note VARCHAR,
+    analyst VARCHAR,
+    labeled_at TIMESTAMPTZ NOT NULL
+);
+
+-- story_labels: the effective label of every item: an analyst's latest 'set' wins over the
+-- automatic label; 'unset' returns the item to its automatic label (or out of the story).
+CREATE VIEW story_labels AS
+WITH latest AS (
+    SELECT story_id, item_kind, item_id,
+           arg_max(action, labeled_at) AS action, arg_max(event_type, labeled_at) AS event_type,
+           arg_max(note, labeled_at) AS note, arg_max(analyst, labeled_at) AS analyst,
+           max(labeled_at) AS labeled_at
+    FROM analyst_labels GROUP BY story_id, item_kind, item_id
+), analyst AS (SELECT * FROM latest WHERE action = 'set')
+SELECT coalesce(a.story_id, s.story_id) AS story_id,
+       coalesce(a.item_kind, s.item_kind) AS item_kind,
+       coalesce(a.item_id, s.item_id) AS item_id,
+       coalesce(a.event_type, s.event_type) AS event_type,
+       CASE WHEN a.story_id IS NOT NULL THEN 'analyst' ELSE s.rule END AS rule,
+       CASE WHEN a.story_id IS NOT NULL
+            THEN 'analyst ' || coalesce(a.analyst, '?') || coalesce(': ' || a.note, '')
+                 || coalesce(' (automatic: ' || s.event_type || ')', '')
+            ELSE s.evidence END AS evidence,
+       CASE WHEN a.story_id IS NOT NULL THEN 1.0 ELSE s.confidence END AS confidence,
+       CASE WHEN a.story_id IS NOT NULL THEN 'analyst' ELSE 'auto' END AS labeled_by,
+       s.parent_item_id, s.stance, s.stance_rule, s.stance_evidence, s.stance_confidence
+FROM story_items s
+FULL OUTER JOIN analyst a
+  ON a.story_id = s.story_id AND a.item_kind = s.item_kind AND a.item_id = s.item_id;
+
+-- timeline: every labelled item of every story on one axis. `clock` says which time `at` is:
+-- created_at (the platform's), published_at (the outlet's) or first_seen_at (ours, when an
+-- article gives no date).
+CREATE VIEW timeline AS
+SELECT l.story_id, p.created_at AS at, 'created_at' AS clock, l.event_type, l.stance,
+       'post' AS source_kind, p.platform AS platform_or_outlet, a.handle AS actor,
+       sa.role, p.text AS text, p.url, l.rule, l.evidence, l.confidence, l.labeled_by,
+       l.item_kind, l.item_id, l.parent_item_id, p.deleted_at
+FROM story_labels l
+JOIN posts p ON l.item_kind = 'post' AND p.platform = 'x' AND p.post_id = l.item_id
+LEFT JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
+LEFT JOIN story_actors sa ON sa.story_id = l.story_id AND sa.account_id = p.author_id
+UNION ALL
+SELECT l.story_id, coalesce(ar.published_at, ar.first_seen_at) AS at,
+       CASE WHEN ar.published_at IS NULL THEN 'first_seen_at' ELSE 'published_at' END,
+       l.event_type, l.stance, 'article', ar.domain, NULL, 'press', ar.title, ar.url, l.rule,
+       l.evidence, l.confidence, l.labeled_by, l.item_kind, l.item_id, l.parent_item_id, NULL
+FROM story_labels l
+JOIN articles ar ON l.item_kind = 'article' AND ar.url = l.item_id;
+
+-- story_firsts: per story, the first claim, press report of the claim, denial, press report of
+-- the denial and rebuttal (each with its item) and the lags between them.
+CREATE VIEW story_firsts AS
+WITH f AS (
+    SELECT story_id,
+        min(at) FILTER (WHERE event_type = 'claim') AS first_claim_at,
+        arg_min(item_id, at) FILTER (WHERE event_type = 'claim') AS first_claim_item,
+        min(at) FILTER (WHERE event_type = 'coverage_of_claim') AS first_claim_press_at,
+        arg_min(item_id, at) FILTER (WHERE event_type = 'coverage_of_claim')
+            AS first_claim_press_item,
+        min(at) FILTER (WHERE event_type = 'denial') AS first_denial_at,
+        arg_min(item_id, at) FILTER (WHERE event_type = 'denial') AS first_denial_item,
+        min(at) FILTER (WHERE event_type = 'coverage_of_denial') AS first_denial_press_at,
+        arg_min(item_id, at) FILTER (WHERE event_type = 'coverage_of_denial')
+            AS first_denial_press_item,
+        min(at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_at,
+        arg_min(item_id, at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_item
+    FROM timeline GROUP BY story_id
+)
+SELECT s.story_id, s.title, f.first_claim_at, f.first_claim_item, f.first_claim_press_at,
+       f.first_claim_press_item, f.first_denial_at, f.first_denial_item,
+       f.first_denial_press_at, f.first_denial_press_item, f.first_rebuttal_at,
+       f.first_rebuttal_item,
+       f.first_claim_press_at - f.first_claim_at AS claim_to_press,
+       f.first_denial_at - f.first_claim_at AS claim_to_denial,
+       f.first_denial_press_at - f.first_denial_at AS denial_to_press,
+       f.first_rebuttal_at - f.first_denial_at AS denial_to_rebuttal
+FROM stories s LEFT JOIN f USING (story_id);
+
+-- press_followup: outlets that reported the claim, and whether and when each reported the denial.
+CREATE VIEW press_followup AS
+SELECT story_id, platform_or_outlet AS outlet,
+       min(at) FILTER (WHERE event_type = 'coverage_of_claim') AS claim_reported_at,
+       min(at) FILTER (WHERE event_type = 'coverage_of_denial') AS denial_reported_at,
+       min(at) FILTER (WHERE event_type = 'coverage_of_denial') IS NOT NULL AS reported_denial,
+       min(at) FILTER (WHERE event_type = 'coverage_of_denial')
+         - min(at) FILTER (WHERE event_type = 'coverage_of_claim') AS claim_to_denial_report
+FROM timeline WHERE source_kind = 'article'
+GROUP BY story_id, platform_or_outlet
+HAVING min(at) FILTER (WHERE event_type = 'coverage_of_claim') IS NOT NULL;
+
+-- reply_stance: replies per story, hour and stance.
+CREATE VIEW reply_stance AS
+SELECT story_id, date_trunc('hour', at) AS hour, stance, count(*) AS replies
+FROM timeline WHERE event_type = 'reply' AND stance IS NOT NULL
+GROUP BY ALL;
+
+-- poll_series: every snapshot of every poll with each option's share.
+CREATE VIEW poll_series AS
+SELECT s.poll_id, p.post_id, s.captured_at, s.position, s.label, s.votes, s.voting_status,
+       round(s.votes / nullif(sum(s.votes) OVER (PARTITION BY s.poll_id, s.captured_at), 0),
+             4) AS share
+FROM poll_snapshots s JOIN polls p USING (platform, poll_id);
+
+-- poll_results: the latest snapshot of each poll (final once closed).
+CREATE VIEW poll_results AS
+SELECT * FROM poll_series
+QUALIFY captured_at = max(captured_at) OVER (PARTITION BY poll_id);
+"""

@@ -1,0 +1,181 @@
+"""Story queries: AND, OR, NOT, "quoted phrases", parentheses, and prefix* terms.
+
+A query compiles to a DuckDB boolean expression whose patterns travel as parameters (never
+spliced into SQL). Matching is case-insensitive and word-aware: "Elon" matches "elon" but not
+"Elongated"; a phrase matches its words in order with any whitespace between them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Letters and digits of any script count as word characters (RE2 syntax, DuckDB's regex engine).
+_W = r"[\p{L}\p{N}_]"
+_BEFORE = rf"(?:^|[^\p{{L}}\p{{N}}_])"
+_AFTER = rf"(?:$|[^\p{{L}}\p{{N}}_])"
+_RE2_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
+
+
+class QuerySyntaxError(ValueError):
+    def __init__(self, message: str, position: int):
+        super().__init__(f"{message} at position {position}")
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]
+    prefix: bool = False
+
+    def pattern(self) -> str:
+        body = r"\s+".join(_RE2_SPECIAL.sub(r"\\\1", w.lower()) for w in self.words)
+        return "(?i)" + _BEFORE + body + (rf"{_W}*" if self.prefix else "") + _AFTER
+
+    def __str__(self) -> str:
+        text = " ".join(self.words)
+        return (f'"{text}"' if len(self.words) > 1 else text) + ("*" if self.prefix else "")
+
+
+@dataclass(frozen=True)
+class Not:
+    node: object
+
+
+@dataclass(frozen=True)
+class And:
+    nodes: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    nodes: tuple
+
+
+_TOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)("?)|([^\s()"]+))')
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            if text[pos:].strip() == "":
+                break
+            raise QuerySyntaxError(f"unexpected {text[pos]!r}", pos)
+        start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+        if m.group(1):
+            out.append(("(", "(", start))
+        elif m.group(2):
+            out.append((")", ")", start))
+        elif m.group(3) is not None:
+            if not m.group(4):
+                raise QuerySyntaxError("unclosed quote", start)
+            out.append(("PHRASE", m.group(3), start))
+        elif m.group(5):
+            word = m.group(5)
+            kind = word if word in ("AND", "OR", "NOT") else "WORD"
+            out.append((kind, word, start))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else ("END", "", len(self.text))
+
+    def take(self):
+        tok = self.peek()
+        self.i += 1
+        return tok
+
+    def parse(self):
+        if not self.toks:
+            raise QuerySyntaxError("empty query", 0)
+        node = self.or_()
+        kind, value, pos = self.peek()
+        if kind != "END":
+            raise QuerySyntaxError(f"unexpected {value!r}", pos)
+        return node
+
+    def or_(self):
+        nodes = [self.and_()]
+        while self.peek()[0] == "OR":
+            self.take()
+            nodes.append(self.and_())
+        return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
+
+    def and_(self):
+        nodes = [self.not_()]
+        while self.peek()[0] in ("AND", "NOT", "WORD", "PHRASE", "("):
+            if self.peek()[0] == "AND":
+                self.take()
+            nodes.append(self.not_())
+        return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
+
+    def not_(self):
+        if self.peek()[0] == "NOT":
+            self.take()
+            return Not(self.not_())
+        return self.atom()
+
+    def atom(self):
+        kind, value, pos = self.take()
+        if kind == "(":
+            node = self.or_()
+            k, v, p = self.take()
+            if k != ")":
+                raise QuerySyntaxError("missing ')'", p)
+            return node
+        if kind == "WORD":
+            prefix = value.endswith("*")
+            word = value.rstrip("*")
+            if not word:
+                raise QuerySyntaxError("'*' needs a word before it", pos)
+            return Term((word,), prefix)
+        if kind == "PHRASE":
+            words = tuple(value.split())
+            if not words:
+                raise QuerySyntaxError("empty phrase", pos)
+            return Term(words)
+        if kind == "END":
+            raise QuerySyntaxError("query ends too early", pos)
+        raise QuerySyntaxError(f"unexpected {value!r}", pos)
+
+
+def parse_query(text: str):
+    """Parse a story query; raises QuerySyntaxError with the position of the problem."""
+    return _Parser(text or "").parse()
+
+
+def terms(node) -> list[Term]:
+    """The positive terms of a query (used to report which words matched)."""
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return []
+    out = []
+    for n in node.nodes:
+        out.extend(terms(n))
+    return out
+
+
+def to_sql(node, column: str) -> tuple[str, list[str]]:
+    """A SQL boolean expression over ``column`` and its regex parameters."""
+    if isinstance(node, Term):
+        return f"regexp_matches({column}, ?)", [node.pattern()]
+    if isinstance(node, Not):
+        sql, params = to_sql(node.node, column)
+        return f"(NOT coalesce({sql}, false))", params
+    parts, params = [], []
+    for n in node.nodes:
+        s, p = to_sql(n, column)
+        parts.append(s)
+        params.extend(p)
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return "(" + joiner.join(parts) + ")", params
