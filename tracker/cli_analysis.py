@@ -90,7 +90,7 @@ def timeline(ctx: click.Context, story: str, fmt: str, output: str | None) -> No
         out.print(f"{story}: no items (run `tracker analyze`)")
         return
     view = df.assign(
-        time=df["at"].dt.strftime("%Y-%m-%d %H:%M") + df["clock"].map(
+        time=df["event_at"].dt.strftime("%Y-%m-%d %H:%M") + df["clock"].map(
             {"created_at": "", "published_at": "", "first_seen_at": " (seen)"}),
         event=df["event_type"] + df["stance"].map(lambda s: f" ({s})" if s else "")
         .fillna(""),

@@ -14,7 +14,7 @@ import pandas as pd
 
 def timeline(con: duckdb.DuckDBPyConnection, story_id: str) -> pd.DataFrame:
     """Every labelled item of a story in time order."""
-    return con.execute("SELECT * FROM timeline WHERE story_id = ? ORDER BY at, item_id",
+    return con.execute('SELECT * FROM timeline WHERE story_id = ? ORDER BY event_at, item_id',
                        [story_id]).df()
 
 
@@ -32,13 +32,14 @@ def press_followup(con: duckdb.DuckDBPyConnection, story_id: str) -> pd.DataFram
 
 def reply_stance(con: duckdb.DuckDBPyConnection, story_id: str, freq: str = "1h") -> pd.DataFrame:
     """Replies per time bin by stance: one column per stance, zero-filled bins."""
-    df = con.execute("SELECT at, stance FROM timeline WHERE story_id = ? AND event_type = "
+    df = con.execute('SELECT event_at, stance FROM timeline WHERE story_id = ? AND event_type = '
                      "'reply' AND stance IS NOT NULL", [story_id]).df()
     cols = ["support", "deny", "query", "comment"]
     if df.empty:
         return pd.DataFrame(columns=cols, dtype="int64")
-    out = (df.assign(n=1).pivot_table(index="at", columns="stance", values="n", aggfunc="sum")
-             .resample(freq).sum())
+    out = (df.assign(n=1)
+           .pivot_table(index="event_at", columns="stance", values="n", aggfunc="sum")
+           .resample(freq).sum())
     return out.reindex(columns=cols, fill_value=0).fillna(0).astype("int64")
 
 

@@ -86,7 +86,7 @@ FULL OUTER JOIN analyst a
 -- created_at (the platform's), published_at (the outlet's) or first_seen_at (ours, when an
 -- article gives no date).
 CREATE VIEW timeline AS
-SELECT l.story_id, p.created_at AS at, 'created_at' AS clock, l.event_type, l.stance,
+SELECT l.story_id, p.created_at AS event_at, 'created_at' AS clock, l.event_type, l.stance,
        'post' AS source_kind, p.platform AS platform_or_outlet, a.handle AS actor,
        sa.role, p.text AS text, p.url, l.rule, l.evidence, l.confidence, l.labeled_by,
        l.item_kind, l.item_id, l.parent_item_id, p.deleted_at
@@ -95,7 +95,7 @@ JOIN posts p ON l.item_kind = 'post' AND p.platform = 'x' AND p.post_id = l.item
 LEFT JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
 LEFT JOIN story_actors sa ON sa.story_id = l.story_id AND sa.account_id = p.author_id
 UNION ALL
-SELECT l.story_id, coalesce(ar.published_at, ar.first_seen_at) AS at,
+SELECT l.story_id, coalesce(ar.published_at, ar.first_seen_at) AS event_at,
        CASE WHEN ar.published_at IS NULL THEN 'first_seen_at' ELSE 'published_at' END,
        l.event_type, l.stance, 'article', ar.domain, NULL, 'press', ar.title, ar.url, l.rule,
        l.evidence, l.confidence, l.labeled_by, l.item_kind, l.item_id, l.parent_item_id, NULL
@@ -107,18 +107,18 @@ JOIN articles ar ON l.item_kind = 'article' AND ar.url = l.item_id;
 CREATE VIEW story_firsts AS
 WITH f AS (
     SELECT story_id,
-        min(at) FILTER (WHERE event_type = 'claim') AS first_claim_at,
-        arg_min(item_id, at) FILTER (WHERE event_type = 'claim') AS first_claim_item,
-        min(at) FILTER (WHERE event_type = 'coverage_of_claim') AS first_claim_press_at,
-        arg_min(item_id, at) FILTER (WHERE event_type = 'coverage_of_claim')
+        min(event_at) FILTER (WHERE event_type = 'claim') AS first_claim_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'claim') AS first_claim_item,
+        min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') AS first_claim_press_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'coverage_of_claim')
             AS first_claim_press_item,
-        min(at) FILTER (WHERE event_type = 'denial') AS first_denial_at,
-        arg_min(item_id, at) FILTER (WHERE event_type = 'denial') AS first_denial_item,
-        min(at) FILTER (WHERE event_type = 'coverage_of_denial') AS first_denial_press_at,
-        arg_min(item_id, at) FILTER (WHERE event_type = 'coverage_of_denial')
+        min(event_at) FILTER (WHERE event_type = 'denial') AS first_denial_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'denial') AS first_denial_item,
+        min(event_at) FILTER (WHERE event_type = 'coverage_of_denial') AS first_denial_press_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'coverage_of_denial')
             AS first_denial_press_item,
-        min(at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_at,
-        arg_min(item_id, at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_item
+        min(event_at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_item
     FROM timeline GROUP BY story_id
 )
 SELECT s.story_id, s.title, f.first_claim_at, f.first_claim_item, f.first_claim_press_at,
@@ -134,18 +134,18 @@ FROM stories s LEFT JOIN f USING (story_id);
 -- press_followup: outlets that reported the claim, and whether and when each reported the denial.
 CREATE VIEW press_followup AS
 SELECT story_id, platform_or_outlet AS outlet,
-       min(at) FILTER (WHERE event_type = 'coverage_of_claim') AS claim_reported_at,
-       min(at) FILTER (WHERE event_type = 'coverage_of_denial') AS denial_reported_at,
-       min(at) FILTER (WHERE event_type = 'coverage_of_denial') IS NOT NULL AS reported_denial,
-       min(at) FILTER (WHERE event_type = 'coverage_of_denial')
-         - min(at) FILTER (WHERE event_type = 'coverage_of_claim') AS claim_to_denial_report
+       min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') AS claim_reported_at,
+       min(event_at) FILTER (WHERE event_type = 'coverage_of_denial') AS denial_reported_at,
+       min(event_at) FILTER (WHERE event_type = 'coverage_of_denial') IS NOT NULL AS reported_denial,
+       min(event_at) FILTER (WHERE event_type = 'coverage_of_denial')
+         - min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') AS claim_to_denial_report
 FROM timeline WHERE source_kind = 'article'
 GROUP BY story_id, platform_or_outlet
-HAVING min(at) FILTER (WHERE event_type = 'coverage_of_claim') IS NOT NULL;
+HAVING min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') IS NOT NULL;
 
 -- reply_stance: replies per story, hour and stance.
 CREATE VIEW reply_stance AS
-SELECT story_id, date_trunc('hour', at) AS hour, stance, count(*) AS replies
+SELECT story_id, date_trunc('hour', event_at) AS hour, stance, count(*) AS replies
 FROM timeline WHERE event_type = 'reply' AND stance IS NOT NULL
 GROUP BY ALL;
 

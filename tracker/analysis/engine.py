@@ -78,17 +78,22 @@ def _label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
         WHERE p.platform = 'x' AND p.poll_id IS NOT NULL AND p.created_at >= ?
           AND p.created_at < ?""", [start, end, *qparams, start, end])
     con.execute("""
+        CREATE OR REPLACE TEMP TABLE _edges AS
+        SELECT post_id AS child, reply_to_post_id AS parent FROM posts
+        WHERE platform = 'x' AND reposted_post_id IS NULL AND reply_to_post_id IS NOT NULL
+          AND created_at >= ? AND created_at < ?
+        UNION ALL
+        SELECT post_id, quoted_post_id FROM posts
+        WHERE platform = 'x' AND reposted_post_id IS NULL AND quoted_post_id IS NOT NULL
+          AND created_at >= ? AND created_at < ?""", [start, end, start, end])
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _thread AS
         WITH RECURSIVE thread(post_id) AS (
             SELECT post_id FROM _seed
             UNION
-            SELECT c.post_id FROM posts c JOIN thread t ON c.reply_to_post_id = t.post_id
-            WHERE c.platform = 'x' AND c.reposted_post_id IS NULL AND c.created_at < ?
-            UNION
-            SELECT c.post_id FROM posts c JOIN thread t ON c.quoted_post_id = t.post_id
-            WHERE c.platform = 'x' AND c.reposted_post_id IS NULL AND c.created_at < ?
+            SELECT e.child FROM _edges e JOIN thread t ON e.parent = t.post_id
         )
-        SELECT DISTINCT post_id FROM thread""", [end, end])
+        SELECT DISTINCT post_id FROM thread""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _it AS
         SELECT p.post_id, p.text, p.poll_id, a.role,
@@ -187,7 +192,7 @@ def _label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
     con.execute(f"""
         INSERT INTO _labels
         WITH m AS (
-            SELECT a.url, coalesce(a.published_at, a.first_seen_at) AS at,
+            SELECT a.url, coalesce(a.published_at, a.first_seen_at) AS event_at,
                    a.published_at IS NULL AS undated,
                    coalesce(regexp_extract({text}, ?, 1), '') AS den_cue,
                    coalesce(regexp_extract({text}, ?, 1), '') AS reb_cue,
@@ -197,9 +202,9 @@ def _label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
               AND coalesce(a.published_at, a.first_seen_at) < ? AND {expr}
         ), typed AS (
             SELECT *, CASE
-                WHEN ?::TIMESTAMPTZ IS NOT NULL AND at >= ?::TIMESTAMPTZ AND reb_cue <> ''
+                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at >= ?::TIMESTAMPTZ AND reb_cue <> ''
                   THEN 'coverage_of_rebuttal'
-                WHEN ?::TIMESTAMPTZ IS NOT NULL AND at >= ?::TIMESTAMPTZ AND den_cue <> ''
+                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at >= ?::TIMESTAMPTZ AND den_cue <> ''
                   THEN 'coverage_of_denial'
                 ELSE 'coverage_of_claim' END AS event_type
             FROM m
@@ -214,7 +219,7 @@ def _label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
                  WHEN 'coverage_of_denial' THEN 'published after the first denial; cue '''
                       || lower(den_cue) || ''''
                  ELSE 'matched ' || mterms || CASE
-                      WHEN ?::TIMESTAMPTZ IS NULL OR at < ?::TIMESTAMPTZ
+                      WHEN ?::TIMESTAMPTZ IS NULL OR event_at < ?::TIMESTAMPTZ
                         THEN '; before any denial' ELSE '; no denial cue' END END
                || CASE WHEN undated THEN '; no publication date, first_seen_at used' ELSE '' END,
                CASE WHEN event_type = 'coverage_of_claim' THEN {C['coverage']}
