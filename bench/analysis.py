@@ -1,0 +1,126 @@
+"""Benchmark: story analysis over synthetic data, against one DuckDB scan of the same text.
+
+    python bench/analysis.py             # 1M posts, 100k articles, 20 stories, then 10x smaller
+    python bench/analysis.py --scale 0.1 # a quick run
+
+Prints the time `analyze` takes beside the time DuckDB takes to scan the same text once (one
+word-aware regex over every post and article), as a ratio, at full size and at a tenth of it;
+the cost should grow linearly, so the two ratios should be close. Timings are noisy on shared
+machines: read the ratios, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tracker.analysis.engine import analyze  # noqa: E402
+from tracker.config import parse_config  # noqa: E402
+from tracker.store.db import open_db  # noqa: E402
+
+WORDS = ("putin kremlin musk elon ukraine peace plan poll crimea donbas nato space starlink "
+         "satellite war talks envoy denial claim source report minister sanctions energy gas "
+         "grain ship port election vote referendum annex border army drone tank missile").split()
+FILLER = ("the a of to and in on for with about says said after before today new more "
+          "people world news live update week day").split()
+
+
+def build(con: duckdb.DuckDBPyConnection, n_posts: int, n_articles: int, n_accounts: int = 2000
+          ) -> None:
+    """Synthetic posts (with reply and quote threads) and articles over October 2022."""
+    vocab = WORDS + FILLER * 4
+    con.execute("CREATE OR REPLACE TEMP TABLE vocab AS SELECT unnest(?::VARCHAR[]) AS w",
+                [vocab])
+    text = ("concat_ws(' ', " + ", ".join(
+        f"list_element(?::VARCHAR[], 1 + floor(random() * {len(vocab)})::INT)"
+        for _ in range(12)) + ")")
+    params = [vocab] * 12
+    con.execute("SELECT setseed(0.42)")
+    con.execute(
+        "INSERT INTO accounts (platform, account_id, handle, first_seen_at, last_seen_at) "
+        "SELECT 'x', i::VARCHAR, 'user' || i, now(), now() FROM range(?) t(i)", [n_accounts])
+    con.execute(
+        "INSERT INTO account_handles SELECT 'x', i::VARCHAR, 'user' || i, now(), now() "
+        "FROM range(?) t(i)", [n_accounts])
+    con.execute(f"""
+        INSERT INTO posts (platform, post_id, author_id, created_at, text, reply_to_post_id,
+                           quoted_post_id, poll_id, url, seen_in, first_seen_at, last_seen_at)
+        SELECT 'x', (1000000000 + i)::VARCHAR, (i % {n_accounts})::VARCHAR,
+               TIMESTAMPTZ '2022-10-01 00:00:00+00' + to_seconds((i * 2678400 // ?)::BIGINT),
+               {text},
+               CASE WHEN i > 100 AND i % 3 = 0 THEN (1000000000 + i - 1 - (i % 97))::VARCHAR END,
+               CASE WHEN i > 100 AND i % 11 = 0 THEN (1000000000 + i - 7)::VARCHAR END,
+               CASE WHEN i % 5000 = 0 THEN 'poll' || i END,
+               'https://x.com/i/web/status/' || i, 'data', now(), now()
+        FROM range(?) t(i)""", [*params, n_posts, n_posts])
+    con.execute(f"""
+        INSERT INTO articles (url, domain, title, summary, published_at, first_seen_at)
+        SELECT 'https://news' || (i % 300) || '.example/a/' || i, 'news' || (i % 300) || '.example',
+               {text}, {text},
+               TIMESTAMPTZ '2022-10-01 00:00:00+00' + to_seconds((i * 2678400 // ?)::BIGINT),
+               TIMESTAMPTZ '2022-11-01 00:00:00+00'
+        FROM range(?) t(i)""", [*params, *params, n_articles, n_articles])
+
+
+def stories(n: int = 20) -> list:
+    pairs = [(WORDS[i % len(WORDS)], WORDS[(i * 7 + 3) % len(WORDS)]) for i in range(n)]
+    return parse_config({"stories": [{
+        "id": f"s{i}", "title": f"story {i}",
+        "query": f'({a} OR {b}) AND NOT "{FILLER[i % len(FILLER)]} {FILLER[(i + 1) % len(FILLER)]}"',
+        "window": {"start": "2022-10-01", "end": "2022-10-31"},
+        "actors": [{"handle": f"user{i}", "role": "claimant"},
+                   {"handle": f"user{i + 1}", "role": "subject"}],
+    } for i, (a, b) in enumerate(pairs)]}).stories
+
+
+def measure(n_posts: int, n_articles: int, n_stories: int) -> tuple[float, float, int]:
+    with tempfile.TemporaryDirectory() as d:
+        con = open_db(Path(d) / "bench.duckdb")
+        build(con, n_posts, n_articles)
+        con.execute("CHECKPOINT")
+        pattern = r"(?i)(?:^|[^\p{L}\p{N}_])putin(?:$|[^\p{L}\p{N}_])"
+        t0 = time.perf_counter()
+        con.execute("SELECT count(*) FILTER (WHERE regexp_matches(text, ?)) FROM posts",
+                    [pattern]).fetchone()
+        con.execute("SELECT count(*) FILTER (WHERE regexp_matches(concat_ws(' ', title, "
+                    "summary, text), ?)) FROM articles", [pattern]).fetchone()
+        scan = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        results = analyze(con, stories(n_stories))
+        took = time.perf_counter() - t0
+        items = sum(r.items for r in results)
+        con.close()
+    return took, scan, items
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M posts, 100k articles")
+    ap.add_argument("--stories", type=int, default=20)
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cpus, {platform.platform()}, python "
+          f"{platform.python_version()}, duckdb {duckdb.__version__}")
+    rows = []
+    for scale in (args.scale, args.scale / 10):
+        n_posts, n_articles = int(1_000_000 * scale), int(100_000 * scale)
+        took, scan, items = measure(n_posts, n_articles, args.stories)
+        rows.append((n_posts, n_articles, took, scan, items))
+        print(f"{n_posts:>9,} posts {n_articles:>8,} articles {args.stories} stories: analyze "
+              f"{took:7.2f}s, one DuckDB text scan {scan:6.2f}s, ratio {took / scan:6.1f}x "
+              f"({items:,} story items)")
+    big, small = rows
+    print(f"growth: 10x the data took {big[2] / small[2]:.1f}x the time "
+          f"(linear = 10x); ratio full/tenth = {(big[2] / big[3]) / (small[2] / small[3]):.2f}")
+
+
+if __name__ == "__main__":
+    main()
