@@ -282,3 +282,24 @@ def test_raw_archive_is_verbatim_and_has_no_secret(world, make_cfg, clock):
     assert TOKEN.encode() not in cfg.database.read_bytes()
     auth = {r.authorization for r in world.requests}
     assert auth == {f"Bearer {TOKEN}"}
+
+
+def test_repeating_pagination_token_is_detected_and_stopped(world, make_cfg, clock):
+    seed(world, clock, 250)
+    real = world._page
+
+    def looping(candidates, params, lo, hi):
+        body = real(candidates, params, lo, hi)
+        if params.get("pagination_token"):
+            body["meta"]["next_token"] = params["pagination_token"]   # the same token again
+        return body
+
+    world._page = looping
+    cfg = make_cfg()
+    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    assert r.status == "failed" and "pagination loop" in r.error
+    assert r.requests == 3                   # users/by, first page, one repeat: then stop
+    # every post read is stored and the cursor still marks the gap, so nothing is skipped
+    assert rows(cfg, "SELECT count(*) FROM posts") == [(200,)]
+    gap = json.loads(rows(cfg, "SELECT cursor FROM sync_state")[0][0])["gap"]
+    assert gap is not None and gap["read"] == 200

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from ...errors import SourceError
 from .client import Fetcher
 
 TWEET_FIELDS = ["attachments", "author_id", "conversation_id", "created_at", "edit_controls",
@@ -66,9 +67,15 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
                         page_size: int) -> dict:
     """Read everything newer than the cursor (finishing any gap first); return the new cursor."""
     cur = {"newest_id": None, "gap": None, **(cursor or {})}
+    seen_tokens: set[str] = set()
 
     def fill_gap(cur: dict, token: str | None) -> dict:
         while cur.get("gap"):
+            if token is not None:
+                if token in seen_tokens:
+                    raise SourceError(f"{endpoint} ({scope}): the API repeated pagination token "
+                                      f"{token!r}; stopped a pagination loop (cursor kept)")
+                seen_tokens.add(token)
             gap = cur["gap"]
             p = {**params, "max_results": page_size}
             if gap.get("since_id"):
@@ -90,7 +97,13 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
 
             page = fetcher.get(purpose=purpose, endpoint=endpoint, call=call, params=p,
                                scope=scope, cursor_fn=after)
-            cur = after(page.body)
+            new = after(page.body)
+            if (new.get("gap") and cur["gap"].get("until_id") and new["gap"]["until_id"]
+                    and int(new["gap"]["until_id"]) >= int(cur["gap"]["until_id"])
+                    and not token):
+                raise SourceError(f"{endpoint} ({scope}): until_id did not move back "
+                                  f"({new['gap']['until_id']}); stopped a pagination loop")
+            cur = new
             token = page.meta.get("next_token")
         return cur
 
