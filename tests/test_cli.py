@@ -61,7 +61,8 @@ def test_demo_stores_the_whole_episode(demo_dir):
                (SELECT count(*) FROM runs WHERE status = 'ok'),
                (SELECT count(*) FROM raw_pages WHERE error IS NOT NULL)""", "--format", "csv")
     assert res.exit_code == 0, res.output
-    assert res.output.splitlines()[1] == "6,18,14,18,1,6,1,24,0"
+    # 6 phases x 5 jobs, then the analysis
+    assert res.output.splitlines()[1] == "6,18,14,18,1,6,1,31,0"
 
 
 def readme_queries() -> list[str]:
@@ -81,7 +82,7 @@ def test_readme_example_query_runs_on_the_demo(demo_dir, n, tmp_path):
               str(out))
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out)
-    expected_rows = {0: 9, 1: 6, 2: 5, 3: 2, 4: 4}[n]
+    expected_rows = {0: 9, 1: 6, 2: 5, 3: 2, 4: 6}[n]
     assert len(df) == expected_rows
     if n == 1:
         assert df["pct"].tolist() == [40.8, 59.2, 41.1, 58.9, 40.8, 59.2]
@@ -144,3 +145,26 @@ def test_init_then_load_and_rebuild(tmp_path):
     res = invoke("--config", str(p), "load")
     assert res.exit_code == 0 and "loaded 0 raw files" in res.output
     assert invoke("--config", str(p), "rebuild").exit_code == 0
+
+
+def test_demo_story_in_order_with_exact_times(demo_dir):
+    res = sql(demo_dir, """
+        SELECT strftime(event_at, '%Y-%m-%dT%H:%MZ'), event_type, coalesce(actor, platform_or_outlet)
+        FROM timeline WHERE story_id = 'musk-putin-call'
+          AND event_type IN ('poll', 'claim', 'denial', 'rebuttal', 'coverage_of_claim')
+        ORDER BY event_at, item_id""", "--format", "csv")
+    assert res.exit_code == 0, res.output
+    got = [tuple(line.split(",")) for line in res.output.splitlines()[1:]]
+    firsts = []
+    for row in got:                     # first appearance of each step, in order
+        if row[1] not in [f[1] for f in firsts] or row[1] == "denial":
+            firsts.append(row)
+    assert firsts[:6] == [
+        ("2022-10-03T15:58Z", "poll", "elonmusk"),
+        ("2022-10-11T12:10Z", "claim", "ianbremmer"),
+        ("2022-10-11T12:55Z", "coverage_of_claim", "Business Insider"),
+        ("2022-10-11T13:40Z", "denial", "elonmusk"),
+        ("2022-10-11T14:25Z", "rebuttal", "ianbremmer"),
+        ("2022-10-11T17:05Z", "denial", "elonmusk"),
+    ]
+    assert (demo_dir / "report.html").stat().st_size > 100_000

@@ -16,7 +16,8 @@ from .errors import DatabaseBusy, TrackerError
 from .lock import RunLock
 from .logs import setup_logging
 
-out = Console()
+# Wider than 80 columns when piped (the demo's tables), the terminal's width otherwise.
+out = Console(width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True)
 
 
@@ -258,24 +259,44 @@ def demo(workdir: str) -> None:
               "episode) through a local X API server on 127.0.0.1.\n")
 
     def on_run(label: str, r: runner.RunResult) -> None:
-        if r.requests:
-            out.print(f"[dim]{label}[/]  {r.job}: {r.requests} requests, {r.posts_read} posts "
-                      f"read, {r.new_rows} new / {r.updated_rows} updated rows",
-                      highlight=False)
+        if r.requests or r.job == "analyze":
+            read = f", {r.posts_read} posts read" if r.posts_read else ""
+            out.print(f"[dim]{label}[/]  {r.job}: {r.requests} requests{read}, "
+                      f"{r.new_rows} new / {r.updated_rows} updated rows", highlight=False)
 
     result = run_demo(Path(workdir), on_run=on_run)
     for title, q in SUMMARY_QUERIES.items():
         out.print()
         out.print(_table(run_query(result.config, q), title))
+
+    from .analysis import api
+    from .analysis.run import read_connection
+    from .cli_analysis import print_firsts, print_timeline
+    from .demo import DEMO_STORY
+    from .report import write_report
+
+    story = DEMO_STORY["id"]
+    con = read_connection(result.config)
+    try:
+        out.print()
+        print_timeline(api.timeline(con, story), story, skip_replies=True)
+        out.print()
+        print_firsts(api.story_firsts(con, story))
+    finally:
+        con.close()
+    report = write_report(result.config, story, Path(workdir) / "report.html")
     cfg_path = result.config.source_path
+    out.print(f"\nStory report: {report.path}", highlight=False, soft_wrap=True)
     out.print(f"\nStored in {result.config.database}. Explore it:\n"
+              f"  tracker --config {cfg_path} timeline {story}\n"
               f"  tracker --config {cfg_path} status\n"
-              f"  tracker --config {cfg_path} sql \"SELECT * FROM posts LIMIT 5\"",
-              highlight=False)
+              f"  tracker --config {cfg_path} sql \"SELECT * FROM timeline LIMIT 5\"",
+              highlight=False, soft_wrap=True)
 
 
 # Command groups that live in their own modules register themselves here.
-_COMMAND_MODULES = ("cli_press", "cli_ops", "cli_import", "cli_analysis")
+_COMMAND_MODULES = ("cli_press", "cli_ops", "cli_import", "cli_analysis", "cli_report",
+                    "cli_tools")
 
 
 def _register_command_modules() -> None:

@@ -39,6 +39,11 @@ def stories(ctx: click.Context) -> None:
         df = api.story_firsts(con)
     finally:
         con.close()
+    print_firsts(df)
+
+
+def print_firsts(df) -> None:
+    """Each story's firsts and lags, as lines of text."""
     if df.empty:
         out.print("no stories analysed yet (configure `stories:` and run `tracker analyze`)")
         return
@@ -86,17 +91,25 @@ def timeline(ctx: click.Context, story: str, fmt: str, output: str | None) -> No
         if text is not None:
             click.echo(text, nl=False)
         return
+    print_timeline(df, story)
+
+
+def print_timeline(df, story: str, skip_replies: bool = False) -> None:
+    """The readable terminal table of a story's timeline."""
+    if skip_replies:
+        df = df[df["event_type"] != "reply"]
     if df.empty:
         out.print(f"{story}: no items (run `tracker analyze`)")
         return
     view = df.assign(
         time=df["event_at"].dt.strftime("%Y-%m-%d %H:%M") + df["clock"].map(
-            {"created_at": "", "published_at": "", "first_seen_at": " (seen)"}),
-        event=df["event_type"] + df["stance"].map(lambda s: f" ({s})" if s else "")
-        .fillna(""),
+            {"created_at": "", "published_at": "", "gdelt_seen_at": " (GDELT)",
+             "first_seen_at": " (seen)"}),
+        event=df["event_type"] + df["stance"].map(
+            lambda s: f" ({s})" if isinstance(s, str) and s else ""),
         who=df["actor"].fillna(df["platform_or_outlet"]).fillna("")
         + df["role"].map(lambda r: f" [{r}]" if r and r != "press" else "").fillna(""),
-        what=df["text"].fillna("").str.replace("\n", " ").str.slice(0, 90),
+        what=df["text"].fillna("").str.replace("\n", " ").str.slice(0, 70),
         evidence=df["evidence"] + df["labeled_by"].map(
             lambda b: " ✎" if b == "analyst" else ""))
     out.print(_table(view[["time", "event", "who", "what", "evidence"]],

@@ -30,6 +30,22 @@ class StorageConfig(_Strict):
     lock_file: Path | None = None
 
 
+class XPricing(_Strict):
+    """What X charges, in one place: `tracker cost` projects a month of the config with it.
+
+    The defaults are PLACEHOLDERS, not X's price list (which changes and cannot be checked
+    offline): set them from https://developer.x.com (your plan or pay-per-use rates).
+    """
+
+    usd_per_post_read: float = Field(0.005, ge=0)     # placeholder
+    usd_per_user_read: float = Field(0.01, ge=0)      # placeholder
+    usd_per_request: float = Field(0.0, ge=0)         # placeholder
+    monthly_base_usd: float = Field(0.0, ge=0)        # a plan's fixed monthly fee, if any
+    monthly_post_read_cap: int | None = Field(None, ge=0)   # a plan's cap; warn above it
+    # X bills a post read twice in one UTC day once (poll refreshes, deletion checks)
+    dedupe_reads_per_utc_day: bool = True
+
+
 class XConfig(_Strict):
     api_base_url: str = "https://api.x.com"
     bearer_token_env: str = "X_BEARER_TOKEN"
@@ -43,6 +59,7 @@ class XConfig(_Strict):
     backoff_base_seconds: float = Field(1.0, ge=0)
     backoff_max_seconds: float = Field(60, ge=0)
     timeout_seconds: float = Field(30, gt=0)
+    pricing: XPricing = XPricing()
 
     @field_validator("api_base_url")
     @classmethod
@@ -147,14 +164,195 @@ class StoryConfig(_Strict):
         return None
 
 
+class ScheduledJobConfig(_Strict):
+    """One scheduled job: a standard 5-field cron expression, with cron's meaning."""
+
+    cron: str
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from .cron import CronError, parse_cron
+
+        try:
+            parse_cron(v)
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
+        return v.strip()
+
+
+class ScheduleConfig(_Strict):
+    """When each job runs, for `tracker cron` and `tracker schedule` alike."""
+
+    timezone: str = "UTC"
+    misfire_grace_seconds: int = Field(300, ge=1)
+    jobs: dict[str, ScheduledJobConfig] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as UTC or "
+                             "Europe/Paris)") from None
+        return v
+
+    @field_validator("jobs", mode="before")
+    @classmethod
+    def _known_jobs(cls, v: Any) -> Any:
+        from jobs import JOBS
+
+        if isinstance(v, dict):
+            unknown = [k for k in v if k not in JOBS]
+            if unknown:
+                raise ValueError(f"unknown job {unknown[0]!r} (jobs: {', '.join(JOBS)})")
+        return v
+
+    @property
+    def tzinfo(self):
+        import zoneinfo
+
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def _http_url(v: str, example: str) -> str:
+    v = (v or "").strip()
+    if not re.match(r"^https?://[^/\s]+\S*$", v):
+        raise ValueError(f"must be an http(s) URL such as {example}")
+    return v
+
+
+class FeedConfig(_Strict):
+    """One RSS or Atom feed: `{name: Business Insider, url: https://…/rss}`."""
+
+    name: str
+    url: str
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = (v or "").strip()
+        if not v:
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v, "https://feeds.example.com/rss")
+
+
+class PressQueryConfig(_Strict):
+    """A GDELT query over a time window (until stories carry their own queries)."""
+
+    name: str
+    query: str
+    start: date | datetime
+    end: date | datetime | None = None    # None: up to the time of the run
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", v or ""):
+            raise ValueError("use letters, digits, '-', '_' and '.' (at most 64)")
+        return v
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, v: str) -> str:
+        v = (v or "").strip()
+        if not v:
+            raise ValueError("must not be empty")
+        return v
+
+    @staticmethod
+    def _utc(v: date | datetime, end: bool = False) -> datetime:
+        if isinstance(v, datetime):
+            return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(
+                timezone.utc)
+        day = v + timedelta(days=1) if end else v   # an end date is included in full
+        return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+    @property
+    def start_at(self) -> datetime:
+        return self._utc(self.start)
+
+    @property
+    def end_at(self) -> datetime | None:
+        """Exclusive end, or None for "up to now"."""
+        return None if self.end is None else self._utc(self.end, end=True)
+
+    @model_validator(mode="after")
+    def _order(self) -> "PressQueryConfig":
+        if self.end_at is not None and self.end_at <= self.start_at:
+            raise ValueError("end is before start")
+        return self
+
+
+class GdeltConfig(_Strict):
+    api_base_url: str = "https://api.gdeltproject.org/api/v2/doc/doc"
+    enabled: bool = True
+    volume: bool = True                   # also fetch timelinevolraw per query
+    max_records: int = Field(250, ge=1, le=250)
+    min_window_minutes: int = Field(15, ge=1)   # never split a window below this
+    overlap_minutes: int = Field(60, ge=0)      # re-read this much before the last window end
+    min_interval_seconds: float = Field(5.0, ge=0)   # GDELT asks for one request every 5 s
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v, "https://api.gdeltproject.org/api/v2/doc/doc").rstrip("/")
+
+
+class PressConfig(_Strict):
+    """Press coverage: RSS/Atom feeds, GDELT DOC 2.0 queries, saved pages."""
+
+    feeds: list[FeedConfig] = []
+    gdelt: GdeltConfig = GdeltConfig()
+    queries: list[PressQueryConfig] = []
+    max_requests_per_run: int = Field(200, ge=1)
+    timeout_seconds: float = Field(30, gt=0)
+    max_retries: int = Field(3, ge=0)
+    backoff_base_seconds: float = Field(1.0, ge=0)
+    backoff_max_seconds: float = Field(60, ge=0)
+    user_agent: str = "poll-denial-tracker (press coverage collector)"
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique_feeds(cls, v: list[FeedConfig]) -> list[FeedConfig]:
+        names: set[str] = set()
+        urls: set[str] = set()
+        for i, f in enumerate(v):
+            if f.name.lower() in names:
+                raise ValueError(f"feeds[{i}].name: {f.name!r} is used twice")
+            if f.url in urls:
+                raise ValueError(f"feeds[{i}].url: {f.url!r} is listed twice")
+            names.add(f.name.lower())
+            urls.add(f.url)
+        return v
+
+    @field_validator("queries")
+    @classmethod
+    def _unique_queries(cls, v: list[PressQueryConfig]) -> list[PressQueryConfig]:
+        seen: set[str] = set()
+        for i, q in enumerate(v):
+            if q.name in seen:
+                raise ValueError(f"queries[{i}].name: {q.name!r} is used twice")
+            seen.add(q.name)
+        return v
+
+
 class Config(_Strict):
     storage: StorageConfig = StorageConfig()
     x: XConfig = XConfig()
     accounts: list[AccountConfig] = []
-    # Sections owned by later work (press, stories, schedule); accepted and kept as given.
-    press: dict[str, Any] | None = None
+    press: PressConfig = PressConfig()
     stories: list[StoryConfig] = []
-    schedule: dict[str, Any] | None = None
+    schedule: ScheduleConfig = ScheduleConfig()
 
     base_dir: Path = Path(".")
     source_path: Path | None = None
@@ -217,8 +415,10 @@ def _loc(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", str(part)):
             out += ("." if out else "") + str(part)
+        else:                      # a key with spaces, dots or colons: quoted, not ambiguous
+            out += f"[{str(part)!r}]"
     return out or "(top level)"
 
 

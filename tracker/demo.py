@@ -13,12 +13,23 @@ from typing import Callable
 import yaml
 
 from . import runner
+from .analysis.run import run_analysis
 from .config import Config, load_config
+from .devserver.press import PressSample
+from .devserver.press import serve as serve_press
 from .devserver.sample import SampleWorld
 from .devserver.xapi import serve
 from .errors import TrackerError
 
 DEMO_TOKEN_ENV = "TRACKER_DEMO_TOKEN"
+DEMO_STORY = {
+    "id": "musk-putin-call",
+    "title": "Did the billionaire discuss Ukraine with the Russian president?",
+    "query": '(Putin OR Kremlin) AND (Musk OR "Elon")',
+    "window": {"start": "2022-10-01", "end": "2022-10-31"},
+    "actors": [{"platform": "x", "handle": "ianbremmer", "role": "claimant"},
+               {"platform": "x", "handle": "elonmusk", "role": "subject"}],
+}
 MARKER = ".tracker-demo"
 
 
@@ -49,13 +60,15 @@ def prepare_workdir(workdir: Path) -> None:
 
 def run_demo(workdir: Path, on_run: Callable[[str, runner.RunResult], None] | None = None,
              sample_path: Path | None = None) -> DemoResult:
-    """Replay the sample phase by phase: poll snapshots, posts, replies, deletion checks."""
+    """Replay the sample phase by phase (poll snapshots, posts, replies, deletion checks, press),
+    then analyse the sample story."""
     workdir = Path(workdir).resolve()
     prepare_workdir(workdir)
     token = "demo-token-not-a-secret"
     os.environ[DEMO_TOKEN_ENV] = token
     sample = SampleWorld.load(sample_path, token=token)
-    with serve(sample.world) as url:
+    press = PressSample.load()
+    with serve(sample.world) as url, serve_press(press.world) as press_url:
         cfg_path = workdir / "config.yaml"
         cfg_path.write_text(yaml.safe_dump({
             "storage": {"database": "tracker.duckdb", "raw_dir": "raw"},
@@ -63,13 +76,18 @@ def run_demo(workdir: Path, on_run: Callable[[str, runner.RunResult], None] | No
                   "max_requests_per_run": 100, "replies_window_days": 7},
             "accounts": [{"platform": "x", "handle": "elonmusk"},
                          {"platform": "x", "handle": "ianbremmer"}],
+            "press": press.config(press_url),
+            "stories": [DEMO_STORY],
         }, sort_keys=False))
         cfg = load_config(cfg_path)
         result = DemoResult(cfg)
+        from .sources.press.job import collect_press
+
         jobs = (runner.snapshot_polls, runner.collect_posts, runner.collect_replies,
-                runner.check_deletions)
+                runner.check_deletions, collect_press)
         for phase in sample.phases:
             sample.advance(phase.index)
+            press.world.now = phase.at           # feed items published by now are served
             clock = SimClock(phase.at)
             for job in jobs:
                 r = job(cfg, clock=clock, sleep=lambda s: None)
@@ -80,6 +98,12 @@ def run_demo(workdir: Path, on_run: Callable[[str, runner.RunResult], None] | No
                 if r.status != "ok":
                     raise TrackerError(f"demo run {r.job} ended {r.status}: "
                                        f"{r.error or r.stop_reason}")
+        r = run_analysis(cfg, clock=SimClock(sample.phases[-1].at))
+        result.runs.append(("analysis", r))
+        if on_run:
+            on_run("analysis", r)
+        if r.status != "ok":
+            raise TrackerError(f"demo analysis ended {r.status}: {r.error or r.stop_reason}")
     return result
 
 
@@ -100,6 +124,17 @@ SUMMARY_QUERIES = {
         FROM post_versions WHERE edit_chain_id IN
           (SELECT edit_chain_id FROM post_versions GROUP BY 1 HAVING count(*) > 1)
         ORDER BY edit_chain_id, version_index""",
+    "Articles (published_at is the publisher's clock; GDELT's seendate or ours when absent)": """
+        SELECT coalesce(a.published_at, s.gdelt_seen, a.first_seen_at) AS reported_at,
+               CASE WHEN a.published_at IS NOT NULL THEN 'published'
+                    WHEN s.gdelt_seen IS NOT NULL THEN 'gdelt seen' ELSE 'first seen' END AS clock,
+               coalesce(a.outlet, a.domain) AS outlet, left(a.title, 60) AS title, s.sources
+        FROM articles a JOIN (
+            SELECT url, min(gdelt_seen_at) AS gdelt_seen,
+                   string_agg(source_kind || ':' || source_name, ', '
+                              ORDER BY source_kind, source_name) AS sources
+            FROM article_sources GROUP BY url) s USING (url)
+        ORDER BY reported_at, a.url""",
     "Stored rows": """
         SELECT 'accounts' AS tbl, count(*) AS n FROM accounts UNION ALL
         SELECT 'posts', count(*) FROM posts UNION ALL

@@ -43,6 +43,11 @@ class DatabaseBusy(TrackerError):
     exit_code = 5
 
 
+class StorageError(TrackerError):
+    """The data folder cannot be written (disk full, read-only): the run stops, nothing stored is
+    damaged, and the first run that can write again resumes."""
+
+
 class SourceError(TrackerError):
     """The remote API failed in a way retries did not cure (5xx, connection errors, bad bodies)."""
 

@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import LockHeld
+from .errors import LockHeld, StorageError
 
 
 class RunLock:
@@ -17,8 +17,12 @@ class RunLock:
         self._fh = None
 
     def __enter__(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")
+        except OSError as exc:
+            raise StorageError(f"cannot create the lock file {self.path}: "
+                               f"{exc.strerror or exc}; nothing done") from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

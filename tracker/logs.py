@@ -11,8 +11,21 @@ _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9%._~+/=-]+", re.IGNORECASE)
 _AUTH_HEADER = re.compile(r"('Authorization':\s*')[^']*(')", re.IGNORECASE)
 
 
+def redact(text: str, env_names: tuple[str, ...] = ()) -> str:
+    """``text`` without bearer tokens, Authorization header values or the named env vars' values."""
+    clean = _AUTH_HEADER.sub(r"\1[REDACTED]\2", _BEARER.sub(r"\1[REDACTED]", text))
+    for name in env_names:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            clean = clean.replace(value, "[REDACTED]")
+    return clean
+
+
 class RedactSecrets(logging.Filter):
-    """Removes bearer tokens, Authorization headers and the values of named env vars."""
+    """Removes bearer tokens, Authorization headers and the values of named env vars.
+
+    Also from a record's traceback and stack text, which the formatter would append unfiltered.
+    """
 
     def __init__(self, env_names: tuple[str, ...] = ()):
         super().__init__()
@@ -20,13 +33,15 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
-        clean = _AUTH_HEADER.sub(r"\1[REDACTED]\2", _BEARER.sub(r"\1[REDACTED]", msg))
-        for name in self.env_names:
-            value = os.environ.get(name)
-            if value and len(value) >= 4:
-                clean = clean.replace(value, "[REDACTED]")
+        clean = redact(msg, self.env_names)
         if clean != msg:
             record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.env_names)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.env_names)
         return True
 
 

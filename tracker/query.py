@@ -21,6 +21,7 @@ def run_query(cfg: Config, sql: str, *, live: bool = False,
     if not path.exists():
         hint = "run `tracker init` or a collection" if live else "run `tracker load` first"
         raise TrackerError(f"{path}: no {'database' if live else 'read-only copy'} yet; {hint}")
+    _refuse_writes(sql)
     con = open_db(path, read_only=True)
     try:
         return con.execute(sql, params or []).df()
@@ -31,6 +32,22 @@ def run_query(cfg: Config, sql: str, *, live: bool = False,
         raise QueryError(f"query failed: {msg}") from None
     finally:
         con.close()
+
+
+# What `tracker sql` runs. A read-only connection alone is not enough: it can still ATTACH
+# another file (the live database included) READ_WRITE and write there, or COPY to files.
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI"}
+
+
+def _refuse_writes(sql: str) -> None:
+    try:
+        kinds = [str(s.type).rsplit(".", 1)[-1] for s in duckdb.extract_statements(sql)]
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+    bad = [k for k in kinds if k not in READ_ONLY_STATEMENTS]
+    if bad:
+        raise QueryError(f"refused: `tracker sql` runs read-only queries (SELECT, EXPLAIN, "
+                         f"PRAGMA, CALL); this one has {', '.join(bad)}")
 
 
 def export(df: pd.DataFrame, fmt: str, out: Path | None) -> str | None:

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+import duckdb
+
 from .config import Config
-from .errors import ConfigError, DatabaseBusy, RunStopped, TrackerError
+from .errors import ConfigError, DatabaseBusy, RunStopped, StorageError, TrackerError
 from .lock import RunLock
 from .sources.x import plan as xplan
 from .sources.x.client import Fetcher, make_client
@@ -49,6 +51,7 @@ class RunResult:
     raw_file: str | None = None
     by_purpose: dict = field(default_factory=dict)
     details: dict = field(default_factory=dict)      # job-specific figures (e.g. per story)
+    tables: dict = field(default_factory=dict)       # table -> [rows read, new, updated]
 
     @property
     def exit_code(self) -> int:
@@ -129,10 +132,16 @@ def _prepare(cfg: Config, now: datetime) -> Context:
     try:
         loaded = load_pending(con, cfg.raw_dir)
         ctx = from_con(con, False)
+    except (duckdb.IOException, duckdb.FatalException, OSError) as exc:
+        raise StorageError(f"cannot write the database {cfg.database}: "
+                           f"{str(exc).splitlines()[0]}; nothing was collected") from None
     finally:
         con.close()
     if loaded.files:
-        refresh_replica(cfg.database, cfg.replica)
+        try:
+            refresh_replica(cfg.database, cfg.replica)
+        except StorageError as exc:
+            log.error("%s", exc)      # analysts read an older copy meanwhile; collection goes on
     return ctx
 
 
@@ -154,6 +163,30 @@ def _sanitize(text: str, cfg: Config) -> str:
     if token and token in text:
         text = text.replace(token, "[REDACTED]")
     return text
+
+
+def error_summary(exc: BaseException, cfg: Config, frames: int = 4) -> str:
+    """``Type: message (at file:line in func < …)``: the last frames, innermost first, no secrets.
+
+    What ``runs.error`` keeps of an unexpected exception: enough to find the bug at 3 a.m.
+    without a debugger, on one line.
+    """
+    from .logs import redact
+
+    where = []
+    for fr in reversed(traceback.extract_tb(exc.__traceback__)[-frames:]):
+        parts = fr.filename.replace("\\", "/").split("/")
+        for root in ("tracker", "jobs", "tests"):
+            if root in parts:
+                parts = parts[len(parts) - 1 - parts[::-1].index(root):]
+                break
+        else:
+            parts = parts[-2:]
+        where.append(f"{'/'.join(parts)}:{fr.lineno} in {fr.name}")
+    text = f"{type(exc).__name__}: {exc}"
+    if where:
+        text += f" (at {' < '.join(where)})"
+    return redact(_sanitize(text, cfg))[:2000]
 
 
 Body = Callable[[RawWriter, Context, "RunResult"], None]
@@ -187,18 +220,22 @@ def run_job(cfg: Config, job: str, source: str, body: Body, *,
             result.status, result.error = "failed", _sanitize(str(exc), cfg)
         except Exception as exc:  # recorded in runs; the CLI reports it as a failure
             result.status = "failed"
-            result.error = _sanitize(f"{type(exc).__name__}: {exc}", cfg)
+            result.error = error_summary(exc, cfg)
             log.debug("unexpected error:\n%s", _sanitize(traceback.format_exc(), cfg))
-        raw.append({"type": "run_end", "finished_at": iso(clock()), "status": result.status,
-                    "stop_reason": result.stop_reason, "error": result.error,
-                    "requests": result.requests, "posts_read": result.posts_read,
-                    "by_purpose": result.by_purpose})
+        try:
+            raw.append({"type": "run_end", "finished_at": iso(clock()), "status": result.status,
+                        "stop_reason": result.stop_reason, "error": result.error,
+                        "requests": result.requests, "posts_read": result.posts_read,
+                        "by_purpose": result.by_purpose})
+        except StorageError as exc:   # the pages written so far load as a `crashed` run
+            result.status, result.error = "failed", result.error or str(exc)
         try:
             loaded = load_now(cfg)
             mine = [f for f in loaded.files if f.path == raw.relpath]
             if mine:
                 result.new_rows, result.updated_rows = mine[0].new_rows, mine[0].updated_rows
                 result.quarantined = mine[0].quarantined
+                result.tables = mine[0].by_table
             for f in loaded.failed:
                 log.error("raw file %s could not be loaded (kept in raw; `tracker load "
                           "--retry-failed` after a fix): %s", f.path, f.error)
@@ -207,12 +244,16 @@ def run_job(cfg: Config, job: str, source: str, body: Body, *,
                     result.error = _sanitize(f"load failed (pages are safe in raw): {f.error}",
                                              cfg)
         except DatabaseBusy:
-            raw.append({"type": "load_deferred", "at": iso(clock())})
+            try:
+                raw.append({"type": "load_deferred", "at": iso(clock())})
+            except StorageError:
+                pass
             result.load_state = "pending_load"
         except Exception as exc:
             result.load_state = "load_failed"
             result.status = "failed"
-            result.error = _sanitize(f"load failed (pages are safe in raw): {exc}", cfg)
+            first = f"{result.error}; then " if result.error else ""   # keep the first cause
+            result.error = _sanitize(f"{first}load failed (pages are safe in raw): {exc}", cfg)
         log.info("run %s job=%s status=%s requests=%d pages=%d posts_read=%d new=%d "
                  "updated=%d load=%s", run_id, job, result.status, result.requests,
                  result.pages, result.posts_read, result.new_rows, result.updated_rows,

@@ -62,10 +62,6 @@ STORY = {
 @pytest.fixture
 def con(tmp_path):
     c = open_db(tmp_path / "a.duckdb")
-    from tracker.analysis.ddl import ANALYSIS_DDL  # TEMP until migrations 2/3 land
-    if not c.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'articles'").fetchone()[0]:
-        c.execute("CREATE TABLE articles (url VARCHAR PRIMARY KEY, domain VARCHAR, title VARCHAR, summary VARCHAR, text VARCHAR, published_at TIMESTAMPTZ, first_seen_at TIMESTAMPTZ)")
-        c.execute(ANALYSIS_DDL)
     yield c
     c.close()
 
@@ -109,7 +105,7 @@ def test_the_episode_in_order_with_rules_and_evidence(con, world):
     assert set(got) == {poll, claim, denial, reply, rebuttal, second, early, later}
     assert got[poll][:3] == ("poll", "actor-poll", "subject's post with poll p1")
     assert got[claim][:3] == ("claim", "claimant-post",
-                              "claimant's post; matched Putin, Kremlin, Musk, \"Elon\"")
+                              "claimant's post; matched Putin, Kremlin, Musk, Elon")
     assert got[denial][:4] == ("denial", "subject-answers-claimant",
                                f"subject's reply to the claimant's post {claim}; "
                                "negation cue 'only once'", 0.9)
@@ -190,3 +186,19 @@ def test_empty_story_still_has_a_firsts_row(con, world):
     assert con.execute("SELECT story_id, first_claim_at, claim_to_denial FROM story_firsts "
                        "WHERE story_id = 'empty'").fetchall() == [("empty", None, None)]
     assert labels(con, "empty") == []
+
+
+def test_article_before_the_first_claim_is_background_not_coverage(con, world):
+    world.article("https://vice.com/plan", "vice.com", "Elon Musk's peace plan pleases Putin",
+                  published="2022-10-04T09:00:00+00:00")
+    world.post(CLAIMANT, "2022-10-11T12:10:00+00:00", "Musk talked to Putin")
+    after = world.article("https://vice.com/claim", "vice.com", "Musk spoke to Putin, "
+                          "Bremmer says", published="2022-10-11T12:40:00+00:00")
+    analyze(con, stories())
+    got = {row[0]: row[1:] for row in labels(con)}
+    assert got["https://vice.com/plan"][:3] == (
+        "mention", "before-claim", "matched Putin, Musk, Elon; published before the claimant's "
+        "first claim (background)")
+    assert got[after][0] == "coverage_of_claim"
+    assert con.execute("SELECT claim_to_press FROM story_firsts").fetchone() == (
+        timedelta(minutes=30),)

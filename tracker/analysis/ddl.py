@@ -82,9 +82,20 @@ FROM story_items s
 FULL OUTER JOIN analyst a
   ON a.story_id = s.story_id AND a.item_kind = s.item_kind AND a.item_id = s.item_id;
 
--- timeline: every labelled item of every story on one axis. `clock` says which time `at` is:
--- created_at (the platform's), published_at (the outlet's) or first_seen_at (ours, when an
--- article gives no date).
+-- article_times: the time an article is placed at: the publisher's published_at, else GDELT's
+-- seendate (when GDELT first saw it), else our first_seen_at; clock names which.
+CREATE VIEW article_times AS
+SELECT a.url, coalesce(a.published_at, s.gdelt_seen_at, a.first_seen_at) AS event_at,
+       CASE WHEN a.published_at IS NOT NULL THEN 'published_at'
+            WHEN s.gdelt_seen_at IS NOT NULL THEN 'gdelt_seen_at'
+            ELSE 'first_seen_at' END AS clock
+FROM articles a
+LEFT JOIN (SELECT url, min(gdelt_seen_at) AS gdelt_seen_at FROM article_sources GROUP BY url) s
+  USING (url);
+
+-- timeline: every labelled item of every story on one axis. `clock` says which time event_at
+-- is: created_at (the platform's), published_at (the outlet's), gdelt_seen_at (GDELT's, for an
+-- undated article) or first_seen_at (ours).
 CREATE VIEW timeline AS
 SELECT l.story_id, p.created_at AS event_at, 'created_at' AS clock, l.event_type, l.stance,
        'post' AS source_kind, p.platform AS platform_or_outlet, a.handle AS actor,
@@ -95,12 +106,13 @@ JOIN posts p ON l.item_kind = 'post' AND p.platform = 'x' AND p.post_id = l.item
 LEFT JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
 LEFT JOIN story_actors sa ON sa.story_id = l.story_id AND sa.account_id = p.author_id
 UNION ALL
-SELECT l.story_id, coalesce(ar.published_at, ar.first_seen_at) AS event_at,
-       CASE WHEN ar.published_at IS NULL THEN 'first_seen_at' ELSE 'published_at' END,
-       l.event_type, l.stance, 'article', ar.domain, NULL, 'press', ar.title, ar.url, l.rule,
+SELECT l.story_id, t.event_at, t.clock,
+       l.event_type, l.stance, 'article', coalesce(ar.outlet, ar.domain), NULL, 'press', ar.title,
+       ar.url, l.rule,
        l.evidence, l.confidence, l.labeled_by, l.item_kind, l.item_id, l.parent_item_id, NULL
 FROM story_labels l
-JOIN articles ar ON l.item_kind = 'article' AND ar.url = l.item_id;
+JOIN articles ar ON l.item_kind = 'article' AND ar.url = l.item_id
+JOIN article_times t ON t.url = ar.url;
 
 -- story_firsts: per story, the first claim, press report of the claim, denial, press report of
 -- the denial and rebuttal (each with its item) and the lags between them.

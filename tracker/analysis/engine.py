@@ -186,48 +186,56 @@ def _label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
     mterms, mparams = _matched_terms_sql(node, text)
     firsts = con.execute(
         "SELECT min(p.created_at) FILTER (WHERE l.event_type = 'denial'), "
-        "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal') "
+        "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal'), "
+        "min(p.created_at) FILTER (WHERE l.event_type = 'claim') "
         "FROM _labels l JOIN posts p ON p.platform = 'x' AND p.post_id = l.item_id "
         "WHERE l.item_kind = 'post'").fetchone()
     con.execute(f"""
         INSERT INTO _labels
         WITH m AS (
-            SELECT a.url, coalesce(a.published_at, a.first_seen_at) AS event_at,
-                   a.published_at IS NULL AS undated,
+            SELECT a.url, t.event_at, t.clock,
                    coalesce(regexp_extract({text}, ?, 1), '') AS den_cue,
                    coalesce(regexp_extract({text}, ?, 1), '') AS reb_cue,
                    {mterms} AS mterms
-            FROM articles a
-            WHERE coalesce(a.published_at, a.first_seen_at) >= ?
-              AND coalesce(a.published_at, a.first_seen_at) < ? AND {expr}
+            FROM articles a JOIN article_times t USING (url)
+            WHERE t.event_at >= ? AND t.event_at < ? AND {expr}
         ), typed AS (
             SELECT *, CASE
                 WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at >= ?::TIMESTAMPTZ AND reb_cue <> ''
                   THEN 'coverage_of_rebuttal'
                 WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at >= ?::TIMESTAMPTZ AND den_cue <> ''
                   THEN 'coverage_of_denial'
+                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at < ?::TIMESTAMPTZ THEN 'mention'
                 ELSE 'coverage_of_claim' END AS event_type
             FROM m
         )
         SELECT ?, 'article', url, event_type,
                CASE event_type WHEN 'coverage_of_rebuttal' THEN 'after-rebuttal+cue'
                                WHEN 'coverage_of_denial' THEN 'after-denial+cue'
+                               WHEN 'mention' THEN 'before-claim'
                                ELSE 'matches-query' END,
                CASE event_type
                  WHEN 'coverage_of_rebuttal' THEN 'published after the first rebuttal; cue '''
                       || lower(reb_cue) || ''''
                  WHEN 'coverage_of_denial' THEN 'published after the first denial; cue '''
                       || lower(den_cue) || ''''
+                 WHEN 'mention' THEN 'matched ' || mterms
+                      || '; published before the claimant''s first claim (background)'
                  ELSE 'matched ' || mterms || CASE
                       WHEN ?::TIMESTAMPTZ IS NULL OR event_at < ?::TIMESTAMPTZ
                         THEN '; before any denial' ELSE '; no denial cue' END END
-               || CASE WHEN undated THEN '; no publication date, first_seen_at used' ELSE '' END,
+               || CASE clock WHEN 'gdelt_seen_at'
+                             THEN '; no publication date, GDELT''s first-seen time used'
+                             WHEN 'first_seen_at'
+                             THEN '; no publication date, first_seen_at used' ELSE '' END,
                CASE WHEN event_type = 'coverage_of_claim' THEN {C['coverage']}
+                    WHEN event_type = 'mention' THEN {C['mention']}
                     ELSE {C['coverage+cue']} END,
                NULL
         FROM typed""",
         [DEN, REB, *mparams, story.window.start_at, story.window.end_at, *qparams,
-         firsts[1], firsts[1], firsts[0], firsts[0], story.id, firsts[0], firsts[0]])
+         firsts[1], firsts[1], firsts[0], firsts[0], firsts[2], firsts[2], story.id,
+         firsts[0], firsts[0]])
 
 
 def _stance(con: duckdb.DuckDBPyConnection) -> pa.Table:

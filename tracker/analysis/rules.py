@@ -16,6 +16,7 @@ and for an article matching the story query inside the window:
 
   coverage_of_rebuttal  published after the first rebuttal and carrying a rebuttal cue
   coverage_of_denial    published after the first denial and carrying a denial cue
+  mention               published before the claimant's first claim post (background)
   coverage_of_claim     otherwise (it reports the claim; the evidence says what it came after)
 
 A relation without a cue keeps its label at a lower confidence: a denial need not use a negation
@@ -38,7 +39,10 @@ NEGATION_CUES = [
 DENIAL_COVERAGE_CUES = [
     r"deni\w*", r"reject\w*", r"refut\w*", r"dismiss\w*", r"push(es|ed)? back", r"hits? back",
     r"disput\w*", r"only (once|spoke)", r"says? (he|she|they) (never|did not|didn'?t)",
-    r"calls? .{0,40}(false|untrue|lie|liar)",
+    r"calls? .{0,40}(false|untrue|lie|liar)", r"never happened",
+    r"no (such )?(call|conversation)",
+    # a few other languages' "denies"
+    r"bestreit\w*", r"dementi\w*", r"dément\w*", r"desmient\w*", r"niega\w*", r"smentisc\w*",
 ]
 REBUTTAL_COVERAGE_CUES = [
     r"stands? by", r"doubles? down", r"rebut\w*", r"insist\w*", r"fires? back",

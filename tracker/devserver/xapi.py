@@ -4,7 +4,8 @@ It answers the endpoints the tracker uses (users/by, user timelines, tweet looku
 by conversation_id) the way the real API does: newest first, since_id / until_id /
 pagination_token, includes for authors, referenced posts, edit history and polls, ``errors``
 entries for deleted and protected posts, and rate-limit headers. Faults (429, 5xx, truncated
-bodies) can be queued. Tests, ``tracker demo`` and bench/ use it; nothing here reaches the network.
+bodies, slow answers, connection resets, any status/body/headers) can be queued. Tests,
+``tracker demo`` and bench/ use it; nothing here reaches the network.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from contextlib import contextmanager
@@ -31,6 +34,9 @@ class Fault:
     headers: dict = field(default_factory=dict)
     times: int = 1
     truncate: bool = False     # serve the real answer cut in half, with status 200
+    delay: float = 0.0         # wait this long before answering (longer than the client's
+                               # timeout: a timeout)
+    reset: bool = False        # close the connection without answering (a connection reset)
 
 
 @dataclass
@@ -55,6 +61,7 @@ class XWorld:
         self.token = token
         self.lock = threading.RLock()
         self.window_remaining: dict[str, int] = {}
+        self.delay = 0.0   # seconds every answer waits (tests of runs interrupted mid-request)
 
     # ---- building the world ----
     def add_user(self, user: dict) -> None:
@@ -261,16 +268,22 @@ def _handler(world: XWorld):
         def _send(self, status: int, body: bytes, headers: dict) -> None:
             self.send_response(status)
             for k, v in headers.items():
-                self.send_header(k, v)
+                if v is not None:          # a fault can drop a header: {"x-rate-limit-reset": None}
+                    self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True   # the client gave up (timed out) first
 
         def do_GET(self):
             parts = urlsplit(self.path)
             params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             world.requests.append(Request("GET", parts.path, params,
                                           self.headers.get("Authorization")))
+            if world.delay:
+                time.sleep(world.delay)
             reset = int(time.time()) + 900
             key = re.sub(r"\d+", ":id", parts.path)
             remaining = world.window_remaining.get(key, 900) - 1
@@ -290,6 +303,14 @@ def _handler(world: XWorld):
                         f.times -= 1
                         fault = f
                         break
+            if fault and fault.delay:
+                time.sleep(fault.delay)
+            if fault and fault.reset:
+                # RST instead of an answer: linger 0, then close
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.close_connection = True
+                return
             if fault and not fault.truncate:
                 return self._send(fault.status, fault.body.encode(), {**headers, **fault.headers})
             try:

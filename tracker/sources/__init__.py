@@ -15,6 +15,14 @@ def normalizer(source: str) -> Callable[[dict], Rows]:
         from .x.normalize import normalize
 
         return normalize
+    if source == "press":
+        from .press.normalize import normalize
+
+        return normalize
+    if source == "import" or source.startswith("import-"):   # tracker import [--source-name]
+        from .imports.normalize import normalize
+
+        return normalize
     if source == "analyst":
         from ..analysis.labels import normalize
 

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import duckdb
 
-from ..errors import DatabaseBusy, TrackerError
+from ..errors import DatabaseBusy, StorageError, TrackerError
 from .schema import migrate
 
 
@@ -59,6 +59,14 @@ def refresh_replica(database: Path, replica: Path) -> Path:
     if not database.exists():
         raise TrackerError(f"{database}: no database to copy")
     tmp = replica.with_name(replica.name + ".tmp")
-    shutil.copyfile(database, tmp)
-    os.replace(tmp, replica)
+    try:
+        shutil.copyfile(database, tmp)
+        os.replace(tmp, replica)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)    # a partial copy must not hold the disk
+        except OSError:
+            pass
+        raise StorageError(f"cannot refresh the read-only replica {replica}: "
+                           f"{exc.strerror or exc} (the database itself is intact)") from None
     return replica

@@ -3,14 +3,22 @@
 A file's pages, the cursors they carry, its raw_pages index rows and its run record commit
 together, so a cursor never advances past rows that are not stored. Loading a file twice changes
 nothing (upserts are idempotent; raw_files remembers what is loaded).
+
+Imports (tracker/sources/imports) add two things: a page may reference its body in an input file
+(``body_ref``, resolved and verified by store/refs.py) instead of carrying it, and a page marked
+``commit_after`` commits what is staged so far in its own transaction, so a multi-GB import loads
+in bounded memory. Its rows may come as a pyarrow Table instead of a list of dicts.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -20,7 +28,24 @@ from ..sources import normalizer
 from ..sources.rows import Rows
 from ..timeutil import iso, utcnow
 from .raw import list_raw_files, read_raw_file
+from .refs import ReferencedFileError, RefReader, resolve_body
 from .schema import SPECS, TableSpec
+
+# WAL size between checkpoints while a file commits page by page (``commit_after``)
+BATCH_CHECKPOINT = "128MB"
+
+# Called with (page record, its Rows or None if quarantined) as each page is normalized.
+_page_listeners: list[Callable[[dict, Rows | None], None]] = []
+
+
+@contextmanager
+def page_listener(callback: Callable[[dict, Rows | None], None]) -> Iterator[None]:
+    """Call ``callback(record, rows)`` for every page normalized meanwhile (progress bars)."""
+    _page_listeners.append(callback)
+    try:
+        yield
+    finally:
+        _page_listeners.remove(callback)
 
 
 @dataclass
@@ -33,6 +58,8 @@ class FileLoad:
     updated_rows: int = 0
     run_id: str | None = None
     error: str | None = None
+    # table -> [rows read from the pages, new rows, updated rows]
+    by_table: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,7 +118,10 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
     for rel in pending_files(con, raw_dir, retry_failed):
         try:
             fl = load_file(con, raw_dir, rel)
-        except (duckdb.Error, pa.ArrowException, ValueError, TypeError) as exc:
+        except (duckdb.IOException, duckdb.FatalException, OSError):
+            raise     # the disk, not the file (full, read-only): nothing recorded, retried next run
+        except (duckdb.Error, pa.ArrowException, ValueError, TypeError,
+                ReferencedFileError) as exc:
             fl = FileLoad(rel, error=f"{type(exc).__name__}: {exc}"[:2000])
             con.execute("INSERT OR REPLACE INTO raw_files VALUES (?, NULL, NULL, NULL, ?)",
                         [rel, fl.error])
@@ -101,20 +131,38 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
     return result
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list[dict]) -> tuple[int, int]:
-    """Merge rows into a table by its write rule; return (new rows, updated rows)."""
+def _parts(rows: list) -> Iterator[pa.Table]:
+    """Runs of row dicts, and pyarrow Tables, in order, each as a Table with ``_ord``."""
+    start = 0
+    run: list[dict] = []
+    for item in rows + [None]:
+        if isinstance(item, dict):
+            item["_ord"] = start + len(run)
+            run.append(item)
+            continue
+        if run:
+            yield pa.Table.from_pylist(run)
+            start += len(run)
+            run = []
+        if isinstance(item, pa.Table) and item.num_rows:
+            yield item.append_column("_ord", pa.array(range(start, start + item.num_rows),
+                                                       pa.int64()))
+            start += item.num_rows
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tuple[int, int]:
+    """Merge rows (dicts and/or pyarrow Tables, in order) into a table by its write rule;
+    return (new rows, updated rows)."""
     if not rows:
         return 0, 0
-    for i, r in enumerate(rows):
-        r["_ord"] = i
-    batch = pa.Table.from_pylist(rows)
-    con.register("_batch", batch)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS "
-                    f"SELECT *, 0::BIGINT AS _ord FROM {spec.name} LIMIT 0")
-        con.execute("INSERT INTO _stage BY NAME SELECT * FROM _batch")
-    finally:
-        con.unregister("_batch")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS "
+                f"SELECT *, 0::BIGINT AS _ord FROM {spec.name} LIMIT 0")
+    for batch in _parts(rows):
+        con.register("_batch", batch)
+        try:
+            con.execute("INSERT INTO _stage BY NAME SELECT * FROM _batch")
+        finally:
+            con.unregister("_batch")
     key = ", ".join(spec.key)
     aggs = []
     for c in spec.columns:
@@ -125,15 +173,24 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list[dict]) -
         else:
             rule = spec.rules.get(c, "latest")
             fn = {"min": "min", "max": "max", "keep": "min"}.get(rule)
-            aggs.append(f"{fn}({c}) AS {c}" if fn else f"arg_max({c}, _ord) AS {c}")
-    select = f"SELECT {', '.join(aggs)} FROM _stage GROUP BY {key}"
-    on = " AND ".join(f"s.{k} = t.{k}" for k in spec.key)
-    new = con.execute(
-        f"SELECT count(*) FROM ({select}) s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {spec.name} t WHERE {on})").fetchone()[0]
+            # latest capture first, then file order; arg_max skips NULLs (never overwrite
+            # a value with a missing one)
+            aggs.append(f"{fn}({c}) AS {c}" if fn
+                        else f"arg_max({c}, ({spec.order_by}, _ord)) AS {c}")
     cols = ", ".join(spec.columns)
+    # a key staged once is its own aggregate: only keys staged more than once are grouped
+    select = (f"WITH dup AS (SELECT {key} FROM _stage GROUP BY {key} HAVING count(*) > 1) "
+              f"SELECT {cols} FROM _stage ANTI JOIN dup USING ({key}) UNION ALL "
+              f"SELECT {', '.join(aggs)} FROM _stage SEMI JOIN dup USING ({key}) "
+              f"GROUP BY {key}")
+    on = " AND ".join(f"s.{k} = t.{k}" for k in spec.key)
+    # one look at the table: keys it does not have yet are plain inserts (cheap); only the
+    # others go through ON CONFLICT
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT s.*, EXISTS "
+                f"(SELECT 1 FROM {spec.name} t WHERE {on}) AS _old FROM ({select}) s")
+    new = con.execute(f"INSERT INTO {spec.name} ({cols}) SELECT {cols} FROM _agg "
+                      f"WHERE NOT _old").fetchone()[0]
     if spec.append_only:
-        con.execute(f"INSERT INTO {spec.name} ({cols}) {select} ON CONFLICT DO NOTHING")
         return new, 0
     sets, changed = [], []
     for c in spec.columns:
@@ -145,14 +202,16 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list[dict]) -
             "min": f"least({t}, {x})",
             "max": f"greatest({t}, {x})",
             "keep": f"coalesce({t}, {x})",
+        # latest capture wins; an older one (e.g. an import) only fills what is missing
         }.get(rule, f"CASE WHEN excluded.{ob} >= {spec.name}.{ob} "
-                    f"THEN coalesce({x}, {t}) ELSE {t} END")
+                    f"THEN coalesce({x}, {t}) ELSE coalesce({t}, {x}) END")
         sets.append(f"{c} = {expr}")
         changed.append(f"({expr}) IS DISTINCT FROM {t}")
-    affected = con.execute(
-        f"INSERT INTO {spec.name} ({cols}) {select} ON CONFLICT ({key}) DO UPDATE SET "
+    updated = con.execute(
+        f"INSERT INTO {spec.name} ({cols}) SELECT {cols} FROM _agg WHERE _old "
+        f"ON CONFLICT ({key}) DO UPDATE SET "
         f"{', '.join(sets)} WHERE {' OR '.join(changed)}").fetchone()[0]
-    return new, affected - new
+    return new, updated
 
 
 def _apply_post_status(con: duckdb.DuckDBPyConnection, found: list[tuple]) -> int:
@@ -182,8 +241,65 @@ def _page_row(rec: dict, rel: str, line: int, items: int | None, error: str | No
     }
 
 
+def _commit_rows(con: duckdb.DuckDBPyConnection, fl: FileLoad, merged: Rows,
+                 cursors: dict, pages: list[dict]) -> None:
+    """Merge staged rows, post status, cursors and raw_pages rows (inside a transaction)."""
+    for table, spec in SPECS.items():
+        trows = merged.tables.get(table, [])
+        n, u = _upsert(con, spec, trows)
+        fl.new_rows += n
+        fl.updated_rows += u
+        if trows:
+            counts = fl.by_table.setdefault(table, [0, 0, 0])
+            counts[0] += sum(t.num_rows if isinstance(t, pa.Table) else 1 for t in trows)
+            counts[1] += n
+            counts[2] += u
+    fl.updated_rows += _apply_post_status(con, merged.post_status)
+    for (source, scope), (cursor, at, page_id) in cursors.items():
+        fl.updated_rows += con.execute(
+            "INSERT INTO sync_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, scope) "
+            "DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at, "
+            "page_id = excluded.page_id WHERE sync_state.cursor::VARCHAR "
+            "IS DISTINCT FROM excluded.cursor::VARCHAR "
+            # a file loaded late (--retry-failed) must not move a cursor back
+            "AND excluded.updated_at >= sync_state.updated_at",
+            [source, scope, cursor, at, page_id]).fetchone()[0]
+    if pages:
+        con.register("_pages", pa.Table.from_pylist(pages))
+        con.execute("INSERT INTO raw_pages BY NAME SELECT * FROM _pages "
+                    "ON CONFLICT DO NOTHING")
+        con.unregister("_pages")
+
+
+def _normalize_page(rec: dict, refs: RefReader) -> tuple[dict, Rows | None, Exception | None]:
+    """A page with its body resolved, its rows, or the reason it cannot be read."""
+    try:
+        rec = resolve_body(rec, refs)
+        return rec, normalizer(rec.get("source", ""))(rec), None
+    except (MalformedPage, KeyError) as exc:
+        return rec, None, exc
+
+
+def _ahead(lines: Iterator, refs: RefReader) -> Iterator[tuple]:
+    """(raw line, future of its normalized page) in file order. Each page is normalized one
+    step ahead, in a worker thread, while the previous one is being stored (normalizers are
+    pure; DuckDB releases the GIL, so a big import keeps both cores busy)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-normalize") as pool:
+        queue: deque = deque()
+        for rl in lines:
+            fut = None
+            if rl.record is not None and rl.record.get("type") == "page":
+                fut = pool.submit(_normalize_page, rl.record, refs)
+            queue.append((rl, fut))
+            if len(queue) > 1:
+                yield queue.popleft()
+        while queue:
+            yield queue.popleft()
+
+
 def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLoad:
-    """Load one raw file in a single transaction."""
+    """Load one raw file in a single transaction (or, for pages marked ``commit_after``, in one
+    transaction per such page and one for the rest: reloading after a crash changes nothing)."""
     fl = FileLoad(rel)
     merged = Rows()
     cursors: dict[tuple[str, str], tuple[str, str, str]] = {}
@@ -191,64 +307,75 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
     start: dict = {}
     end: dict | None = None
     deferred: str | None = None
-    for rl in read_raw_file(Path(raw_dir) / rel):
-        if rl.record is None:
-            fl.bad_lines.append(f"{rel}:{rl.line}: {rl.error}")
-            continue
-        rec = rl.record
-        kind = rec.get("type")
-        if kind == "run_start":
-            start = rec
-        elif kind == "run_end":
-            end = rec
-        elif kind == "load_deferred":
-            deferred = deferred or rec.get("at")
-        elif kind == "page":
-            fl.pages += 1
-            error, items = None, None
-            try:
-                rows = normalizer(rec.get("source", ""))(rec)
-                items = rows.items
-                for table, trows in rows.tables.items():
-                    merged.tables.setdefault(table, []).extend(trows)
-                merged.post_status.extend(rows.post_status)
-                if rows.skipped:
-                    error = "kept the rest; skipped " + "; ".join(rows.skipped[:5])
-            except (MalformedPage, KeyError) as exc:
-                error = f"quarantined: {exc}"
-                fl.quarantined += 1
+    first_page: dict | None = None
+    checkpoint_was: str | None = None
+    with RefReader() as refs:
+        for rl, ahead in _ahead(read_raw_file(Path(raw_dir) / rel), refs):
+            if rl.record is None:
+                fl.bad_lines.append(f"{rel}:{rl.line}: {rl.error}")
+                continue
+            rec = rl.record
+            kind = rec.get("type")
+            if kind == "run_start":
+                start = rec
+            elif kind == "run_end":
+                end = rec
+            elif kind == "load_deferred":
+                deferred = deferred or rec.get("at")
+            elif kind == "page":
+                fl.pages += 1
+                error, items, rows = None, None, None
+                try:
+                    rec, rows, exc = ahead.result()
+                    if exc is not None:
+                        raise exc
+                    items = rows.items
+                    for table, trows in rows.tables.items():
+                        dest = merged.tables.setdefault(table, [])
+                        if isinstance(trows, pa.Table):
+                            dest.append(trows)
+                        else:
+                            dest.extend(trows)
+                    merged.post_status.extend(rows.post_status)
+                    if rows.skipped:
+                        error = "kept the rest; skipped " + "; ".join(rows.skipped[:5])
+                except (MalformedPage, KeyError) as exc:
+                    error = f"quarantined: {exc}"
+                    fl.quarantined += 1
+                    rows = None
+                else:
+                    if rec.get("cursor_after") is not None and rec.get("scope"):
+                        cursors[(rec["source"], rec["scope"])] = (
+                            json.dumps(rec["cursor_after"], sort_keys=True), rec["fetched_at"],
+                            f"{rec['run_id']}:{rec['seq']}")
+                page_row = _page_row(rec, rel, rl.line, items, error)
+                first_page = first_page or page_row
+                pages.append(page_row)
+                for listener in list(_page_listeners):
+                    listener(rec, rows)
+                if rec.get("commit_after"):
+                    if checkpoint_was is None:
+                        # many commits in a row: checkpoint every few hundred MB of WAL,
+                        # not after each of them (each checkpoint rewrites the indexes)
+                        checkpoint_was = con.execute(
+                            "SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+                        con.execute(f"SET checkpoint_threshold = '{BATCH_CHECKPOINT}'")
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        _commit_rows(con, fl, merged, cursors, pages)
+                        con.execute("COMMIT")
+                    except Exception:
+                        con.execute("ROLLBACK")
+                        raise
+                    merged, cursors, pages = Rows(), {}, []
             else:
-                if rec.get("cursor_after") is not None and rec.get("scope"):
-                    cursors[(rec["source"], rec["scope"])] = (
-                        json.dumps(rec["cursor_after"], sort_keys=True), rec["fetched_at"],
-                        f"{rec['run_id']}:{rec['seq']}")
-            pages.append(_page_row(rec, rel, rl.line, items, error))
-        else:
-            fl.bad_lines.append(f"{rel}:{rl.line}: unknown record type {kind!r}")
-    run_id = start.get("run_id") or (pages[0]["run_id"] if pages else None)
+                fl.bad_lines.append(f"{rel}:{rl.line}: unknown record type {kind!r}")
+    run_id = start.get("run_id") or (first_page["run_id"] if first_page else None)
     fl.run_id = run_id
 
     con.execute("BEGIN TRANSACTION")
     try:
-        for table, spec in SPECS.items():
-            n, u = _upsert(con, spec, merged.tables.get(table, []))
-            fl.new_rows += n
-            fl.updated_rows += u
-        fl.updated_rows += _apply_post_status(con, merged.post_status)
-        for (source, scope), (cursor, at, page_id) in cursors.items():
-            fl.updated_rows += con.execute(
-                "INSERT INTO sync_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, scope) "
-                "DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at, "
-                "page_id = excluded.page_id WHERE sync_state.cursor::VARCHAR "
-                "IS DISTINCT FROM excluded.cursor::VARCHAR "
-                # a file loaded late (--retry-failed) must not move a cursor back
-                "AND excluded.updated_at >= sync_state.updated_at",
-                [source, scope, cursor, at, page_id]).fetchone()[0]
-        if pages:
-            con.register("_pages", pa.Table.from_pylist(pages))
-            con.execute("INSERT INTO raw_pages BY NAME SELECT * FROM _pages "
-                        "ON CONFLICT DO NOTHING")
-            con.unregister("_pages")
+        _commit_rows(con, fl, merged, cursors, pages)
         if run_id:
             if end is None:
                 status, error = "crashed", "run ended without a run_end record (killed?)"
@@ -259,7 +386,8 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
                 [run_id, start.get("job") or "unknown", start.get("source"),
-                 start.get("started_at") or (pages[0]["fetched_at"] if pages else iso(utcnow())),
+                 start.get("started_at") or (first_page["fetched_at"] if first_page
+                                             else iso(utcnow())),
                  e.get("finished_at"), status, e.get("stop_reason"), error, e.get("requests"),
                  fl.pages, e.get("posts_read"), deferred, fl.new_rows, fl.updated_rows])
         con.execute("INSERT OR REPLACE INTO raw_files VALUES (?, ?, ?, ?, NULL)",
@@ -268,4 +396,6 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
     except Exception:
         con.execute("ROLLBACK")
         raise
+    if checkpoint_was is not None:
+        con.execute(f"SET checkpoint_threshold = '{checkpoint_was}'")
     return fl

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import __version__
+from ..errors import StorageError
 from ..timeutil import iso, utcnow
 
 RAW_SUFFIX = ".jsonl.gz"
@@ -27,7 +28,11 @@ class RawWriter:
         started = started or utcnow()
         self.raw_dir = Path(raw_dir)
         self.path = self.raw_dir / source / started.strftime("%Y-%m-%d") / f"{run_id}{RAW_SUFFIX}"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot write the raw archive: {self.path.parent}: "
+                               f"{exc.strerror or exc}; nothing was collected") from None
         self.run_id = run_id
         self.source = source
         self.seq = 0
@@ -41,10 +46,24 @@ class RawWriter:
         self.seq += 1
         record = {"seq": self.seq, "run_id": self.run_id, "source": self.source, **record}
         data = gzip.compress((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
-        with open(self.path, "ab") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        size = None
+        try:
+            with open(self.path, "ab") as fh:
+                size = fh.tell()
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            # disk full or read-only: cut a partly written line off, so every earlier line
+            # stays readable and the file can be loaded once the disk has room again
+            if size is not None:
+                try:
+                    os.truncate(self.path, size)
+                except OSError:
+                    pass
+            self.seq -= 1
+            raise StorageError(f"cannot write the raw archive: {self.path}: "
+                               f"{exc.strerror or exc}") from None
         return self.seq
 
     def page(self, *, purpose: str, endpoint: str, params: dict, scope: str | None,

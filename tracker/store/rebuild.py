@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..store.db import open_db, refresh_replica
 from ..store.loader import LoadResult, load_pending
+from ..store.refs import ReferencedFileError
 
 
 def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
@@ -27,6 +28,12 @@ def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    # An import's pages reference their input file: without it the rebuild would lose them.
+    missing = [f.error.split(": ", 1)[1] for f in result.failed
+               if f.error.startswith(ReferencedFileError.__name__)]
+    if missing:
+        raise ReferencedFileError(f"rebuild stopped ({database} is left as it was): "
+                                  + "; ".join(missing))
     if database.exists():
         # Probe that nobody holds it before swapping (raises DatabaseBusy).
         open_db(database).close()

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from ..analysis.ddl import ANALYSIS_DDL
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables for X collection", """
 -- accounts: upsert by (platform, account_id); latest fetch wins for profile fields; never delete.
@@ -196,6 +198,62 @@ CREATE TABLE raw_files (
     error VARCHAR
 );
 """),
+    (2, "press coverage: articles, their sources, GDELT volume", """
+-- articles: upsert by url (the canonical URL: see tracker/sources/press/canonical.py);
+-- one row per article whatever the source. first_seen_at = min, last_seen_at = max,
+-- published_at = min (the earliest publication time any source gave; NULL when none did:
+-- first_seen_at is then the only clock), outlet/domain/language/source_country keep the first
+-- value seen, title/summary/text/authors take the latest non-null fetch; never delete.
+CREATE TABLE articles (
+    url VARCHAR PRIMARY KEY,
+    domain VARCHAR NOT NULL,
+    outlet VARCHAR,
+    title VARCHAR,
+    summary VARCHAR,
+    text VARCHAR,
+    authors JSON,
+    language VARCHAR,
+    source_country VARCHAR,
+    published_at TIMESTAMPTZ,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ            -- always set by the loader
+);
+
+-- article_sources: upsert by (url, source_kind, source_name); every source that saw an article
+-- (a feed, a GDELT query, a page added by hand). first/last_seen_at = min/max,
+-- published_at and gdelt_seen_at = min, page_id keeps the first page loaded; never delete.
+CREATE TABLE article_sources (
+    url VARCHAR NOT NULL,
+    source_kind VARCHAR NOT NULL,    -- 'feed' | 'gdelt' | 'manual'
+    source_name VARCHAR NOT NULL,    -- feed name, GDELT query name, 'file' or 'url'
+    detail VARCHAR,                  -- feed URL, GDELT query, file path or fetched URL
+    source_url VARCHAR,              -- the URL exactly as this source gave it
+    title VARCHAR,
+    published_at TIMESTAMPTZ,        -- the publication time this source gave (NULL: none)
+    gdelt_seen_at TIMESTAMPTZ,       -- GDELT's seendate (when GDELT first saw the article)
+    date_note VARCHAR,               -- why published_at is missing or how it was read
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ NOT NULL,
+    page_id VARCHAR NOT NULL,
+    PRIMARY KEY (url, source_kind, source_name)
+);
+
+-- gdelt_volume: upsert by (query_name, resolution, bucket); GDELT timelinevolraw, the number of
+-- matching articles per time bucket beside all articles GDELT monitored in it. The latest fetch
+-- wins (GDELT keeps indexing late articles); never delete.
+CREATE TABLE gdelt_volume (
+    query_name VARCHAR NOT NULL,
+    resolution VARCHAR NOT NULL,     -- GDELT's date_resolution: '15m', 'hour', 'day', ...
+    bucket TIMESTAMPTZ NOT NULL,
+    query VARCHAR,
+    articles BIGINT,                 -- 'value': matching articles in the bucket
+    all_articles BIGINT,             -- 'norm': every article GDELT monitored in the bucket
+    fetched_at TIMESTAMPTZ NOT NULL,
+    page_id VARCHAR NOT NULL,
+    PRIMARY KEY (query_name, resolution, bucket)
+);
+"""),
+    (3, "stories, story items, analyst labels and the analysis views", ANALYSIS_DDL),
 ]
 
 
@@ -285,8 +343,38 @@ SPECS: dict[str, TableSpec] = {
          "resource_id", "parameter", "value", "section"),
         append_only=True,
     ),
+    # press (migration 2)
+    "articles": TableSpec(
+        "articles", ("url",),
+        ("url", "domain", "outlet", "title", "summary", "text", "authors", "language",
+         "source_country", "published_at", "first_seen_at", "last_seen_at"),
+        rules={"first_seen_at": "min", "last_seen_at": "max", "published_at": "min",
+               "domain": "keep", "outlet": "keep", "language": "keep",
+               "source_country": "keep"},
+    ),
+    "article_sources": TableSpec(
+        "article_sources", ("url", "source_kind", "source_name"),
+        ("url", "source_kind", "source_name", "detail", "source_url", "title", "published_at",
+         "gdelt_seen_at", "date_note", "first_seen_at", "last_seen_at", "page_id"),
+        rules={"first_seen_at": "min", "last_seen_at": "max", "published_at": "min",
+               "gdelt_seen_at": "min", "page_id": "keep"},
+    ),
+    "gdelt_volume": TableSpec(
+        "gdelt_volume", ("query_name", "resolution", "bucket"),
+        ("query_name", "resolution", "bucket", "query", "articles", "all_articles",
+         "fetched_at", "page_id"),
+        order_by="fetched_at",
+    ),
 }
+
+SPECS["analyst_labels"] = TableSpec(
+    "analyst_labels", ("label_id",),
+    ("label_id", "story_id", "item_kind", "item_id", "action", "event_type", "note", "analyst",
+     "labeled_at"),
+    append_only=True,
+)
 
 # Tables whose content is a pure function of the raw archive (compared by the rebuild test).
 REBUILT_TABLES = ("accounts", "account_handles", "posts", "post_versions", "polls",
-                  "poll_snapshots", "api_errors", "sync_state", "raw_pages", "runs")
+                  "poll_snapshots", "api_errors", "sync_state", "raw_pages", "runs",
+                  "articles", "article_sources", "gdelt_volume", "analyst_labels")

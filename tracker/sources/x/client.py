@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -101,15 +103,31 @@ class Fetcher:
         self.sleep = sleep
         self.clock = clock
         self.stats = FetchStats()
+        self._last_response = None
+        hooks = self.client.session.hooks.setdefault("response", [])
+        hooks[:] = [h for h in hooks if not getattr(h, "_tracker", False)]
+
+        def remember(response, *args, **kwargs):
+            self._last_response = response
+
+        remember._tracker = True
+        hooks.append(remember)
 
     def _send(self, call: Callable[..., Any], params: dict):
         """One HTTP request through tweepy; returns (response or None, error text or None)."""
+        self._last_response = None
         try:
             return call(**params), None
         except tweepy.HTTPException as exc:
             return exc.response, None
         except requests.RequestException as exc:
             return None, f"{type(exc).__name__}: {exc}"
+        except ValueError as exc:
+            # tweepy could not read the answer itself (e.g. a 429 whose x-rate-limit-reset is
+            # not a number): judge the response it received like any other
+            if self._last_response is not None:
+                return self._last_response, None
+            return None, f"unreadable response: {type(exc).__name__}: {exc}"
 
     def get(self, *, purpose: str, endpoint: str, call: Callable[..., Any], params: dict,
             scope: str | None = None,
@@ -129,9 +147,12 @@ class Fetcher:
             resp, conn_error = self._send(call, params)
             fetched_at = self.clock()
             status = resp.status_code if resp is not None else None
-            text = resp.text if resp is not None else None
-            headers = ({k: resp.headers[k] for k in KEPT_HEADERS if k in resp.headers}
-                       if resp is not None else {})
+            # verbatim, except the token: a proxy or an error page that echoes the request's
+            # Authorization header must not put the secret in the archive
+            text = self._no_secret(resp.text) if resp is not None else None
+            headers = ({k: self._no_secret(resp.headers[k]) for k in KEPT_HEADERS
+                        if k in resp.headers} if resp is not None else {})
+            conn_error = self._no_secret(conn_error)
             body, parse_error = None, None
             if status == 200:
                 try:
@@ -151,7 +172,7 @@ class Fetcher:
                 return Page(body, seq)
             attempt += 1
             if status == 429:
-                self._on_rate_limit(resp, endpoint)
+                self._on_rate_limit(resp, endpoint, attempt)
                 continue
             retryable = conn_error or parse_error or (status is not None and status >= 500)
             if not retryable:
@@ -167,15 +188,29 @@ class Fetcher:
             self.stats.waited_seconds += delay
             self.sleep(delay)
 
-    def _on_rate_limit(self, resp, endpoint: str) -> None:
+    def _no_secret(self, text: str | None) -> str | None:
+        token = os.environ.get(self.cfg.bearer_token_env, "").strip()
+        if text and token and token in text:
+            return text.replace(token, "[REDACTED]")
+        return text
+
+    def _on_rate_limit(self, resp, endpoint: str, attempt: int) -> None:
         detail = _api_detail(resp.text)
         if "usagecap" in detail.replace(" ", "").lower():
             raise RateLimited(f"{endpoint}: monthly usage cap reached ({detail}); stopping")
+        if attempt > self.cfg.max_retries:
+            # a 429 storm: the waits are bounded, and so is their number (x.max_retries)
+            raise RateLimited(f"{endpoint}: still rate limited (HTTP 429) after {attempt} "
+                              "attempts; stopping with cursors intact")
         reset = resp.headers.get("x-rate-limit-reset")
-        if reset is None:
+        try:
+            reset_ts = float(reset) if reset is not None else None
+        except ValueError:
+            reset_ts = None                       # an unreadable header counts as none
+        if reset_ts is None or not math.isfinite(reset_ts):
             wait = min(self.cfg.backoff_max_seconds, self.cfg.max_rate_limit_wait_seconds)
         else:
-            wait = max(0.0, float(reset) - self.clock().timestamp()) + 1
+            wait = max(0.0, reset_ts - self.clock().timestamp()) + 1
         if wait > self.cfg.max_rate_limit_wait_seconds:
             raise RateLimited(
                 f"{endpoint}: rate limited until {reset} (in {wait:.0f}s, more than "

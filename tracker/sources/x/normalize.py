@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ...errors import MalformedPage
@@ -19,12 +20,36 @@ TWEET_ERROR_STATUS = {
 }
 
 
+_API_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\Z")
+
+
+def _utf8(text: str) -> str:
+    """Text the database can store: a lone surrogate (invalid UTF-8) becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
 def _j(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if value is None:
+        return None
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):        # NaN/Infinity: not JSON the database accepts
+        text = json.dumps(value, ensure_ascii=True, sort_keys=True, default=str).replace(
+            "NaN", "null").replace("-Infinity", "null").replace("Infinity", "null")
+    return _utf8(text)
 
 
 def _s(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else _utf8(str(value))
+
+
+def _d(value: Any) -> dict:
+    """A field that should be an object; anything else counts as absent."""
+    return value if isinstance(value, dict) else {}
 
 
 def _ts(value: Any) -> str | None:
@@ -32,21 +57,33 @@ def _ts(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        parse_iso(value)
-    except ValueError:
+        dt = parse_iso(value)
+    except (ValueError, OverflowError):
         return None
-    return value
+    if dt is None:
+        return None
+    # the API's own form is kept as is; any other form Python reads is rewritten in one
+    # DuckDB reads too (Python also accepts e.g. '20221003')
+    return value if _API_TIME.match(value) else dt.isoformat()
 
 
 def _b(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _int(value: Any) -> int | None:
+def _int(value: Any, bits: int = 64) -> int | None:
     try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+        n = None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    limit = 2 ** (bits - 1)
+    return n if n is None or -limit <= n < limit else None    # BIGINT (or INTEGER: bits=32)
+
+
+def _ids(value: Any) -> list[str]:
+    """A list of ids (edit history, poll ids); what is not an id is left out."""
+    return [_utf8(str(i)) for i in _as_list(value)
+            if (isinstance(i, str) and i) or (isinstance(i, int) and not isinstance(i, bool))]
 
 
 def parse_body(record: dict) -> dict:
@@ -78,7 +115,7 @@ def _is_user(obj: dict) -> bool:
 
 
 def _user_row(u: dict, at: str) -> dict:
-    pm = u.get("public_metrics") or {}
+    pm = _d(u.get("public_metrics"))
     return {
         "platform": PLATFORM, "account_id": _s(u["id"]), "handle": _s(u.get("username")),
         "name": _s(u.get("name")), "description": _s(u.get("description")),
@@ -91,12 +128,12 @@ def _user_row(u: dict, at: str) -> dict:
 
 def _tweet_row(t: dict, at: str, seen_in: str, handles: dict[str, str]) -> dict:
     refs = {}
-    for ref in t.get("referenced_tweets") or []:
-        if isinstance(ref, dict) and ref.get("type") and ref.get("id"):
+    for ref in _as_list(t.get("referenced_tweets")):
+        if isinstance(ref, dict) and isinstance(ref.get("type"), str) and _ids(ref.get("id")):
             refs.setdefault(ref["type"], _s(ref["id"]))
-    pm = t.get("public_metrics") or {}
-    polls = (t.get("attachments") or {}).get("poll_ids") or []
-    history = [str(i) for i in (t.get("edit_history_tweet_ids") or [])]
+    pm = _d(t.get("public_metrics"))
+    polls = _ids(_d(t.get("attachments")).get("poll_ids"))
+    history = _ids(t.get("edit_history_tweet_ids"))
     post_id = _s(t["id"])
     author = _s(t.get("author_id"))
     handle = handles.get(author) if author else None
@@ -124,7 +161,7 @@ def _tweet_row(t: dict, at: str, seen_in: str, handles: dict[str, str]) -> dict:
 
 def _version_row(t: dict, at: str) -> dict:
     post_id = _s(t["id"])
-    history = [str(i) for i in (t.get("edit_history_tweet_ids") or [])] or [post_id]
+    history = _ids(t.get("edit_history_tweet_ids")) or [post_id]
     index = history.index(post_id) if post_id in history else len(history) - 1
     return {
         "platform": PLATFORM, "edit_chain_id": history[0], "version_post_id": post_id,
@@ -158,10 +195,20 @@ def normalize(record: dict) -> Rows:
     inc_polls = _as_list(includes.get("polls"))
 
     def valid(obj: Any, where: str) -> bool:
-        if isinstance(obj, dict) and obj.get("id") is not None:
+        if isinstance(obj, dict) and _ids(obj.get("id")):
             return True
         rows.skipped.append(f"{where}: item without an id")
         return False
+
+    def guarded(where: str, item: dict, make) -> None:
+        """Add an item's rows, or skip the item saying why: one odd item never costs the page."""
+        try:
+            made = make()
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+            rows.skipped.append(f"{where} {_s(item.get('id'))}: {type(exc).__name__}: {exc}"[:300])
+            return
+        for table, row in made:
+            rows.add(table, row)
 
     data = [d for d in data if valid(d, "data")]
     rows.items = len(data)
@@ -169,50 +216,61 @@ def normalize(record: dict) -> Rows:
     users += [d for d in data if _is_user(d)]
     tweets_data = [d for d in data if not _is_user(d)]
     tweets_inc = [t for t in inc_tweets if valid(t, "includes.tweets")]
-    handles = {_s(u["id"]): u.get("username") for u in users if u.get("username")}
+    handles = {_s(u["id"]): _s(u.get("username")) for u in users if u.get("username")}
+
+    def user_rows(u: dict) -> list:
+        out = [("accounts", _user_row(u, at))]
+        if u.get("username"):
+            out.append(("account_handles", {
+                "platform": PLATFORM, "account_id": _s(u["id"]), "handle": _s(u["username"]),
+                "first_seen_at": at, "last_seen_at": at}))
+        return out
 
     for u in users:
-        rows.add("accounts", _user_row(u, at))
-        if u.get("username"):
-            rows.add("account_handles", {
-                "platform": PLATFORM, "account_id": _s(u["id"]), "handle": _s(u["username"]),
-                "first_seen_at": at, "last_seen_at": at})
+        guarded("user", u, lambda u=u: user_rows(u))
 
     poll_posts: dict[str, str] = {}
+
+    def tweet_rows(t: dict, seen_in: str) -> list:
+        post = _tweet_row(t, at, seen_in, handles)
+        # A retweet carries its original's attachments: the poll belongs to the original.
+        owner = post["reposted_post_id"] or post["post_id"]
+        for pid in _ids(_d(t.get("attachments")).get("poll_ids")):
+            poll_posts.setdefault(pid, owner)
+        return [("posts", post), ("post_versions", _version_row(t, at))]
+
     for seen_in, group in (("data", tweets_data), ("includes", tweets_inc)):
         for t in group:
-            post = _tweet_row(t, at, seen_in, handles)
-            rows.add("posts", post)
-            rows.add("post_versions", _version_row(t, at))
-            # A retweet carries its original's attachments: the poll belongs to the original.
-            owner = post["reposted_post_id"] or post["post_id"]
-            for pid in (t.get("attachments") or {}).get("poll_ids") or []:
-                poll_posts.setdefault(str(pid), owner)
+            guarded(f"{seen_in} post", t, lambda t=t, seen_in=seen_in: tweet_rows(t, seen_in))
 
-    for p in inc_polls:
-        if not valid(p, "includes.polls"):
-            continue
+    def poll_rows(p: dict) -> list:
         poll_id = _s(p["id"])
         options = [o for o in _as_list(p.get("options")) if isinstance(o, dict)]
-        voting_status = p.get("voting_status")
-        rows.add("polls", {
+        voting_status = _s(p.get("voting_status"))
+        out = [("polls", {
             "platform": PLATFORM, "poll_id": poll_id, "post_id": poll_posts.get(poll_id),
             "options": _j([_s(o.get("label")) for o in options]),
-            "duration_minutes": _int(p.get("duration_minutes")), "end_at": _ts(p.get("end_datetime")),
-            "voting_status": _s(voting_status), "first_seen_at": at, "last_seen_at": at,
+            "duration_minutes": _int(p.get("duration_minutes"), 32),
+            "end_at": _ts(p.get("end_datetime")),
+            "voting_status": voting_status, "first_seen_at": at, "last_seen_at": at,
             "final_snapshot_at": at if voting_status == "closed" else None,
-        })
+        })]
         for i, o in enumerate(options):
-            rows.add("poll_snapshots", {
+            out.append(("poll_snapshots", {
                 "platform": PLATFORM, "poll_id": poll_id, "captured_at": at,
-                "position": _int(o.get("position")) or i + 1, "label": _s(o.get("label")),
-                "votes": _int(o.get("votes")), "voting_status": _s(voting_status),
+                "position": _int(o.get("position"), 32) or i + 1, "label": _s(o.get("label")),
+                "votes": _int(o.get("votes")), "voting_status": voting_status,
                 "page_id": page_id,
-            })
+            }))
+        return out
+
+    for p in inc_polls:
+        if valid(p, "includes.polls"):
+            guarded("poll", p, lambda p=p: poll_rows(p))
 
     for idx, e in enumerate(_as_list(body.get("errors"))):
         if not isinstance(e, dict):
-            e = {"detail": str(e)}
+            e = {"detail": _s(e)}
         rows.add("api_errors", {
             "page_id": page_id, "idx": idx, "source": "x", "fetched_at": at,
             "title": _s(e.get("title")), "detail": _s(e.get("detail") or e.get("message")),
@@ -220,8 +278,8 @@ def normalize(record: dict) -> Rows:
             "resource_id": _s(e.get("resource_id")), "parameter": _s(e.get("parameter")),
             "value": _s(e.get("value")), "section": _s(e.get("section")),
         })
-        if e.get("resource_type") == "tweet" and e.get("resource_id"):
-            state = TWEET_ERROR_STATUS.get(e.get("title"))
+        if e.get("resource_type") == "tweet" and _ids(e.get("resource_id")):
+            state = TWEET_ERROR_STATUS.get(_s(e.get("title")))
             if state:
                 rows.post_status.append((PLATFORM, _s(e["resource_id"]), state, at))
     return rows

@@ -1,0 +1,318 @@
+"""The sample story's report in a real browser: headless Chromium, network blocked.
+
+Checks that the chart drew (its marks exist and have size), that each legend entry names the
+colour of the marks it stands for, that the tables have the expected rows, that no console error
+and no network request happened, and that a post made of markup neither ran nor rendered as
+markup. Saves a screenshot under the test's temporary folder.
+
+Needs the Debian packages `chromium` and `chromium-driver` (.ci/run installs them) and the
+`selenium` package (the `test` extra); without them the tests are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.report.sample import HOSTILE, STORY_ID, sample_db
+from tracker.report import write_report
+from tracker.report.colors import EVENT_STYLES, STANCE_STYLES
+from tracker.report.png import OFFLINE_FLAGS
+
+webdriver = pytest.importorskip("selenium.webdriver",
+                                reason="selenium is not installed (pip install -e '.[test]')")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+NETWORK_SCHEMES = ("http:", "https:", "ws:", "wss:", "ftp:")
+
+
+def _browser_paths() -> tuple[str, str]:
+    chromium = os.environ.get("TRACKER_CHROMIUM") or shutil.which("chromium") \
+        or shutil.which("chromium-browser")
+    driver = os.environ.get("TRACKER_CHROMEDRIVER") or shutil.which("chromedriver") \
+        or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
+    if not chromium or not driver:
+        pytest.skip("headless Chromium and chromedriver are needed for the browser test "
+                    "(Debian: apt-get install chromium chromium-driver; CI installs them)")
+    return chromium, driver
+
+
+def rgb(hex_color: str) -> str:
+    h = hex_color.lstrip("#")
+    return "rgb({}, {}, {})".format(*(int(h[i:i + 2], 16) for i in (0, 2, 4)))
+
+
+class Page:
+    """A report open in Chromium; collects the console and network logs as tests go."""
+
+    def __init__(self, driver, path: Path):
+        self.driver, self.path = driver, path
+        self.console: list[dict] = []
+        self.requests: list[str] = []
+
+    def js(self, script: str, *args):
+        return self.driver.execute_script(script, *args)
+
+    def drain(self) -> None:
+        self.console += self.driver.get_log("browser")
+        for entry in self.driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg["method"] == "Network.requestWillBeSent":
+                self.requests.append(msg["params"]["request"]["url"])
+            elif msg["method"] == "Network.webSocketCreated":
+                self.requests.append(msg["params"]["url"])
+
+    def assert_clean(self) -> None:
+        """No console errors (CSP violations included) and no request leaving the machine."""
+        self.drain()
+        errors = [e for e in self.console if e.get("level") in ("SEVERE", "ERROR")]
+        assert errors == [], errors
+        outside = [u for u in self.requests if u.lower().startswith(NETWORK_SCHEMES)]
+        assert outside == [], outside
+        assert any(u.startswith("file://") for u in self.requests)
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory) -> tuple[Path, dict]:
+    d = tmp_path_factory.mktemp("report")
+    db, ids = sample_db(d / "sample.duckdb")
+    result = write_report(db, STORY_ID, d / "report.html")
+    return result.path, ids
+
+
+@pytest.fixture(scope="module")
+def page(report_file, tmp_path_factory):
+    chromium, chromedriver = _browser_paths()
+    path, _ = report_file
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in OFFLINE_FLAGS:           # headless, no GPU/sandbox, no background networking,
+        opts.add_argument(flag)          # every host unresolvable, a dead proxy
+    opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    opts.add_argument("--window-size=1400,1000")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(path.as_uri())
+        WebDriverWait(driver, 30).until(
+            lambda d: d.execute_script("return document.body.getAttribute('data-chart')"))
+        yield Page(driver, path)
+    finally:
+        driver.quit()
+
+
+def test_chart_drew_with_marks_that_have_size(page, report_file, tmp_path):
+    assert page.js("return document.body.getAttribute('data-chart')") == "ready"
+    box = page.driver.find_element(By.CSS_SELECTOR, "#chart .main-svg").rect
+    assert box["width"] > 600 and box["height"] > 400
+    n_items = page.js("return JSON.parse(document.getElementById('report-data')"
+                      ".textContent).items.length")
+    points = page.driver.find_elements(By.CSS_SELECTOR,
+                                       "#chart .scatterlayer .trace[class*='traceev-'] path.point")
+    assert len(points) == n_items == 19
+    sizes = page.js("return Array.from(arguments[0]).map(p => p.getBBox())"
+                    ".map(b => [b.width, b.height])", points)
+    assert all(w > 0 and h > 0 for w, h in sizes)
+    bars = page.js("return Array.from(document.querySelectorAll('#chart .barlayer .point path'))"
+                   ".map(p => p.getBBox()).filter(b => b.width > 0 && b.height > 0).length")
+    assert bars >= 5
+    lines = page.js("return Array.from(document.querySelectorAll("
+                    "'#chart .scatterlayer .trace[class*=\"tracepoll-\"] path.js-line'))"
+                    ".map(p => p.getTotalLength())")
+    assert len(lines) == 2 and all(length > 10 for length in lines)
+    shot = tmp_path / "report.png"
+    page.driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    page.assert_clean()
+
+
+LEGEND_OF_MARKS = """
+const legend = {};
+document.querySelectorAll(arguments[0] + ' .traces').forEach(t => {
+  legend[t.querySelector('text').textContent] =
+      getComputedStyle(t.querySelector('.legendpoints path')).fill;
+});
+const items = JSON.parse(document.getElementById('report-data').textContent).items;
+const marks = [];
+document.querySelectorAll('#chart .scatterlayer .trace[class*="traceev-"]').forEach(g => {
+  const trace = g.__data__[0].trace;          // plotly's own binding of the marks to the data
+  g.querySelectorAll('path.point').forEach(p => {
+    const item = items[trace.customdata[p.__data__.i]];
+    marks.push({event: item.event, fill: getComputedStyle(p).fill, text: item.text});
+  });
+});
+return {legend, marks};
+"""
+
+
+def test_legend_names_the_colours_of_the_marks(page):
+    got = page.js(LEGEND_OF_MARKS, "#chart .legend")
+    legend, marks = got["legend"], got["marks"]
+    # The legend lists exactly the event types present, each in the mapping's colour …
+    present = {m["event"] for m in marks}
+    assert legend == {EVENT_STYLES[e].label: rgb(EVENT_STYLES[e].color) for e in present}
+    # … and every mark has the colour its event type's legend entry shows.
+    for m in marks:
+        assert m["fill"] == legend[EVENT_STYLES[m["event"]].label], m
+    # Claims and press reports of them must never share a colour (a peer's swapped legend).
+    assert legend["claim"] != legend["press: reports the claim"]
+    assert {m["event"] for m in marks if m["text"].startswith("As I wrote")} == {"claim"}
+    # The stance legend matches the stacked bars the same way.
+    bars = page.js("""
+        const out = {};
+        document.querySelectorAll('#chart .barlayer .trace').forEach(g => {
+          const t = g.__data__[0].trace;
+          out[t.name] = Array.from(g.querySelectorAll('.point path'))
+                             .map(p => getComputedStyle(p).fill);
+        });
+        const legend = {};
+        document.querySelectorAll('#chart .legend2 .traces').forEach(t => {
+          legend[t.querySelector('text').textContent] =
+              getComputedStyle(t.querySelector('.legendpoints path')).fill;
+        });
+        return {out, legend};""")
+    assert bars["legend"] and set(bars["legend"]) == set(bars["out"])
+    for stance, fills in bars["out"].items():
+        assert set(fills) == {bars["legend"][stance]} == {rgb(STANCE_STYLES[stance].color)}
+    # The table's swatches use the same colours.
+    swatches = page.js("""return Array.from(document.querySelectorAll(
+        '#timeline-table tbody tr')).map(r => [r.dataset.event,
+        getComputedStyle(r.querySelector('.swatch')).backgroundColor])""")
+    assert len(swatches) == 19
+    for event, color in swatches:
+        assert color == rgb(EVENT_STYLES[event].color)
+    page.assert_clean()
+
+
+def _rows(page, table: str) -> list[list[str]]:
+    return page.js(f"""return Array.from(document.querySelectorAll('#{table} tbody tr'))
+        .map(r => Array.from(r.children).map(c => c.textContent.trim()))""")
+
+
+def test_tables_have_the_expected_rows(page, report_file):
+    _, ids = report_file
+    firsts = _rows(page, "firsts-table")
+    assert [(r[0], r[1]) for r in firsts] == [
+        ("first claim", "2022-10-11 12:10 UTC"),
+        ("first press report of the claim", "2022-10-11 13:05 UTC"),
+        ("first denial", "2022-10-11 13:40 UTC"),
+        ("first press report of the denial", "2022-10-11 15:30 UTC"),
+        ("first rebuttal", "2022-10-11 14:25 UTC")]
+    assert firsts[0][2] == "@ianbremmer" and firsts[3][2] == "businessinsider.com"
+    assert [r[1] for r in _rows(page, "lags-table")] == ["55 min", "1 h 30 min", "1 h 50 min",
+                                                        "45 min"]
+    assert _rows(page, "press-table") == [
+        ["vice.com", "2022-10-11 13:05 UTC", "no", "—", "—"],
+        ["businessinsider.com", "2022-10-11 13:20 UTC", "yes", "2022-10-11 15:30 UTC",
+         "2 h 10 min"]]
+    rows = page.js("""return Array.from(document.querySelectorAll('#timeline-table tbody tr'))
+        .map(r => ({id: r.id, event: r.dataset.event, time: r.cells[0].textContent.trim(),
+                    label: r.cells[5].textContent.trim(),
+                    links: Array.from(r.querySelectorAll('a')).map(a => a.href)}))""")
+    assert len(rows) == 19
+    assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
+    assert all(len(r["links"]) == 1 and r["links"][0].startswith("https://") for r in rows)
+    assert {r["event"] for r in rows} == {"poll", "reply", "claim", "mention",
+                                          "coverage_of_claim", "denial", "rebuttal",
+                                          "coverage_of_denial", "coverage_of_rebuttal"}
+    claim = next(r for r in rows if r["event"] == "claim")
+    assert claim["links"] == [f"https://x.com/i/web/status/{ids['claim']}"]
+    assert [r["label"] for r in rows].count("analyst ✎") == 1
+    poll = _rows(page, "polls .poll-table")
+    assert poll == [["Yes", "1,064,010", "40.8 %"], ["No", "1,542,321", "59.2 %"]]
+    page.assert_clean()
+
+
+HOVER = """
+const gd = document.getElementById('chart');
+const items = JSON.parse(document.getElementById('report-data').textContent).items;
+const c = gd.data.findIndex(t => t.uid === 'ev-reply');
+const p = gd.data[c].customdata.findIndex(n => items[n].text.includes(arguments[0]));
+Plotly.Fx.hover(gd, [{curveNumber: c, pointNumber: p}]);
+const label = document.querySelector('#chart .hoverlayer .hovertext');
+return label ? label.textContent : '';
+"""
+
+
+def hover(page, needle: str) -> str:
+    """Hover the reply whose text contains needle; the label's text (Plotly throttles hover,
+    so retry until the label is that reply's)."""
+    label = ""
+
+    def shown(driver):
+        nonlocal label
+        label = driver.execute_script(HOVER, needle)
+        return needle in label
+
+    WebDriverWait(page.driver, 10, poll_frequency=0.1).until(shown)
+    return label
+
+
+def test_injected_markup_shows_as_text_and_never_runs(page):
+    assert page.js("return typeof window.__pwned") == "undefined"
+    cells = page.js("""return Array.from(document.querySelectorAll('#timeline-table td.text'))
+        .filter(c => c.textContent.indexOf('__pwned') >= 0)
+        .map(c => [c.textContent, c.querySelectorAll('script, img').length,
+                   c.getBoundingClientRect().height])""")
+    assert len(cells) == 1
+    text, elements, height = cells[0]
+    assert text == HOSTILE and elements == 0 and height > 0
+    assert page.js("return document.querySelectorAll('img').length") == 0
+    # Its hover label shows the same text, literally (and so do quotes and ampersands).
+    label = hover(page, "__pwned")
+    assert "<script>window.__pwned=1</script><img src=x" in label
+    assert 'onerror="window.__pwned=2">' in label
+    assert "Bremmer & Musk can't both" in hover(page, "Bremmer &")
+    assert page.js("return typeof window.__pwned") == "undefined"
+    page.assert_clean()
+
+
+def test_clicking_a_marker_shows_its_text_evidence_and_link(page, report_file):
+    _, ids = report_file
+    page.js("Plotly.Fx.unhover(document.getElementById('chart'))")
+    point = page.driver.find_element(By.CSS_SELECTOR, "#chart .traceev-claim path.point")
+    ActionChains(page.driver).move_to_element(point).click().perform()
+    WebDriverWait(page.driver, 10).until(
+        lambda d: not d.execute_script("return document.getElementById('details').hidden"))
+    got = page.js("""const t = id => document.getElementById(id).textContent;
+        return {event: t('details-event'), time: t('details-time'), text: t('details-text'),
+                evidence: t('details-evidence'), href: document.getElementById('details-link').href,
+                row: document.querySelector('#timeline-table tr.hl').id,
+                selected: document.body.dataset.selected}""")
+    assert got["event"] == "claim" and got["time"] == "2022-10-11 12:10 UTC"
+    assert got["text"].startswith("As I wrote to our clients: Elon Musk told me")
+    assert got["evidence"].startswith("claimant's post; matched Putin")
+    assert got["href"] == f"https://x.com/i/web/status/{ids['claim']}"
+    assert got["row"] == f"item-{got['selected']}"
+    page.assert_clean()
+
+
+def test_no_console_errors_and_nothing_fetched(page):
+    page.assert_clean()
+    # The page forbids fetching anything and pins its scripts: a CSP is in force.
+    policy = page.js("return document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]')"
+                     ".content")
+    assert "default-src 'none'" in policy and "connect-src 'none'" in policy
+    assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";", 1)[0]
+    # Nothing in the file points at another host for its own resources.
+    html = page.path.read_text(encoding="utf-8")
+    assert "<script src" not in html and "<link" not in html
+
+
+def test_png_option_screenshots_the_header_and_chart(report_file, tmp_path):
+    _browser_paths()
+    path, _ = report_file
+    db = path.parent / "sample.duckdb"
+    result = write_report(db, STORY_ID, tmp_path / "r.html", png=tmp_path / "r.png")
+    head = result.png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert width >= 1000 and height >= 600

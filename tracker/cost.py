@@ -1,0 +1,282 @@
+"""`tracker cost`: what a month of the configured collection reads from X, and what it costs.
+
+The projection multiplies four things, each shown with where it came from:
+
+- **the schedule**: runs per 30 days of each job, from ``schedule.jobs`` (cron expressions) or,
+  when no job is scheduled there, the README's crontab (posts and replies every 15 minutes,
+  polls every 10, deletions every 6 hours);
+- **the accounts** in ``accounts``;
+- **rates measured in the database** (its read-only replica) over the newest 30 days of the
+  tracked accounts' posts: posts per account per day, referenced posts per post, replies per
+  post, polls per account per day and how long they stay open; defaults (or the values given
+  on the command line) where nothing is stored yet;
+- **prices** from ``x.pricing`` (one place in config.yaml; the defaults are placeholders).
+
+The collectors' own behaviour is modelled as the tests and bench/ measure it: every post is read
+once (since_id), one timeline request per account per run (more when over 100 new posts), one
+search request per followed conversation per run, lookups of 100 ids a request for poll
+refreshes and deletion checks. With ``x.pricing.dedupe_reads_per_utc_day`` a post read several
+times in one UTC day (a poll refreshed every 10 minutes) is billed once that day.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from .config import Config
+from .cron import CronExpr, parse_cron
+
+DAYS = 30
+JOBS = ("collect_posts", "collect_replies", "snapshot_polls", "check_deletions")
+# The README's crontab, used when schedule.jobs names none of the X jobs.
+DEFAULT_CRON = {"collect_posts": "*/15 * * * *", "collect_replies": "*/15 * * * *",
+                "snapshot_polls": "*/10 * * * *", "check_deletions": "30 */6 * * *"}
+DEFAULT_RATES = {"posts_per_day": 10.0, "includes_per_post": 0.5, "own_share": 0.8,
+                 "replies_per_post": 20.0, "polls_per_day": 0.05, "poll_days": 1.0}
+RATE_HELP = {
+    "posts_per_day": "posts per tracked account per day (timeline results)",
+    "includes_per_post": "referenced posts (quoted, replied-to, reposted) read with each post",
+    "own_share": "share of those posts that are the account's own (not reposts)",
+    "replies_per_post": "replies per own post (recent search of its conversation)",
+    "polls_per_day": "polls per tracked account per day",
+    "poll_days": "days a poll stays open",
+}
+
+
+def runs_per_month(expr: CronExpr, days: int = DAYS) -> int:
+    """How often a cron expression fires in ``days`` days (from a Monday, 1 Jan 2024, UTC)."""
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    per_day = len(expr.hour) * len(expr.minute)
+    n = 0
+    for d in range(days):
+        day = start + timedelta(days=d)
+        dom_ok = day.day in expr.day
+        dow_ok = (day.weekday() + 1) % 7 in expr.day_of_week
+        ok = (dom_ok and dow_ok) if (expr.day_star or expr.dow_star) else (dom_ok or dow_ok)
+        if ok and day.month in expr.month:
+            n += per_day
+    return n
+
+
+@dataclass
+class JobCost:
+    job: str
+    cron: str | None
+    runs: int
+    requests: float
+    post_reads: float
+    billed_post_reads: float
+    user_reads: float
+    usd: float
+    note: str = ""
+
+
+@dataclass
+class CostProjection:
+    accounts: int
+    days: int
+    jobs: list[JobCost]
+    rates: dict[str, float]
+    rate_sources: dict[str, str]
+    schedule_source: str
+    pricing: dict
+    base_usd: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_usd(self) -> float:
+        return self.base_usd + sum(j.usd for j in self.jobs)
+
+    @property
+    def requests(self) -> float:
+        return sum(j.requests for j in self.jobs)
+
+    @property
+    def billed_post_reads(self) -> float:
+        return sum(j.billed_post_reads for j in self.jobs)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.update(total_usd=self.total_usd, requests=self.requests,
+                 billed_post_reads=self.billed_post_reads)
+        return d
+
+
+# ---- rates measured in the database -------------------------------------------------------
+
+
+def measure_rates(cfg: Config, days: int = DAYS) -> tuple[dict[str, float], dict[str, str]]:
+    """Rates over the newest ``days`` days of the tracked accounts' posts (replica, read-only).
+
+    Returns (rates, how each was found); a rate nothing measures is left out.
+    """
+    from .errors import TrackerError
+    from .store.db import open_db
+
+    path = cfg.replica if cfg.replica.exists() else cfg.database
+    if not path.exists():
+        return {}, {}
+    try:
+        con = open_db(path, read_only=True)
+    except TrackerError:
+        return {}, {}
+    try:
+        handles = [a.handle.lower() for a in cfg.accounts]
+        ids = [r[0] for r in con.execute(
+            "SELECT DISTINCT account_id FROM account_handles WHERE platform = 'x' "
+            "AND lower(handle) IN (SELECT unnest(?::VARCHAR[]))", [handles]).fetchall()]
+        if not ids:
+            return {}, {}
+        con.execute("CREATE OR REPLACE TEMP TABLE _mine AS SELECT * FROM posts "
+                    "WHERE platform = 'x' AND seen_in = 'data' AND author_id IN "
+                    "(SELECT unnest(?::VARCHAR[])) AND created_at IS NOT NULL", [ids])
+        newest = con.execute("SELECT max(created_at) FROM _mine").fetchone()[0]
+        if newest is None:
+            return {}, {}
+        since = newest - timedelta(days=days)
+        n, first, own = con.execute(
+            "SELECT count(*), min(created_at), count(*) FILTER (WHERE reposted_post_id IS NULL) "
+            "FROM _mine WHERE created_at > ?", [since]).fetchone()
+        span = max(1.0, min(days, (newest - first).total_seconds() / 86400)) if n else days
+        where = (f"measured: {n} posts of {len(ids)} accounts, {first:%Y-%m-%d} to "
+                 f"{newest:%Y-%m-%d}")
+        rates = {"posts_per_day": n / span / len(ids)}
+        how = {"posts_per_day": where}
+        if n:
+            rates["own_share"] = own / n
+            how["own_share"] = where
+            inc, data = con.execute(
+                "SELECT count(*) FILTER (WHERE seen_in = 'includes'), "
+                "count(*) FILTER (WHERE seen_in = 'data') FROM posts WHERE platform = 'x'"
+            ).fetchone()
+            if data:
+                rates["includes_per_post"] = inc / data
+                how["includes_per_post"] = f"measured: {inc} referenced / {data} result posts"
+        if own:
+            replies = con.execute(
+                "SELECT count(*) FROM posts r WHERE r.platform = 'x' AND r.conversation_id IN "
+                "(SELECT conversation_id FROM _mine WHERE created_at > ? AND reposted_post_id "
+                "IS NULL) AND r.post_id <> r.conversation_id AND r.author_id NOT IN "
+                "(SELECT unnest(?::VARCHAR[]))", [since, ids]).fetchone()[0]
+            rates["replies_per_post"] = replies / own
+            how["replies_per_post"] = f"measured: {replies} replies to {own} own posts"
+        polls, minutes = con.execute(
+            "SELECT count(*), avg(p.duration_minutes) FROM polls p JOIN _mine m ON "
+            "m.post_id = p.post_id WHERE m.created_at > ?", [since]).fetchone()
+        rates["polls_per_day"] = polls / span / len(ids)
+        how["polls_per_day"] = f"measured: {polls} polls"
+        if polls and minutes:
+            rates["poll_days"] = minutes / 1440
+            how["poll_days"] = f"measured: average duration of {polls} polls"
+        return rates, how
+    finally:
+        con.close()
+
+
+# ---- the projection -----------------------------------------------------------------------
+
+
+def _schedule(cfg: Config) -> tuple[dict[str, str | None], str]:
+    jobs = cfg.schedule.jobs
+    if any(j in jobs for j in JOBS):
+        return {j: (jobs[j].cron if j in jobs else None) for j in JOBS}, "schedule.jobs"
+    return dict(DEFAULT_CRON), "the README's crontab (no X job in schedule.jobs)"
+
+
+def project(cfg: Config, overrides: dict[str, float] | None = None,
+            measure: bool = True, days: int = DAYS) -> CostProjection:
+    """A month (``days`` days) of the config's collection: requests, reads and cost per job."""
+    measured, how = measure_rates(cfg, days) if measure else ({}, {})
+    rates, sources = dict(DEFAULT_RATES), {k: "default" for k in DEFAULT_RATES}
+    rates.update(measured)
+    sources.update(how)
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            rates[k], sources[k] = float(v), "given"
+    pricing = cfg.x.pricing
+    crons, schedule_source = _schedule(cfg)
+    runs = {j: (runs_per_month(parse_cron(c), days) if c else 0) for j, c in crons.items()}
+    n = len(cfg.accounts)
+    ppd, inc, own = rates["posts_per_day"], rates["includes_per_post"], rates["own_share"]
+    dedupe = pricing.dedupe_reads_per_utc_day
+    warnings: list[str] = []
+
+    def cost(job, requests, reads, billed, users, note=""):
+        usd = (billed * pricing.usd_per_post_read + users * pricing.usd_per_user_read
+               + requests * pricing.usd_per_request)
+        return JobCost(job, crons.get(job), runs.get(job, 0), requests, reads, billed, users,
+                       usd, note)
+
+    out: list[JobCost] = []
+    # handles -> ids: once, 100 a request (the first month only)
+    out.append(cost("resolve_handles", math.ceil(n / 100), 0, 0, n, "first month only"))
+
+    # timelines: one since_id request per account per run, a page per 100 new posts
+    r = runs["collect_posts"]
+    posts = n * ppd * days
+    if r:
+        per_run = ppd * days / r                       # new posts per account per run
+        requests = r * n * max(1, math.ceil(per_run / 100))
+        nonempty = r * n * (1 - math.exp(-per_run))    # pages that carry posts (and authors)
+        reads = posts * (1 + inc)
+        out.append(cost("collect_posts", requests, reads, reads, nonempty))
+        if n > cfg.x.max_requests_per_run:
+            warnings.append(f"collect_posts needs at least {n} requests a run (one per account) "
+                            f"but x.max_requests_per_run is {cfg.x.max_requests_per_run}: "
+                            "runs stop on the budget and fall behind")
+    else:
+        out.append(cost("collect_posts", 0, 0, 0, 0, "not scheduled"))
+
+    # replies: one recent-search request per followed conversation per run
+    r = runs["collect_replies"]
+    conversations = n * ppd * own * cfg.x.replies_window_days
+    if r and conversations:
+        per_conv_run = rates["replies_per_post"] / (cfg.x.replies_window_days * r / days)
+        requests = r * conversations * max(1, math.ceil(per_conv_run / 100))
+        reads = n * ppd * own * days * rates["replies_per_post"]
+        nonempty = r * conversations * (1 - math.exp(-per_conv_run))
+        out.append(cost("collect_replies", requests, reads, reads, nonempty,
+                        f"{conversations:,.0f} conversations followed at a time"))
+        if conversations > cfg.x.max_requests_per_run:
+            warnings.append(f"collect_replies follows ~{conversations:,.0f} conversations (one "
+                            f"request each per run) but x.max_requests_per_run is "
+                            f"{cfg.x.max_requests_per_run}")
+    else:
+        out.append(cost("collect_replies", 0, 0, 0, 0,
+                        "not scheduled" if not r else "no conversations to follow"))
+
+    # poll refreshes: the open polls' posts, 100 a request
+    r = runs["snapshot_polls"]
+    open_polls = n * rates["polls_per_day"] * rates["poll_days"]
+    if r and open_polls:
+        requests = r * (math.ceil(open_polls / 100) if open_polls >= 1 else open_polls)
+        reads = r * open_polls
+        billed = open_polls * days * min(1.0, r / days) if dedupe else reads
+        out.append(cost("snapshot_polls", requests, reads, billed, 0,
+                        f"{open_polls:,.2f} polls open at a time"))
+    else:
+        out.append(cost("snapshot_polls", 0, 0, 0, 0,
+                        "not scheduled" if not r else "no polls"))
+
+    # deletion checks: tracked posts younger than x.deletion_check_days, 100 a request
+    r = runs["check_deletions"]
+    candidates = n * ppd * cfg.x.deletion_check_days
+    if r and candidates:
+        requests = r * math.ceil(candidates / 100)
+        reads = r * candidates
+        billed = candidates * days * min(1.0, r / days) if dedupe else reads
+        out.append(cost("check_deletions", requests, reads, billed, 0,
+                        f"{candidates:,.0f} posts checked a run"))
+    else:
+        out.append(cost("check_deletions", 0, 0, 0, 0,
+                        "not scheduled" if not r else "nothing to check"))
+
+    proj = CostProjection(n, days, out, rates, sources, schedule_source,
+                          pricing.model_dump(), pricing.monthly_base_usd, warnings)
+    cap = pricing.monthly_post_read_cap
+    if cap is not None and proj.billed_post_reads > cap:
+        warnings.append(f"{proj.billed_post_reads:,.0f} billed post reads a month exceed "
+                        f"x.pricing.monthly_post_read_cap ({cap:,})")
+    return proj

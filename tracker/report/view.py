@@ -1,0 +1,178 @@
+"""The report's rows, ready to render: one item per timeline row, the chart's lanes, the tables.
+
+Values here are plain text (never markup): the HTML template escapes them, the chart's hover
+text escapes them itself (charts.hover_text), and the page's script only ever sets textContent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from .colors import event_style
+from .data import ReportData
+from .timefmt import TimeFormat, lag_label
+
+PRESS_LANE = "press"
+OTHERS_LANE = "others (replies, mentions)"
+
+
+def safe_url(url) -> str | None:
+    """The URL if it is http(s) and has a host; anything else (javascript:, data:, …) → None."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def _isna(value) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value) -> str:
+    return "" if _isna(value) else str(value)
+
+
+def actor_lane(handle: str, role: str) -> str:
+    return f"@{handle} · {role}"
+
+
+@dataclass
+class Lanes:
+    names: list[str]                 # top to bottom
+
+    def y(self, name: str) -> int:
+        """Numeric y of a lane: the top lane has the largest value."""
+        return len(self.names) - 1 - self.names.index(name)
+
+
+def lanes_and_items(data: ReportData, tf: TimeFormat) -> tuple[Lanes, list[dict]]:
+    actor_lanes = {a.handle.lower(): actor_lane(a.handle, a.role) for a in data.actors}
+    names = list(dict.fromkeys(actor_lanes.values()))
+    extra: list[str] = []
+    items = []
+    for n, r in enumerate(data.timeline.itertuples(index=False)):
+        kind = r.source_kind
+        actor, role = _text(r.actor), _text(r.role)
+        if kind == "article":
+            lane = PRESS_LANE
+            who = _text(r.platform_or_outlet)
+            source = f"article · {who}"
+        else:
+            if actor and actor.lower() in actor_lanes and role:
+                lane = actor_lanes[actor.lower()]
+            elif actor and role in ("claimant", "subject", "other"):
+                lane = actor_lane(actor, role)
+                if lane not in names and lane not in extra:
+                    extra.append(lane)
+            else:
+                lane = OTHERS_LANE
+            who = f"@{actor}" if actor else "(unknown account)"
+            source = f"post on {_text(r.platform_or_outlet) or 'x'}"
+        style = event_style(r.event_type)
+        conf = r.confidence
+        items.append({
+            "n": n,
+            "item_kind": _text(r.item_kind),
+            "item_id": _text(r.item_id),
+            "at": tf.axis(r.event_at),
+            "time": tf.label(r.event_at),
+            "iso": tf.iso(r.event_at),
+            "clock": _text(r.clock),
+            "event": _text(r.event_type),
+            "event_label": style.label,
+            "color": style.color,
+            "stance": _text(r.stance),
+            "lane": lane,
+            "who": who,
+            "role": role if role != "press" else "",
+            "source": source,
+            "text": _text(r.text),
+            "url": safe_url(r.url),
+            "evidence": _text(r.evidence),
+            "rule": _text(r.rule),
+            "confidence": None if _isna(conf) else round(float(conf), 2),
+            "labeled_by": _text(r.labeled_by) or "auto",
+            "deleted": tf.label(r.deleted_at) if _text(r.deleted_at) else "",
+        })
+    names += extra
+    if any(i["lane"] == OTHERS_LANE for i in items) or not names:
+        names.append(OTHERS_LANE)
+    names.append(PRESS_LANE)
+    return Lanes(names), items
+
+
+FIRSTS = (
+    ("first claim", "first_claim_at", "first_claim_item"),
+    ("first press report of the claim", "first_claim_press_at", "first_claim_press_item"),
+    ("first denial", "first_denial_at", "first_denial_item"),
+    ("first press report of the denial", "first_denial_press_at", "first_denial_press_item"),
+    ("first rebuttal", "first_rebuttal_at", "first_rebuttal_item"),
+)
+LAGS = (
+    ("claim → first press report", "claim_to_press"),
+    ("claim → denial", "claim_to_denial"),
+    ("denial → first press report of it", "denial_to_press"),
+    ("denial → rebuttal", "denial_to_rebuttal"),
+)
+
+
+def firsts_rows(data: ReportData, items: list[dict], tf: TimeFormat) -> list[dict]:
+    by_id = {}
+    for it in items:
+        by_id.setdefault(it["item_id"], it)
+    rows = []
+    for label, at_col, item_col in FIRSTS:
+        item = by_id.get(_text(data.firsts.get(item_col)))
+        rows.append({"label": label, "time": tf.label(data.firsts.get(at_col)),
+                     "iso": tf.iso(data.firsts.get(at_col)), "item": item})
+    return rows
+
+
+def lag_rows(data: ReportData) -> list[dict]:
+    return [{"label": label, "lag": lag_label(data.firsts.get(col))} for label, col in LAGS]
+
+
+def press_rows(data: ReportData, tf: TimeFormat) -> list[dict]:
+    rows = []
+    for r in data.press.itertuples(index=False):
+        reported = False if _isna(r.reported_denial) else bool(r.reported_denial)
+        rows.append({"outlet": _text(r.outlet), "claim_at": tf.label(r.claim_reported_at),
+                     "reported_denial": reported,
+                     "denial_at": tf.label(r.denial_reported_at) if reported else "—",
+                     "lag": lag_label(r.claim_to_denial_report) if reported else "—"})
+    return rows
+
+
+def poll_rows(data: ReportData, tf: TimeFormat) -> list[dict]:
+    """The latest capture of each poll: option, votes, share."""
+    out = []
+    for k, p in enumerate(data.polls, 1):
+        if p.series.empty:
+            out.append({"k": k, "poll": p, "captured": "—", "status": "", "options": [],
+                        "captures": 0})
+            continue
+        last_at = p.series["captured_at"].max()
+        last = p.series[p.series["captured_at"] == last_at].sort_values("position")
+        out.append({
+            "k": k, "poll": p, "captured": tf.label(last_at),
+            "status": _text(last["voting_status"].iloc[0]),
+            "captures": int(p.series["captured_at"].nunique()),
+            "options": [{"label": _text(o.label),
+                         "votes": None if _isna(o.votes) else int(o.votes),
+                         "share": "—" if _isna(o.share) else f"{100 * float(o.share):.1f} %"}
+                        for o in last.itertuples(index=False)]})
+    return out

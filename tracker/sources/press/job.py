@@ -1,0 +1,161 @@
+"""The press jobs: `collect_press` (feeds, then GDELT queries) and `add_pages` (press add).
+
+Both go through ``tracker.runner.run_job``: lock, raw archive, the shared loader, the replica and
+``runs``. A failing feed or query does not stop the others; the run ends ``failed`` with every
+failure and its reason in ``runs.error``. A malformed feed whose entries could still be read
+leaves the run ``ok`` with the warning in ``runs.error``. The request cap stops the run
+(``stopped``, exit code 4) with the cursors intact.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+from ...config import Config
+from ...errors import ConfigError, RunStopped, SourceError, TrackerError
+from ...runner import Context, RunResult, run_job
+from ...store.raw import RawWriter
+from ...timeutil import iso
+from .feeds import FeedOutcome, collect_feed, scope_of
+from .gdelt import QueryOutcome, collect_query
+from .http import PressFetcher
+from .normalize import PageInfo
+from .pages import add_page
+
+log = logging.getLogger("tracker.press")
+SOURCE = "press"
+
+
+class PressFailed(SourceError):
+    """Some feeds, queries or pages failed (the others were collected)."""
+
+
+@dataclass
+class PressReport:
+    """What a press run did; copied into ``RunResult.details`` for the CLI."""
+
+    feeds: list[FeedOutcome] = field(default_factory=list)
+    queries: list[QueryOutcome] = field(default_factory=list)
+    pages: list[PageInfo] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def details(self) -> dict:
+        return {"feeds": [asdict(f) for f in self.feeds],
+                "queries": [asdict(q) for q in self.queries],
+                "pages": [{**asdict(p), "published_at": iso(p.published_at)
+                           if p.published_at else None} for p in self.pages],
+                "failures": list(self.failures), "warnings": list(self.warnings)}
+
+
+def _finish(report: PressReport, result: RunResult) -> None:
+    if report.failures:
+        msg = f"{len(report.failures)} failed: " + "; ".join(report.failures)
+        if report.warnings:
+            msg += "; warnings: " + "; ".join(report.warnings)
+        raise PressFailed(msg)
+    if report.warnings:
+        result.error = "warnings: " + "; ".join(report.warnings)
+
+
+def _select_feeds(cfg: Config, names: list[str] | None):
+    feeds = [f for f in cfg.press.feeds if f.enabled]
+    if names:
+        known = {f.name.lower(): f for f in cfg.press.feeds}
+        unknown = [n for n in names if n.lower() not in known]
+        if unknown:
+            raise ConfigError(f"press.feeds: no feed named {unknown[0]!r} (known: "
+                              f"{', '.join(f.name for f in cfg.press.feeds) or 'none'})")
+        feeds = [known[n.lower()] for n in names]
+    return feeds
+
+
+def collect_press(cfg: Config, *, feeds: list[str] | None = None, gdelt: bool = True,
+                  **kw) -> RunResult:
+    """Every enabled feed (conditional GET), then every press query on GDELT.
+
+    ``result.details`` holds what happened to each feed and query (see PressReport).
+    """
+    report = PressReport()
+    chosen = _select_feeds(cfg, feeds)
+    queries = cfg.press.queries if (gdelt and cfg.press.gdelt.enabled) else []
+
+    def precheck() -> None:
+        if not chosen and not queries:
+            raise ConfigError("press: nothing to collect; add press.feeds or press.queries "
+                              "(with press.gdelt.enabled: true)")
+
+    def body(raw: RawWriter, ctx: Context, result: RunResult) -> None:
+        f = PressFetcher(cfg.press, raw, sleep=ctx.sleep, clock=ctx.clock)
+        try:
+            for feed in chosen:
+                try:
+                    out = collect_feed(f, feed, ctx.cursor(SOURCE, scope_of(feed)))
+                except RunStopped:
+                    raise
+                except TrackerError as exc:
+                    report.failures.append(f"feed {feed.name!r}: {exc}")
+                    log.error("press: feed %s failed: %s", feed.name, exc)
+                    continue
+                report.feeds.append(out)
+                if out.warning:
+                    report.warnings.append(f"feed {feed.name!r}: {out.warning}")
+            now = ctx.clock()
+            for q in queries:
+                try:
+                    out = collect_query(f, cfg.press.gdelt, q,
+                                        ctx.cursor(SOURCE, f"gdelt:{q.name}"),
+                                        ctx.cursor(SOURCE, f"gdelt_volume:{q.name}"), now)
+                except RunStopped:
+                    raise
+                except TrackerError as exc:
+                    report.failures.append(f"GDELT query {q.name!r}: {exc}")
+                    log.error("press: GDELT query %s failed: %s", q.name, exc)
+                    continue
+                report.queries.append(out)
+                for t in out.truncated:
+                    report.warnings.append(f"GDELT query {q.name!r}: {t}")
+        except RunStopped as exc:
+            if report.failures:
+                raise type(exc)(f"{exc}; before that, {len(report.failures)} failed: "
+                                + "; ".join(report.failures)) from None
+            raise
+        finally:
+            ctx.absorb(f.stats, result)
+            result.details.update(report.details())
+        _finish(report, result)
+
+    return run_job(cfg, "collect_press", SOURCE, body, precheck=precheck, **kw)
+
+
+def add_pages(cfg: Config, targets: list[str], *, url: str | None = None,
+              **kw) -> RunResult:
+    """Archive and load single articles: http(s) URLs or saved HTML files.
+
+    ``result.details["pages"]`` holds what was extracted from each page.
+    """
+    report = PressReport()
+    if url and len(targets) != 1:
+        raise ConfigError("--url names the article of one page; give one URL or FILE with it")
+
+    def precheck() -> None:
+        if not targets:
+            raise ConfigError("press add: give at least one URL or saved HTML file")
+
+    def body(raw: RawWriter, ctx: Context, result: RunResult) -> None:
+        f = PressFetcher(cfg.press, raw, sleep=ctx.sleep, clock=ctx.clock)
+        try:
+            for target in targets:
+                try:
+                    report.pages.append(add_page(f, raw, target, url=url, clock=ctx.clock))
+                except RunStopped:
+                    raise
+                except TrackerError as exc:
+                    report.failures.append(str(exc))
+        finally:
+            ctx.absorb(f.stats, result)
+            result.details.update(report.details())
+        _finish(report, result)
+
+    return run_job(cfg, "press_add", SOURCE, body, precheck=precheck, **kw)
