@@ -72,3 +72,17 @@ def test_config_error_names_story_and_position():
                                    "window": {"start": "2022-10-01", "end": "2022-10-31"}}]})
     assert "stories[0]: query of story 's1' does not parse: query ends too early at position 9" \
         in str(exc.value)
+
+
+@pytest.mark.parametrize("query, gdelt", [
+    ('(Putin OR Kremlin) AND (Musk OR "Elon")', '(Putin OR Kremlin) (Musk OR Elon)'),
+    ('"red lines" NOT Musk', '"red lines" -Musk'),
+    ("Putin", "Putin"),
+    ("(a AND b) OR c", None),            # GDELT has no AND inside OR
+    ("NOT (a OR b)", None),
+    ("deni*", None),
+])
+def test_gdelt_form_of_a_story_query(query, gdelt):
+    from tracker.analysis.query import to_gdelt
+
+    assert to_gdelt(parse_query(query)) == gdelt

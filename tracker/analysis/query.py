@@ -179,3 +179,33 @@ def to_sql(node, column: str) -> tuple[str, list[str]]:
         params.extend(p)
     joiner = " AND " if isinstance(node, And) else " OR "
     return "(" + joiner.join(parts) + ")", params
+
+
+def to_gdelt(node) -> str | None:
+    """The query in GDELT DOC 2.0 syntax, or None where GDELT cannot express it.
+
+    GDELT ANDs words separated by spaces, ORs only inside parentheses, negates with '-', and
+    quotes phrases; an AND inside an OR (or a negated group) has no GDELT form.
+    """
+    def term(t: Term) -> str:
+        text = " ".join(t.words)
+        return f'"{text}"' if len(t.words) > 1 else text
+
+    def or_part(n) -> str | None:
+        return term(n) if isinstance(n, Term) and not n.prefix else None
+
+    def and_part(n) -> str | None:
+        if isinstance(n, Term):
+            return None if n.prefix else term(n)
+        if isinstance(n, Not):
+            inner = n.node
+            return ("-" + term(inner)) if isinstance(inner, Term) and not inner.prefix else None
+        if isinstance(n, Or):
+            parts = [or_part(m) for m in n.nodes]
+            return None if None in parts else "(" + " OR ".join(parts) + ")"
+        if isinstance(n, And):
+            parts = [and_part(m) for m in n.nodes]
+            return None if None in parts else " ".join(parts)
+        return None
+
+    return and_part(node)

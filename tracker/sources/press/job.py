@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 
-from ...config import Config
+from ...config import Config, PressQueryConfig
 from ...errors import ConfigError, RunStopped, SourceError, TrackerError
 from ...runner import Context, RunResult, run_job
 from ...store.raw import RawWriter
@@ -71,6 +71,25 @@ def _select_feeds(cfg: Config, names: list[str] | None):
     return feeds
 
 
+def story_queries(cfg: Config) -> list[PressQueryConfig]:
+    """One GDELT query per story whose query GDELT can express (named ``story-<id>``)."""
+    from ...analysis.query import parse_query, to_gdelt
+
+    names = {q.name for q in cfg.press.queries}
+    out = []
+    for story in cfg.stories:
+        text = to_gdelt(parse_query(story.query))
+        name = f"story-{story.id}"
+        if text is None:
+            log.warning("press: story %s's query has no GDELT form (an AND inside an OR, a "
+                        "negated group or a prefix*); add a press.queries entry for it", story.id)
+            continue
+        if name not in names:
+            out.append(PressQueryConfig(name=name, query=text, start=story.window.start,
+                                        end=story.window.end))
+    return out
+
+
 def collect_press(cfg: Config, *, feeds: list[str] | None = None, gdelt: bool = True,
                   **kw) -> RunResult:
     """Every enabled feed (conditional GET), then every press query on GDELT.
@@ -79,7 +98,8 @@ def collect_press(cfg: Config, *, feeds: list[str] | None = None, gdelt: bool = 
     """
     report = PressReport()
     chosen = _select_feeds(cfg, feeds)
-    queries = cfg.press.queries if (gdelt and cfg.press.gdelt.enabled) else []
+    queries = ([*cfg.press.queries, *story_queries(cfg)]
+               if (gdelt and cfg.press.gdelt.enabled) else [])
 
     def precheck() -> None:
         if not chosen and not queries:
