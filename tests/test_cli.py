@@ -168,3 +168,24 @@ def test_demo_story_in_order_with_exact_times(demo_dir):
         ("2022-10-11T17:05Z", "denial", "elonmusk"),
     ]
     assert (demo_dir / "report.html").stat().st_size > 100_000
+
+
+def story_queries_from_readme() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("### Story example queries", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, re.S)
+
+
+def test_readme_story_queries_run_on_the_demo(demo_dir, tmp_path):
+    queries = story_queries_from_readme()
+    assert len(queries) == 3
+    frames = []
+    for i, q in enumerate(queries):
+        out = tmp_path / f"s{i}.csv"
+        res = sql(demo_dir, q.strip().rstrip(";"), "--format", "csv", "-o", str(out))
+        assert res.exit_code == 0, res.output
+        frames.append(pd.read_csv(out))
+    timeline, firsts, stance = frames
+    assert timeline["event_type"].tolist()[:4] == ["poll", "mention", "mention", "claim"]
+    assert firsts["claim_to_denial"].tolist() == ["0 days 01:30:00"]
+    assert stance["replies"].sum() == 9      # the 14 replies less the 5 by the actors
