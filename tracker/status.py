@@ -12,7 +12,8 @@ from .store.db import open_db
 from .store.loader import failed_files, pending_files
 from .store.raw import list_raw_files
 
-COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "api_errors",
+COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "articles",
+           "article_sources", "story_items", "api_errors",
            "runs", "raw_pages")
 
 
