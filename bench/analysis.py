@@ -37,7 +37,7 @@ FILLER = ("the a of to and in on for with about says said after before today new
 def build(con: duckdb.DuckDBPyConnection, n_posts: int, n_articles: int, n_accounts: int = 2000
           ) -> None:
     """Synthetic posts (with reply and quote threads) and articles over October 2022."""
-    vocab = WORDS + FILLER * 4
+    vocab = WORDS + FILLER * 40          # story words are rare, as in real timelines
     con.execute("CREATE OR REPLACE TEMP TABLE vocab AS SELECT unnest(?::VARCHAR[]) AS w",
                 [vocab])
     text = ("concat_ws(' ', " + ", ".join(
@@ -55,18 +55,19 @@ def build(con: duckdb.DuckDBPyConnection, n_posts: int, n_articles: int, n_accou
         INSERT INTO posts (platform, post_id, author_id, created_at, text, reply_to_post_id,
                            quoted_post_id, poll_id, url, seen_in, first_seen_at, last_seen_at)
         SELECT 'x', (1000000000 + i)::VARCHAR, (i % {n_accounts})::VARCHAR,
-               TIMESTAMPTZ '2022-10-01 00:00:00+00' + to_seconds((i * 2678400 // ?)::BIGINT),
+               TIMESTAMPTZ '2022-10-01 00:00:00+00' + to_seconds((i * 2678400 // ?::BIGINT)::BIGINT),
                {text},
-               CASE WHEN i > 100 AND i % 3 = 0 THEN (1000000000 + i - 1 - (i % 97))::VARCHAR END,
-               CASE WHEN i > 100 AND i % 11 = 0 THEN (1000000000 + i - 7)::VARCHAR END,
+               -- conversations of 50 posts: every third post replies to its conversation's root
+               CASE WHEN i % 50 <> 0 AND i % 3 = 0 THEN (1000000000 + i - i % 50)::VARCHAR END,
+               CASE WHEN i % 50 > 7 AND i % 11 = 0 THEN (1000000000 + i - 7)::VARCHAR END,
                CASE WHEN i % 5000 = 0 THEN 'poll' || i END,
                'https://x.com/i/web/status/' || i, 'data', now(), now()
-        FROM range(?) t(i)""", [*params, n_posts, n_posts])
+        FROM range(?) t(i)""", [n_posts, *params, n_posts])
     con.execute(f"""
         INSERT INTO articles (url, domain, title, summary, published_at, first_seen_at)
         SELECT 'https://news' || (i % 300) || '.example/a/' || i, 'news' || (i % 300) || '.example',
                {text}, {text},
-               TIMESTAMPTZ '2022-10-01 00:00:00+00' + to_seconds((i * 2678400 // ?)::BIGINT),
+               TIMESTAMPTZ '2022-10-01 00:00:00+00' + to_seconds((i * 2678400 // ?::BIGINT)::BIGINT),
                TIMESTAMPTZ '2022-11-01 00:00:00+00'
         FROM range(?) t(i)""", [*params, *params, n_articles, n_articles])
 
