@@ -59,8 +59,8 @@ def build_input(page: Path, tweets: int, out: Path) -> tuple[int, int]:
 
 
 def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None
-            ) -> tuple[float, float, str, int]:
-    """Run a command; return (seconds, peak RSS in MB, output, exit code)."""
+            ) -> tuple[float, float, str, int, float]:
+    """Run a command; return (seconds, peak RSS in MB, output, exit code, CPU seconds)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})}, cwd=cwd)
@@ -68,7 +68,7 @@ def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return secs, usage.ru_maxrss / 1024, out, proc.returncode
+    return secs, usage.ru_maxrss / 1024, out, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 TRACKER = """
@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tweets", type=int, default=100_000, help="at least this many tweets")
     ap.add_argument("--page", default="brexit.jsonl", help="the corpus page to repeat")
     ap.add_argument("--no-twarc-csv", action="store_true", help="skip (c)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="run (a) and (b) this many times, alternating; report the medians")
     ap.add_argument("--docs", action="store_true",
                     help="write the figures into docs/benchmarks.md (section '## Import')")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -144,46 +146,61 @@ def main(argv: list[str] | None = None) -> int:
         print(f"machine: {machine}")
         print(f"input: {args.page} x {pages} (ids shifted per copy) = {tweets:,} tweets, "
               f"{size / 1e6:,.0f} MB, one API page a line\n")
+        if args.repeats < 1:
+            ap.error("--repeats must be >= 1")
         results = {}
 
-        cfg = base / "tracker" / "config.yaml"
-        cfg.parent.mkdir()
-        cfg.write_text("accounts: []\n")
-        secs, rss, out, code = measure([sys.executable, "-c", TRACKER, str(cfg), str(src)])
-        con = duckdb.connect(str(base / "tracker" / "data" / "tracker.read.duckdb"),
-                             read_only=True)
-        stored = con.execute("SELECT count(*) FILTER (WHERE seen_in = 'data'), count(*), "
-                             "(SELECT count(*) FROM polls) FROM posts").fetchone()
-        con.close()
-        if code != 0 or stored[0] != tweets or stored[2] != pages:
-            failures.append(f"(a) exit {code}, stored {stored} for {tweets} tweets:\n{out}")
-        results["a"] = ("tracker import twarc2", secs, rss, f"{stored[1]:,} posts stored")
+        runs: dict[str, list] = {"a": [], "b": []}
+        for i in range(args.repeats):
+            work = base / f"tracker-{i}"
+            cfg = work / "config.yaml"
+            work.mkdir()
+            cfg.write_text("accounts: []\n")
+            secs, rss, out, code, cpu = measure([sys.executable, "-c", TRACKER, str(cfg),
+                                                 str(src)])
+            con = duckdb.connect(str(work / "data" / "tracker.read.duckdb"), read_only=True)
+            stored = con.execute("SELECT count(*) FILTER (WHERE seen_in = 'data'), count(*), "
+                                 "(SELECT count(*) FROM polls) FROM posts").fetchone()
+            con.close()
+            shutil.rmtree(work)
+            if code != 0 or stored[0] != tweets or stored[2] != pages:
+                failures.append(f"(a) exit {code}, stored {stored} for {tweets} tweets:\n{out}")
+            runs["a"].append((secs, rss, cpu, f"{stored[1]:,} posts stored"))
 
-        secs, rss, out, code = measure([sys.executable, "-c", DUCKDB,
-                                        str(base / "duckdb.duckdb"), str(src)])
-        m = re.search(r"rows (\d+)", out)
-        if code != 0 or not m or int(m.group(1)) != tweets:
-            failures.append(f"(b) exit {code}: {out[-500:]}")
-        results["b"] = ("duckdb read_json + unnest", secs, rss, "one struct column")
+            db = base / f"duckdb-{i}.duckdb"
+            secs, rss, out, code, cpu = measure([sys.executable, "-c", DUCKDB, str(db),
+                                                 str(src)])
+            db.unlink(missing_ok=True)
+            m = re.search(r"rows (\d+)", out)
+            if code != 0 or not m or int(m.group(1)) != tweets:
+                failures.append(f"(b) exit {code}: {out[-500:]}")
+            runs["b"].append((secs, rss, cpu, "one struct column"))
+        for key, name in (("a", "tracker import twarc2"), ("b", "duckdb read_json + unnest")):
+            secs, rss, cpu, note = sorted(runs[key])[len(runs[key]) // 2]
+            if args.repeats > 1:
+                note += f"; median of {args.repeats}: " + ", ".join(
+                    f"{r[0]:.1f}" for r in runs[key])
+            results[key] = (name, secs, max(r[1] for r in runs[key]), cpu, note)
 
         if not args.no_twarc_csv:
             exe, how = twarc_csv()
             if exe is None:
                 print(f"(c) twarc-csv: {how}; skipped")
             else:
-                secs, rss, out, code = measure(
+                secs, rss, out, code, cpu = measure(
                     [str(exe), "csv", str(src), str(base / "out.csv")],
                     env={"BEARER_TOKEN": "not-a-token"})
                 if code != 0:
                     print(f"(c) twarc2 csv failed (exit {code}): {out[-300:]}")
                 else:
-                    results["c"] = ("twarc2 csv (twarc-csv 0.7.2)", secs, rss, how)
+                    results["c"] = ("twarc2 csv (twarc-csv 0.7.2)", secs, rss, cpu, how)
 
-        print(f"{'':4}{'':30}{'seconds':>9}{'tweets/s':>11}{'peak MB':>9}")
+        print(f"{'':4}{'':30}{'seconds':>9}{'tweets/s':>11}{'peak MB':>9}{'CPU s':>8}")
         rates = {}
-        for key, (name, secs, rss, note) in results.items():
+        for key, (name, secs, rss, cpu, note) in results.items():
             rates[key] = tweets / secs
-            print(f"({key}) {name:<30}{secs:>9.2f}{rates[key]:>11,.0f}{rss:>9,.0f}   {note}")
+            print(f"({key}) {name:<30}{secs:>9.2f}{rates[key]:>11,.0f}{rss:>9,.0f}{cpu:>8.1f}"
+                  f"   {note}")
         print()
         lines = []
         if "b" in rates:
@@ -196,13 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nFAILED {f}")
         if args.docs and not failures:
             table = "\n".join(
-                f"| ({k}) {name} | {secs:.2f} | {tweets / secs:,.0f} | {rss:,.0f} |"
-                for k, (name, secs, rss, _) in results.items())
+                f"| ({k}) {name} | {secs:.2f} | {tweets / secs:,.0f} | {rss:,.0f} | {cpu:.1f} |"
+                for k, (name, secs, rss, cpu, _) in results.items())
             write_docs(
                 "## Import\n\n"
                 f"`python bench/import.py` ({tweets:,} tweets: {args.page} repeated {pages} "
                 f"times with shifted ids, {size / 1e6:,.0f} MB; {machine}):\n\n"
-                "| | seconds | tweets/s | peak MB |\n|---|---|---|---|\n"
+                "| | seconds | tweets/s | peak MB | CPU s |\n|---|---|---|---|---|\n"
                 f"{table}\n\n" + "\n".join(f"- {line.strip()}" for line in lines) + "\n\n")
             print(f"\nwrote {DOCS.relative_to(ROOT)} (## Import)")
     finally:

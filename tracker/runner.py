@@ -27,7 +27,7 @@ from .sources.x.collect import (collect_conversation, collect_timeline, lookup_p
                                 resolve_handles)
 from .store.db import open_db, refresh_replica
 from .store.loader import LoadResult, load_pending, loaded_files, pending_files
-from .store.pending import pending_cursors
+from .store.pending import pending_cursors, pending_polls
 from .store.raw import RawWriter, list_raw_files
 from .timeutil import iso, utcnow
 
@@ -128,6 +128,12 @@ def _prepare(cfg: Config, now: datetime) -> Context:
         ctx.cursors.update(pending_cursors(cfg.raw_dir, waiting))
         ctx.plan.cursors.update({scope: c for (src, scope), c in ctx.cursors.items()
                                  if src == "x"})
+        # polls seen in the waiting pages: new ones are refreshed, closed ones not read again
+        open_posts = set(ctx.plan.open_poll_posts)
+        for post_id, closed in pending_polls(cfg.raw_dir, waiting).values():
+            if post_id:
+                (open_posts.discard if closed else open_posts.add)(post_id)
+        ctx.plan.open_poll_posts = sorted(open_posts, key=lambda p: (len(p), p))
         return ctx
     try:
         loaded = load_pending(con, cfg.raw_dir)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +31,12 @@ from .raw import list_raw_files, read_raw_file
 from .refs import ReferencedFileError, RefReader, resolve_body
 from .schema import SPECS, TableSpec
 
+# pages normalized ahead of the one being stored (each in its own worker thread)
+NORMALIZE_AHEAD = 2
 # WAL size between checkpoints while a file commits page by page (``commit_after``)
 BATCH_CHECKPOINT = "128MB"
+# DuckDB's memory for such a file (the rest of a big import's budget goes to normalizing)
+BATCH_MEMORY = "384MB"
 
 # Called with (page record, its Rows or None if quarantined) as each page is normalized.
 _page_listeners: list[Callable[[dict, Rows | None], None]] = []
@@ -186,11 +190,12 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tupl
     on = " AND ".join(f"s.{k} = t.{k}" for k in spec.key)
     # one look at the table: keys it does not have yet are plain inserts (cheap); only the
     # others go through ON CONFLICT
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT s.*, EXISTS "
-                f"(SELECT 1 FROM {spec.name} t WHERE {on}) AS _old FROM ({select}) s")
+    staged = con.execute(f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT s.*, EXISTS "
+                         f"(SELECT 1 FROM {spec.name} t WHERE {on}) AS _old "
+                         f"FROM ({select}) s").fetchone()[0]
     new = con.execute(f"INSERT INTO {spec.name} ({cols}) SELECT {cols} FROM _agg "
                       f"WHERE NOT _old").fetchone()[0]
-    if spec.append_only:
+    if spec.append_only or new == staged:
         return new, 0
     sets, changed = [], []
     for c in spec.columns:
@@ -271,27 +276,39 @@ def _commit_rows(con: duckdb.DuckDBPyConnection, fl: FileLoad, merged: Rows,
         con.unregister("_pages")
 
 
-def _normalize_page(rec: dict, refs: RefReader) -> tuple[dict, Rows | None, Exception | None]:
-    """A page with its body resolved, its rows, or the reason it cannot be read."""
+def _normalize_page(rec: dict) -> tuple[dict, Rows | None, Exception | None]:
+    """A page's rows, or the reason it cannot be read."""
     try:
-        rec = resolve_body(rec, refs)
         return rec, normalizer(rec.get("source", ""))(rec), None
     except (MalformedPage, KeyError) as exc:
         return rec, None, exc
 
 
+def _failed(exc: Exception) -> Future:
+    fut: Future = Future()
+    fut.set_exception(exc)
+    return fut
+
+
 def _ahead(lines: Iterator, refs: RefReader) -> Iterator[tuple]:
-    """(raw line, future of its normalized page) in file order. Each page is normalized one
-    step ahead, in a worker thread, while the previous one is being stored (normalizers are
-    pure; DuckDB releases the GIL, so a big import keeps both cores busy)."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-normalize") as pool:
+    """(raw line, future of its normalized page) in file order. Pages are normalized ahead,
+    in worker threads, while the previous one is being stored: normalizers are pure, and
+    DuckDB releases the GIL, so a big import keeps both cores busy. Bodies are read here, in
+    file order (a gzip input is decompressed once)."""
+    with ThreadPoolExecutor(max_workers=NORMALIZE_AHEAD,
+                            thread_name_prefix="tracker-normalize") as pool:
         queue: deque = deque()
         for rl in lines:
             fut = None
             if rl.record is not None and rl.record.get("type") == "page":
-                fut = pool.submit(_normalize_page, rl.record, refs)
+                try:
+                    rec = resolve_body(rl.record, refs)
+                except ReferencedFileError as exc:
+                    fut = _failed(exc)
+                else:
+                    fut = pool.submit(_normalize_page, rec)
             queue.append((rl, fut))
-            if len(queue) > 1:
+            if len(queue) > NORMALIZE_AHEAD:
                 yield queue.popleft()
         while queue:
             yield queue.popleft()
@@ -309,6 +326,7 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
     deferred: str | None = None
     first_page: dict | None = None
     checkpoint_was: str | None = None
+    memory_was: str | None = None
     with RefReader() as refs:
         for rl, ahead in _ahead(read_raw_file(Path(raw_dir) / rel), refs):
             if rl.record is None:
@@ -355,11 +373,14 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
                     listener(rec, rows)
                 if rec.get("commit_after"):
                     if checkpoint_was is None:
-                        # many commits in a row: checkpoint every few hundred MB of WAL,
-                        # not after each of them (each checkpoint rewrites the indexes)
-                        checkpoint_was = con.execute(
-                            "SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+                        # many commits in a row: checkpoint every BATCH_CHECKPOINT of WAL,
+                        # not after each of them (each checkpoint rewrites the indexes); and
+                        # keep DuckDB's memory bounded whatever the file's size
+                        checkpoint_was, memory_was = con.execute(
+                            "SELECT current_setting('checkpoint_threshold'), "
+                            "current_setting('memory_limit')").fetchone()
                         con.execute(f"SET checkpoint_threshold = '{BATCH_CHECKPOINT}'")
+                        con.execute(f"SET memory_limit = '{BATCH_MEMORY}'")
                     con.execute("BEGIN TRANSACTION")
                     try:
                         _commit_rows(con, fl, merged, cursors, pages)
@@ -398,4 +419,5 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
         raise
     if checkpoint_was is not None:
         con.execute(f"SET checkpoint_threshold = '{checkpoint_was}'")
+        con.execute(f"SET memory_limit = '{memory_was}'")
     return fl

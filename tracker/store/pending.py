@@ -1,4 +1,5 @@
-"""Cursors carried by raw pages that are not loaded yet (used when the database is busy)."""
+"""What raw pages that are not loaded yet say (used when the database is busy): the cursors
+they carry, and the polls they saw open or closed."""
 
 from __future__ import annotations
 
@@ -16,4 +17,30 @@ def pending_cursors(raw_dir: Path, files: list[str]) -> dict[tuple[str, str], di
             if (rec and rec.get("type") == "page" and rec.get("scope")
                     and rec.get("cursor_after") is not None):
                 out[(rec.get("source"), rec["scope"])] = rec["cursor_after"]
+    return out
+
+
+def pending_polls(raw_dir: Path, files: list[str]) -> dict[str, tuple[str | None, bool]]:
+    """poll_id -> (its post's id, closed?) as the given X raw files last saw it, in run order.
+
+    So that a poll first seen while the database is busy is refreshed on schedule, and one seen
+    closed is not read again, before the pages are loaded.
+    """
+    from ..errors import MalformedPage
+    from ..sources.x.normalize import normalize
+
+    out: dict[str, tuple[str | None, bool]] = {}
+    for rel in files:
+        for rl in read_raw_file(Path(raw_dir) / rel):
+            rec = rl.record
+            if not (rec and rec.get("type") == "page" and rec.get("source") == "x"):
+                continue
+            try:
+                rows = normalize(rec)
+            except MalformedPage:
+                continue
+            for p in rows.tables.get("polls", []):
+                post, closed = out.get(p["poll_id"], (None, False))
+                out[p["poll_id"]] = (post or p["post_id"],
+                                     closed or p["voting_status"] == "closed")
     return out

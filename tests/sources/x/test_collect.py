@@ -303,3 +303,41 @@ def test_repeating_pagination_token_is_detected_and_stopped(world, make_cfg, clo
     assert rows(cfg, "SELECT count(*) FROM posts") == [(200,)]
     gap = json.loads(rows(cfg, "SELECT cursor FROM sync_state")[0][0])["gap"]
     assert gap is not None and gap["read"] == 200
+
+
+def test_a_budget_smaller_than_the_conversations_rotates_through_them(world, make_cfg, clock):
+    # 5 conversations, a budget of 2 requests a run: before the fix, every run searched the
+    # same first two conversations and the replies to the other three were never read
+    world.add_user({"id": "100", "username": "alice", "name": "Alice"})
+    world.add_user({"id": "200", "username": "bob", "name": "Bob"})
+    replies = []
+    for i in range(5):
+        root = make_post(world, "100", clock.at - timedelta(hours=10 - i), f"claim {i}")
+        replies.append(make_post(world, "200", clock.at - timedelta(hours=9 - i), f"re {i}", 1,
+                                 conversation_id=root["id"], in_reply_to_user_id="100",
+                                 referenced_tweets=[{"type": "replied_to", "id": root["id"]}]))
+    cfg = make_cfg(max_requests_per_run=2)
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runs = [runner.collect_replies(cfg, clock=clock, **NO_SLEEP) for _ in range(3)]
+    assert [(r.status, r.requests) for r in runs] == [("stopped", 2)] * 3
+    searched = [r.params["query"] for r in world.requests if r.path.endswith("/recent")]
+    assert len(searched) == 6 and len(set(searched[:5])) == 5   # all five before any twice
+    assert searched[5] == searched[0]                           # then the least recent one
+    assert {p for (p,) in rows(cfg, "SELECT post_id FROM posts WHERE author_id = '200'")} == {
+        r["id"] for r in replies}
+
+
+def test_a_budget_smaller_than_the_deletion_candidates_rotates_through_them(
+        world, make_cfg, clock):
+    seed(world, clock, 250)
+    newest = max(world.tweets, key=int)
+    cfg = make_cfg(max_requests_per_run=4)        # users/by + 3 timeline pages
+    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    world.delete(newest)
+    cfg = make_cfg(max_requests_per_run=1)        # one lookup of 100 posts a run
+    runs = [runner.check_deletions(cfg, clock=clock, **NO_SLEEP) for _ in range(3)]
+    assert [r.requests for r in runs] == [1, 1, 1]
+    looked_up = [i for r in world.requests if r.path == "/2/tweets"
+                 for i in r.params["ids"].split(",")]
+    assert len(looked_up) == 300 and len(set(looked_up[:250])) == 250   # all before any twice
+    assert rows(cfg, "SELECT post_id FROM posts WHERE deleted_at IS NOT NULL") == [(newest,)]

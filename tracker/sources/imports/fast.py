@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...timeutil import iso
-from ..x.normalize import PLATFORM
+from ..x.normalize import PLATFORM, _j
 from ..x.normalize import normalize as x_normalize
 
 if TYPE_CHECKING:
@@ -30,12 +30,13 @@ if TYPE_CHECKING:
 
 _local = threading.local()
 BATCH_LINES = int(os.environ.get("TRACKER_IMPORT_BATCH_LINES", "4"))
+FAST_THREADS = int(os.environ.get("TRACKER_IMPORT_THREADS", "1"))   # per worker thread
 
 # A JSON scalar's raw text as _s() would print it: strings, and integers (no floats, bools).
 _INT = r"(0|-?[1-9][0-9]*)"
 _INT64 = r"(0|-?[1-9][0-9]{0,17})"
-_ISO = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-        r"(Z|[+-][0-9]{2}:[0-9]{2})?")
+_ISO = (r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3])"
+        r":[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?")
 _SAFE_ID = r"[^\x00-\x1f\"\\]*"        # needs no escaping inside a JSON string
 
 MACROS = f"""
@@ -60,7 +61,8 @@ USER = ('{"id":"JSON","username":"JSON","name":"JSON","description":"JSON",'
         '"created_at":"JSON","protected":"JSON","verified":"JSON","public_metrics":"JSON"}')
 ITEM = TWEET[:-1] + ',"username":"JSON","name":"JSON","description":"JSON",' \
     '"protected":"JSON","verified":"JSON"}'          # a result: a tweet, or a user (lookups)
-PAGE = ('{"data":[' + ITEM + '],"includes":{"users":[' + USER + '],"tweets":[' + TWEET + '],'
+# every list is read as ITEM, so that results, users and tweets unnest into one table
+PAGE = ('{"data":[' + ITEM + '],"includes":{"users":[' + ITEM + '],"tweets":[' + ITEM + '],'
         '"polls":"JSON"},"errors":"JSON","meta":"JSON","id":"JSON",'
         '"__twarc":{"retrieved_at":"JSON"}}')
 PAGE_ONE = '{"data":' + ITEM + '}'                  # a filtered-stream line: data is one tweet
@@ -120,26 +122,19 @@ WITH lines AS (
 SELECT line, idx, json_exists(x, '$.username') AND NOT json_exists(x, '$.text') AS is_user
 FROM items;
 CREATE OR REPLACE TEMP TABLE _it AS
-SELECT line, seen, grp, idx, e, e IS NOT NULL AND e.id IS NOT NULL AS valid, is_user
+SELECT line, seen, grp, idx, e,
+       e IS NOT NULL AND e.id IS NOT NULL AND e.id::VARCHAR <> '""' AS valid, is_user
 FROM (
     SELECT d.*, coalesce(a.is_user, false) AS is_user
     FROM (SELECT line, seen, 0 AS grp, unnest(data) AS e, generate_subscripts(data, 1) AS idx
           FROM _pg WHERE ok AND data IS NOT NULL) d
     LEFT JOIN _amb a USING (line, idx)
     UNION ALL
-    SELECT line, seen, 1, unnest(users)::STRUCT(id JSON, text JSON, author_id JSON,
-        created_at JSON, lang JSON, conversation_id JSON, in_reply_to_user_id JSON,
-        referenced_tweets JSON, public_metrics JSON, attachments JSON,
-        edit_history_tweet_ids JSON, entities JSON, withheld JSON, possibly_sensitive JSON,
-        username JSON, "name" JSON, description JSON, protected JSON, verified JSON),
+    SELECT line, seen, 1, unnest(users),
         generate_subscripts(users, 1), false
     FROM _pg WHERE ok AND users IS NOT NULL
     UNION ALL
-    SELECT line, seen, 2, unnest(tweets)::STRUCT(id JSON, text JSON, author_id JSON,
-        created_at JSON, lang JSON, conversation_id JSON, in_reply_to_user_id JSON,
-        referenced_tweets JSON, public_metrics JSON, attachments JSON,
-        edit_history_tweet_ids JSON, entities JSON, withheld JSON, possibly_sensitive JSON,
-        username JSON, "name" JSON, description JSON, protected JSON, verified JSON),
+    SELECT line, seen, 2, unnest(tweets),
         generate_subscripts(tweets, 1), false
     FROM _pg WHERE ok AND tweets IS NOT NULL
 )
@@ -182,14 +177,17 @@ SELECT line, seen, grp, idx,
        AND (refs IS NULL OR coalesce(list_bool_and(list_transform(refs, lambda r: r IS NULL OR (
             (r.type IS NULL OR k(r.type) = '"') AND (r.id IS NULL OR k(r.id) = '"')))), true))
        AND (pj IS NULL OR (k(pj) = '[' AND coalesce(list_bool_and(list_transform(polls,
-            lambda x: x IS NOT NULL AND (k(x) = '"' OR regexp_full_match(x, '{_INT}')))),
+            lambda x: x IS NOT NULL AND x::VARCHAR <> '""'
+                      AND (k(x) = '"' OR regexp_full_match(x, '{_INT}')))),
             true)))
        AND (hj IS NULL OR coalesce(list_bool_and(list_transform(hj,
-            lambda x: x IS NOT NULL AND (k(x) = '"' OR regexp_full_match(x, '{_INT}')))), true))
+            lambda x: x IS NOT NULL AND x::VARCHAR <> '""'
+                      AND (k(x) = '"' OR regexp_full_match(x, '{_INT}')))), true))
        AND (hj IS NULL OR coalesce(list_bool_and(list_transform(hist,
             lambda x: regexp_full_match(x, '{_SAFE_ID}'))), true))
        AND regexp_full_match(js(t.id), '{_SAFE_ID}') AS ok,
-       js(t.id) AS post_id, js(t.author_id) AS author_id, jt(t.created_at) AS created_at,
+       js(t.id) AS post_id, js(t.author_id) AS author_id,
+       TRY_CAST(jt(t.created_at) AS TIMESTAMPTZ) AS created_at,
        js(t.text) AS text, js(t.lang) AS lang, js(t.conversation_id) AS conversation_id,
        list_filter(rs, lambda r: r.t = 'replied_to')[1].i AS reply_to_post_id,
        js(t.in_reply_to_user_id) AS reply_to_user_id,
@@ -220,7 +218,7 @@ SELECT line, seen, grp, idx,
        AND (pm IS NULL OR (ji_ok(pm.followers_count) AND ji_ok(pm.following_count)
             AND ji_ok(pm.tweet_count))) AS ok,
        js(u.id) AS account_id, js(u.username) AS handle, js(u.name) AS name,
-       js(u.description) AS description, jt(u.created_at) AS created_at,
+       js(u.description) AS description, TRY_CAST(jt(u.created_at) AS TIMESTAMPTZ) AS created_at,
        jb(u.protected) AS protected, jb(u.verified) AS verified,
        ji(pm.followers_count) AS followers_count, ji(pm.following_count) AS following_count,
        ji(pm.tweet_count) AS post_count
@@ -296,14 +294,13 @@ def _con() -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB (one per thread) for the JSON work."""
     con = getattr(_local, "con", None)
     if con is None:
-        con = duckdb.connect(config={"memory_limit": "1GB"})
+        con = duckdb.connect(config={"memory_limit": "384MB", "threads": FAST_THREADS})
         con.execute("SET TimeZone = 'UTC'")
         con.execute(MACROS)
         _local.con = con
     return con
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode    # = x.normalize._j
 
 
 def _loads(text: str):
@@ -322,8 +319,8 @@ except ImportError:         # pragma: no cover - orjson is a dependency; stay co
 
 
 def _canonical(col: pa.ChunkedArray) -> pa.Array:
-    """The X normalizer's JSON text (sorted keys, its separators) of each JSON value."""
-    dumps, loads = _dumps, _loads
+    """The X normalizer's own JSON text (``_j``: sorted keys, its separators) of each value."""
+    dumps, loads = _j, _loads
     return pa.array([None if v is None else dumps(loads(v)) for v in col.to_pylist()],
                     pa.string())
 
@@ -348,6 +345,8 @@ def split_lines(data: bytes | str, first: int):
     nl = np.flatnonzero(buf == 10)
     starts = np.concatenate(([0], nl + 1)).astype(np.int64)
     ends = np.concatenate((nl, [len(raw)])).astype(np.int64)
+    if len(starts) > 1 and starts[-1] == len(raw):     # after the last newline: nothing
+        starts, ends = starts[:-1], ends[:-1]
     numbers = first + np.arange(len(starts), dtype=np.int64)
 
     def text(i: int) -> str:
@@ -360,8 +359,8 @@ def split_lines(data: bytes | str, first: int):
     for i in maybe:
         if not text(int(i)).strip():
             keep[i] = False
-    offsets = np.concatenate((starts, [len(raw)])).astype(np.int32 if len(raw) < 2**31
-                                                           else np.int64)
+    offsets = np.concatenate((starts, [ends[-1] if len(ends) else 0])).astype(
+        np.int32 if len(raw) < 2**31 else np.int64)
     kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
     arr = pa.Array.from_buffers(kind, len(starts), [None, pa.py_buffer(offsets),
                                                     pa.py_buffer(raw)])
@@ -376,7 +375,19 @@ def split_lines(data: bytes | str, first: int):
 
 
 def twarc_lines(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
-    """Normalize a chunk of twarc2 lines into ``ch``: API pages here, the rest in Python."""
+    """Normalize a chunk of twarc2 lines into ``ch``: API pages here, the rest in Python; if
+    DuckDB refuses the chunk (a value it cannot read, e.g. a lone surrogate escape), the whole
+    chunk goes through Python."""
+    from .normalize import _python_twarc
+
+    try:
+        _vectorized(ch, data, first, at)
+    except (duckdb.Error, pa.ArrowException):     # raised before anything was added to ch
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        _python_twarc(ch, text, first, at)
+
+
+def _vectorized(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
     from .normalize import python_line as _python_line
 
     lines, line_text, numbered = split_lines(data, first)
@@ -411,6 +422,7 @@ def twarc_lines(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
         for t in ("_p0", "_p1", "_it", "_amb", "_tw", "_us", "_good"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
+    # from here on nothing can fail in DuckDB: rows go into ch
     posts = posts.set_column(posts.schema.get_field_index("entities"), "entities",
                              _canonical(posts.column("entities")))
     posts = posts.set_column(posts.schema.get_field_index("withheld"), "withheld",

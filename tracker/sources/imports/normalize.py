@@ -149,7 +149,19 @@ def unstorable(rows: Rows) -> str | None:
     return None
 
 
+try:
+    from orjson import loads as _orjson_loads
+except ImportError:         # pragma: no cover - orjson is a dependency; stay correct without
+    _orjson_loads = json.loads
+
+
 def parse_line(line: str) -> tuple[Any, str | None]:
+    """json.loads, faster: orjson gives the same objects; what it refuses (NaN, integers
+    beyond 64 bits, lone surrogates, invalid JSON) is left to json.loads to accept or explain."""
+    try:
+        return _orjson_loads(line), None
+    except ValueError:
+        pass
     try:
         return json.loads(line), None
     except ValueError as exc:
@@ -252,9 +264,7 @@ def _archive(ch: _Chunk, text: str, first: int, at: str, params: dict) -> None:
         if err:
             ch.skip(ln, err)
             continue
-        t = el.get("tweet") if isinstance(el, dict) else None
-        if isinstance(t, dict) and isinstance(t.get("tweet"), dict):
-            t = t["tweet"]
+        t = archive_tweet(el)
         if not v1.is_v1_tweet(t):
             ch.skip(ln, "not a tweet entry")
             continue
@@ -266,6 +276,17 @@ def _archive(ch: _Chunk, text: str, first: int, at: str, params: dict) -> None:
     if tweets:
         ch.page(v1.v1_page(tweets, author=author, roots=params.get("roots")), at, lines[0])
         ch.rows.post_status.extend(("x", pid, "deleted", when) for pid, when in deleted)
+
+
+def archive_tweet(el: Any) -> dict | None:
+    """The tweet of an archive element: ``{"tweet": {...}}`` (since 2019), or the bare object
+    of older archives."""
+    if not isinstance(el, dict):
+        return None
+    t = el.get("tweet", el)
+    if isinstance(t, dict) and isinstance(t.get("tweet"), dict):
+        t = t["tweet"]
+    return t if isinstance(t, dict) else None
 
 
 def archive_account(acc: dict, profile: dict | None = None) -> dict:

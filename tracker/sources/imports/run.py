@@ -23,7 +23,7 @@ from ...store.loader import page_listener
 from ...store.raw import RawWriter
 from ...timeutil import iso, parse_iso, utcnow
 from . import scan
-from .normalize import FORMATS, archive_account
+from .normalize import FORMATS, archive_account, archive_tweet
 
 log = logging.getLogger("tracker.import")
 
@@ -194,18 +194,11 @@ def find_inputs(fmt: str, paths: list[Path]) -> tuple[list[Input], dict]:
     return inputs, meta
 
 
-def _archive_tweet(el) -> dict | None:
-    t = el.get("tweet") if isinstance(el, dict) else None
-    if isinstance(t, dict) and isinstance(t.get("tweet"), dict):
-        t = t["tweet"]
-    return t if isinstance(t, dict) else None
-
-
 def _archive_reply(el) -> tuple[str, str | None] | None:
     """(id, id it replies to) of an archive element."""
     from .v1 import _id
 
-    t = _archive_tweet(el)
+    t = archive_tweet(el)
     tid = _id(t) if t else None
     return (tid, _id(t, "in_reply_to_status_id")) if tid else None
 
@@ -305,8 +298,8 @@ def import_files(cfg: Config, fmt: str, paths: list[str | Path], *,
 
     progress = progress or Progress()
     if source_name and not _NAME.match(source_name):
-        raise NothingToImport(f"--source-name {source_name!r}: use lowercase letters, digits, "
-                           "'-' and '_' (it names a folder of the raw archive)")
+        raise NothingToImport(f"--source-name {source_name!r}: use lowercase letters, "
+                              "digits, '-' and '_' (it names a folder of the raw archive)")
     source = f"{SOURCE}-{source_name}" if source_name else SOURCE
     given = None
     if retrieved_at is not None:
@@ -315,7 +308,7 @@ def import_files(cfg: Config, fmt: str, paths: list[str | Path], *,
                         else parse_iso(str(retrieved_at)))
         except ValueError:
             raise NothingToImport(f"--retrieved-at {retrieved_at!r}: not an ISO time "
-                               "(e.g. 2021-09-22T16:38:09Z)") from None
+                                  "(e.g. 2021-09-22T16:38:09Z)") from None
     found: dict = {}
 
     def precheck() -> None:
@@ -401,8 +394,9 @@ def import_files(cfg: Config, fmt: str, paths: list[str | Path], *,
         else:
             stats.items += rows.items
             for t, trows in rows.tables.items():
-                counts[t] = len(trows)
-                stats.rows[t] = stats.rows.get(t, 0) + len(trows)
+                # a part is a row (dict) or a pyarrow Table of rows (the vectorized path)
+                counts[t] = sum(getattr(x, "num_rows", 1) for x in trows)
+                stats.rows[t] = stats.rows.get(t, 0) + counts[t]
             for s in rows.skipped:
                 stats.bad_count += 1
                 if len(stats.bad) < 1000:

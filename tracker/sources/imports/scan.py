@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 from ...timeutil import iso
 from datetime import datetime, timezone
 
-DEFAULT_CHUNK_BYTES = 24 << 20
+DEFAULT_CHUNK_BYTES = 16 << 20
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz", ".gz",
                   ".txt")
 _JS_PREFIX = re.compile(rb"^\s*window\.[A-Za-z0-9_.$]+\s*=\s*")

@@ -166,7 +166,7 @@ def lookup_posts(fetcher: Fetcher, post_ids: list[str], *, purpose: str) -> int:
     """Look posts up by id, 100 a request (poll refresh or deletion check). Returns requests."""
     n = 0
     fields = FULL if purpose == "poll_refresh" else NO_POLLS
-    for batch in chunks(sorted(set(post_ids), key=int)):
+    for batch in chunks(list(dict.fromkeys(post_ids))):   # in the plan's order, once each
         fetcher.get(purpose=purpose, endpoint="GET /2/tweets", call=fetcher.client.get_tweets,
                     params={"ids": batch, **fields})
         n += 1

@@ -39,26 +39,40 @@ def read_plan(con: duckdb.DuckDBPyConnection | None) -> XPlan:
 
 def conversations_to_follow(con: duckdb.DuckDBPyConnection | None, author_ids: list[str],
                             now: datetime, window_days: int) -> list[str]:
-    """Conversations of tracked accounts' own posts younger than the replies window."""
+    """Conversations of tracked accounts' own posts younger than the replies window.
+
+    Least recently searched first (never searched ones before all others): when the request
+    budget stops a run, the next run goes on with the conversations this one did not reach,
+    instead of searching the same ones again and never the rest.
+    """
     if con is None or not author_ids or window_days <= 0:
         return []
     since = now - timedelta(days=window_days)
     return [r[0] for r in con.execute(
-        "SELECT DISTINCT conversation_id FROM posts WHERE platform = 'x' "
+        "WITH mine AS (SELECT DISTINCT conversation_id FROM posts WHERE platform = 'x' "
         "AND author_id IN (SELECT unnest(?::VARCHAR[])) AND seen_in = 'data' "
         "AND reposted_post_id IS NULL AND deleted_at IS NULL AND created_at >= ? "
-        "AND conversation_id IS NOT NULL ORDER BY conversation_id",
+        "AND conversation_id IS NOT NULL), "
+        "searched AS (SELECT scope, max(fetched_at) AS at FROM raw_pages "
+        "WHERE source = 'x' AND purpose = 'replies' GROUP BY scope) "
+        "SELECT m.conversation_id FROM mine m "
+        "LEFT JOIN searched s ON s.scope = 'replies:' || m.conversation_id "
+        "ORDER BY s.at NULLS FIRST, m.conversation_id",
         [author_ids, since]).fetchall()]
 
 
 def deletion_candidates(con: duckdb.DuckDBPyConnection | None, author_ids: list[str],
                         now: datetime, window_days: int) -> list[str]:
-    """Tracked accounts' posts younger than the deletion window and not yet known deleted."""
+    """Tracked accounts' posts younger than the deletion window and not yet known deleted.
+
+    Least recently seen first: a check the request budget stops is continued by the next
+    one with the posts it did not reach (a lookup that finds a post updates its last_seen_at).
+    """
     if con is None or not author_ids or window_days <= 0:
         return []
     since = now - timedelta(days=window_days)
     return [r[0] for r in con.execute(
         "SELECT post_id FROM posts WHERE platform = 'x' "
         "AND author_id IN (SELECT unnest(?::VARCHAR[])) AND seen_in = 'data' "
-        "AND deleted_at IS NULL AND created_at >= ? ORDER BY post_id",
+        "AND deleted_at IS NULL AND created_at >= ? ORDER BY last_seen_at, post_id",
         [author_ids, since]).fetchall()]

@@ -1,0 +1,287 @@
+"""Benchmark: loading 1M posts of real shape from the raw archive into DuckDB, beside the peers.
+
+    /work/venv/bin/python bench/load.py [--posts 1000000] [--pages-per-file 100] [--quick]
+                                        [--twarc-python bench/.venv-twarc/bin/python]
+
+The corpus pages (../shared/corpus/x-api-v2: real recorded API v2 responses, search and
+timeline pages with includes, polls, edits, withheld posts, errors) are repeated with every post
+id rewritten (shifted by one minute of snowflake time per copy, the same shift for every id that
+refers to the post: data, includes, referenced_tweets, conversation_id, edit history, poll ids)
+until the pages hold ``--posts`` result posts. They are written twice, as the same pages:
+
+- the tracker's raw archive (gzip JSON lines, one page record per line, ``--pages-per-file``
+  pages per raw file, as collection runs write them), and
+- twarc2 JSONL (one API response per line), what researchers feed twarc-csv today.
+
+Three loaders then run, each in its own process (wall time and peak resident memory of that
+process, from wait4):
+
+1. the tracker: ``open_db`` + ``load_pending`` into a fresh database (every table, merge rules,
+   raw_pages index, runs, cursors, one transaction per raw file);
+2. DuckDB's own ``read_json`` over the same raw files: page bodies -> ``from_json`` ->
+   ``unnest(data)`` -> a 4-column posts table (the practical limit);
+3. twarc-csv (DocNow) converting the twarc2 JSONL to CSV, in its own virtualenv (pandas<3):
+   ``python -m venv bench/.venv-twarc && bench/.venv-twarc/bin/pip install twarc-csv 'pandas<3'``
+   (skipped, saying so, when that interpreter is missing).
+
+Rates are result posts (the pages' ``data``) per second, the same numerator for all three;
+the tracker also stores the referenced posts of ``includes`` (printed). Ratios are printed in
+the same run. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "x-api-v2"
+PAGE_FILES = ("brexit.jsonl", "withheld.jsonl", "entities_test.jsonl", "noflat.jsonl",
+              "edited.jsonl", "edited_before.jsonl", "edited_after.jsonl", "quoted_edit.jsonl")
+SHIFT = 60_000 << 22          # one minute of snowflake time per copy
+
+
+# ---- the corpus, grown ---------------------------------------------------------------------
+
+
+def corpus_pages() -> list[dict]:
+    pages = []
+    for name in PAGE_FILES:
+        for line in (CORPUS / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                page = json.loads(line)
+                page.pop("__twarc", None)
+                if isinstance(page.get("data"), list):
+                    pages.append(page)
+    return pages
+
+
+def _tid(value, k: int):
+    return str(int(value) + k * SHIFT) if str(value).isdigit() else value
+
+
+def rewrite(page: dict, k: int) -> dict:
+    """A copy of ``page`` whose post and poll ids are shifted by k minutes."""
+    if k == 0:
+        return page
+    page = json.loads(json.dumps(page))
+
+    def tweet(t: dict) -> None:
+        t["id"] = _tid(t["id"], k)
+        if "conversation_id" in t:
+            t["conversation_id"] = _tid(t["conversation_id"], k)
+        for ref in t.get("referenced_tweets") or []:
+            ref["id"] = _tid(ref["id"], k)
+        if t.get("edit_history_tweet_ids"):
+            t["edit_history_tweet_ids"] = [_tid(i, k) for i in t["edit_history_tweet_ids"]]
+        att = t.get("attachments") or {}
+        if att.get("poll_ids"):
+            att["poll_ids"] = [_tid(i, k) for i in att["poll_ids"]]
+
+    for t in page.get("data") or []:
+        tweet(t)
+    inc = page.get("includes") or {}
+    for t in inc.get("tweets") or []:
+        tweet(t)
+    for p in inc.get("polls") or []:
+        p["id"] = _tid(p["id"], k)
+    for e in page.get("errors") or []:
+        if e.get("resource_type") == "tweet" and e.get("resource_id"):
+            e["resource_id"] = e["value"] = _tid(e["resource_id"], k)
+    meta = page.get("meta") or {}
+    for key in ("newest_id", "oldest_id"):
+        if key in meta:
+            meta[key] = _tid(meta[key], k)
+    return page
+
+
+def build(out: Path, posts: int, pages_per_file: int) -> dict:
+    """Raw archive under out/raw, twarc2 JSONL at out/twarc.jsonl; returns the counts."""
+    base = corpus_pages()
+    per_copy = sum(len(p["data"]) for p in base)
+    copies = -(-posts // per_copy)
+    raw = out / "raw" / "x" / "2022-10-12"
+    raw.mkdir(parents=True)
+    twarc = open(out / "twarc.jsonl", "w", encoding="utf-8")
+    n_pages = n_posts = n_files = 0
+    fh = None
+    ids: set[str] = set()
+    for k in range(copies):
+        for page in base:
+            p = rewrite(page, k)
+            body = json.dumps(p, ensure_ascii=False)
+            if n_pages % pages_per_file == 0:
+                if fh:
+                    fh.write(gzip.compress(json.dumps({"type": "run_end", "status": "ok"})
+                                           .encode() + b"\n"))
+                    fh.close()
+                run = f"20221012T{n_files:06d}000000Z-bench"
+                fh = open(raw / f"{run}.jsonl.gz", "wb")
+                n_files += 1
+                seq = 0
+                fh.write(gzip.compress(json.dumps({
+                    "type": "run_start", "seq": 0, "run_id": run, "source": "x",
+                    "job": "collect_posts", "started_at": "2022-10-12T12:00:00Z"}).encode()
+                    + b"\n"))
+            seq += 1
+            rec = {"type": "page", "seq": seq, "run_id": run, "source": "x",
+                   "purpose": "timeline", "endpoint": "GET /2/users/:id/tweets",
+                   "params": {"max_results": 100}, "scope": None,
+                   "fetched_at": "2022-10-12T12:00:00.000000Z", "status": 200,
+                   "headers": {"content-type": "application/json"}, "body": body,
+                   "cursor_after": None, "error": None, "tool": "bench"}
+            fh.write(gzip.compress((json.dumps(rec, ensure_ascii=False) + "\n").encode()))
+            twarc.write(body + "\n")
+            n_pages += 1
+            n_posts += len(p["data"])
+            ids.update(t["id"] for t in p["data"])
+            for t in (p.get("includes") or {}).get("tweets") or []:
+                ids.add(t["id"])
+    fh.write(gzip.compress(json.dumps({"type": "run_end", "status": "ok"}).encode() + b"\n"))
+    fh.close()
+    twarc.close()
+    return {"copies": copies, "pages": n_pages, "files": n_files, "result_posts": n_posts,
+            "distinct_posts": len(ids),
+            "raw_mb": sum(f.stat().st_size for f in raw.iterdir()) / 1e6,
+            "twarc_mb": (out / "twarc.jsonl").stat().st_size / 1e6}
+
+
+# ---- the loaders, each in its own process --------------------------------------------------
+
+TRACKER = """
+import sys, time
+from pathlib import Path
+from tracker.store.db import open_db
+from tracker.store.loader import load_pending
+t0 = time.perf_counter()
+con = open_db(Path(sys.argv[1]) / "tracker.duckdb")
+res = load_pending(con, Path(sys.argv[2]))
+n = con.execute("SELECT count(*) FROM posts").fetchone()[0]
+con.close()
+assert not res.failed, [f.error for f in res.failed]
+print(time.perf_counter() - t0, n)
+"""
+
+DUCKDB = """
+import sys, time, duckdb
+t0 = time.perf_counter()
+con = duckdb.connect(sys.argv[1] + "/duckdb.duckdb")
+con.execute('''
+CREATE TABLE posts AS
+SELECT p.id AS post_id, p.author_id, p.created_at::TIMESTAMPTZ AS created_at, p.text
+FROM (
+    SELECT unnest(from_json(body, '{"data": [{"id": "VARCHAR", "author_id": "VARCHAR",
+                                              "created_at": "VARCHAR", "text": "VARCHAR"}]}'
+                            ).data) AS p
+    FROM read_json(?, format = 'newline_delimited', compression = 'gzip',
+                   columns = {type: 'VARCHAR', purpose: 'VARCHAR', status: 'VARCHAR',
+                              body: 'VARCHAR'}, maximum_object_size = 67108864)
+    WHERE type = 'page' AND status = '200'
+)''', [sys.argv[2] + "/*/*/*.jsonl.gz"])
+n = con.execute("SELECT count(*) FROM posts").fetchone()[0]
+con.close()
+print(time.perf_counter() - t0, n)
+"""
+
+TWARC = """
+import sys, time, csv as _csv
+from twarc_csv import csv
+t0 = time.perf_counter()
+try:
+    csv([sys.argv[2], sys.argv[1] + "/twarc.csv", "--hide-progress", "--hide-stats"],
+        standalone_mode=False)
+finally:
+    pass
+n = sum(1 for _ in _csv.reader(open(sys.argv[1] + "/twarc.csv", encoding="utf-8"))) - 1
+print(time.perf_counter() - t0, n)
+"""
+
+
+def run_worker(python: str, code: str, work: Path, source: Path, env=None) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([python, "-c", code, str(work), str(source)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=work)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if status != 0:
+        raise SystemExit(f"worker failed ({status}):\n{err[-3000:]}")
+    secs, rows = out.split()[-2:]
+    return {"secs": float(secs), "wall": wall, "rows": int(rows),
+            "peak_mb": usage.ru_maxrss / 1024}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--posts", type=int, default=1_000_000, help="result posts to load")
+    ap.add_argument("--pages-per-file", type=int, default=100)
+    ap.add_argument("--quick", action="store_true", help="50,000 posts")
+    ap.add_argument("--twarc-python", default=str(REPO / "bench" / ".venv-twarc" / "bin" /
+                                                  "python"))
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.posts = 50_000
+    if not CORPUS.is_dir():
+        print(f"{CORPUS} not found: the shared corpus sits beside the repo")
+        return 1
+    import duckdb
+
+    print(f"machine: {os.cpu_count()} cpus, {platform.platform()}, python "
+          f"{platform.python_version()}, duckdb {duckdb.__version__}")
+    base = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    try:
+        t0 = time.perf_counter()
+        c = build(base, args.posts, args.pages_per_file)
+        print(f"corpus: {len(corpus_pages())} real pages x {c['copies']} copies = {c['pages']:,} "
+              f"pages, {c['result_posts']:,} result posts ({c['distinct_posts']:,} distinct "
+              f"posts with includes); raw {c['raw_mb']:.0f} MB gzip in {c['files']} files, "
+              f"twarc2 JSONL {c['twarc_mb']:.0f} MB; built in {time.perf_counter() - t0:.0f}s")
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        results = {"tracker load_pending": run_worker(sys.executable, TRACKER, base / "t",
+                                                      base / "raw", env),
+                   "duckdb read_json": run_worker(sys.executable, DUCKDB, base / "d",
+                                                  base / "raw")}
+        if Path(args.twarc_python).exists():
+            results["twarc-csv"] = run_worker(args.twarc_python, TWARC, base / "w",
+                                              base / "twarc.jsonl")
+        else:
+            print(f"twarc-csv skipped: {args.twarc_python} not found (see the module doc)")
+        n = c["result_posts"]
+        print(f"\n| loader | seconds | result posts/s | peak memory | rows out | vs tracker |")
+        print("|---|---|---|---|---|---|")
+        t_rate = n / results["tracker load_pending"]["secs"]
+        for name, r in results.items():
+            rate = n / r["secs"]
+            print(f"| {name} | {r['secs']:.1f} | {rate:,.0f} | {r['peak_mb']:,.0f} MB | "
+                  f"{r['rows']:,} | {rate / t_rate:.2f}x |")
+        d = results["duckdb read_json"]
+        print(f"\ntracker / read_json: {t_rate / (n / d['secs']):.2f} (target >= 0.50, "
+              f"within 2x)")
+        if "twarc-csv" in results:
+            w = results["twarc-csv"]
+            print(f"tracker / twarc-csv: {t_rate / (n / w['secs']):.2f} (target > 1)")
+        print(f"tracker peak memory: {results['tracker load_pending']['peak_mb']:,.0f} MB "
+              "(target < 1,024 MB)")
+        print(json.dumps({"corpus": c, "results": results}))
+    finally:
+        if args.keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
