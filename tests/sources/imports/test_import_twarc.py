@@ -82,7 +82,7 @@ def test_corpus_counts_exact(tmp_path, corpus):
     assert len(posts) == 1319 and len(users) == 1658
     # the truncated line is reported with file and line, everything else is in
     stats = result.details["stats"]
-    assert any(b.startswith(f"{corpus / 'streaming_output_with_error.jsonl'}:8: invalid JSON")
+    assert any(b.startswith(f"{(corpus / 'streaming_output_with_error.jsonl').resolve()}:8: invalid JSON")
                for b in stats.bad)
     # result items: tweets (or users of lookups) with an id, in data or flattened lines
     assert stats.items == 100 + 1 + 1 + 1 + 474 + 100 + 100 + 1 + 7 + 96 + 215
