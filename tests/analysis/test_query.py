@@ -12,8 +12,12 @@ QUERY = '(Putin OR Kremlin) AND (Musk OR "Elon")'
 
 def matches(query: str, text: str) -> bool:
     sql, params = to_sql(parse_query(query), "t")
-    return duckdb.execute(f"SELECT {sql} FROM (SELECT ?::VARCHAR AS t)", params + [text]
-                          ).fetchone()[0]
+    con = duckdb.connect()          # its own connection: never leave a result on the default one
+    try:
+        return con.execute(f"SELECT {sql} FROM (SELECT ?::VARCHAR AS t)", params + [text]
+                           ).fetchall()[0][0]
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -167,7 +167,7 @@ def secret_in_files(root: Path) -> list[str]:
         if p.suffix == ".gz":
             raw = b"".join(gzip.decompress(raw).splitlines())
         elif p.suffix == ".parquet":
-            raw = str(duckdb.sql(f"SELECT * FROM read_parquet('{p}')").fetchall()).encode()
+            raw = str(duckdb.connect().execute(f"SELECT * FROM read_parquet('{p}')").fetchall()).encode()
         if SECRET.encode() in raw:
             hits.append(str(p.relative_to(root)))
     return hits
