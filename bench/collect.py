@@ -1,6 +1,6 @@
 """Benchmark: X collection efficiency against the local API server, and loader speed.
 
-    /work/venv/bin/python bench/collect.py [--accounts 20 --posts 1000 --polls 50] [--quick]
+    python bench/collect.py [--accounts 20 --posts 1000 --polls 50] [--quick]
 
 Part 1 builds a world of N accounts x M posts (some carrying open polls), serves it on
 127.0.0.1 with tracker.devserver.xapi and runs the real jobs (tweepy included) against it:

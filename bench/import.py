@@ -1,6 +1,6 @@
 """Benchmark: `tracker import twarc2` on a big twarc file, beside DuckDB and twarc-csv.
 
-    /work/venv/bin/python bench/import.py [--tweets 100000] [--page brexit.jsonl]
+    python bench/import.py [--tweets 100000] [--page brexit.jsonl]
                                           [--no-twarc-csv] [--docs] [--keep]
 
 Builds a twarc2 file of at least --tweets result tweets by repeating one real API page of

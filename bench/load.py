@@ -1,6 +1,6 @@
 """Benchmark: loading 1M posts of real shape from the raw archive into DuckDB, beside the peers.
 
-    /work/venv/bin/python bench/load.py [--posts 1000000] [--pages-per-file 100] [--quick]
+    python bench/load.py [--posts 1000000] [--pages-per-file 100] [--quick]
                                         [--twarc-python bench/.venv-twarc/bin/python]
 
 The corpus pages (../shared/corpus/x-api-v2: real recorded API v2 responses, search and
@@ -36,6 +36,7 @@ import gzip
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -65,92 +66,83 @@ def corpus_pages() -> list[dict]:
     return pages
 
 
-def _tid(value, k: int):
-    return str(int(value) + k * SHIFT) if str(value).isdigit() else value
-
-
-def rewrite(page: dict, k: int) -> dict:
-    """A copy of ``page`` whose post and poll ids are shifted by k minutes."""
-    if k == 0:
-        return page
-    page = json.loads(json.dumps(page))
-
-    def tweet(t: dict) -> None:
-        t["id"] = _tid(t["id"], k)
-        if "conversation_id" in t:
-            t["conversation_id"] = _tid(t["conversation_id"], k)
-        for ref in t.get("referenced_tweets") or []:
-            ref["id"] = _tid(ref["id"], k)
-        if t.get("edit_history_tweet_ids"):
-            t["edit_history_tweet_ids"] = [_tid(i, k) for i in t["edit_history_tweet_ids"]]
-        att = t.get("attachments") or {}
-        if att.get("poll_ids"):
-            att["poll_ids"] = [_tid(i, k) for i in att["poll_ids"]]
-
-    for t in page.get("data") or []:
-        tweet(t)
+def _ids(page: dict) -> set[str]:
+    """The post and poll ids of a page (every place a post id appears as a JSON string)."""
+    ids: set[str] = set()
     inc = page.get("includes") or {}
-    for t in inc.get("tweets") or []:
-        tweet(t)
-    for p in inc.get("polls") or []:
-        p["id"] = _tid(p["id"], k)
-    for e in page.get("errors") or []:
-        if e.get("resource_type") == "tweet" and e.get("resource_id"):
-            e["resource_id"] = e["value"] = _tid(e["resource_id"], k)
-    meta = page.get("meta") or {}
-    for key in ("newest_id", "oldest_id"):
-        if key in meta:
-            meta[key] = _tid(meta[key], k)
-    return page
+    for t in (page.get("data") or []) + (inc.get("tweets") or []):
+        ids.add(str(t["id"]))
+        ids.update(str(r["id"]) for r in t.get("referenced_tweets") or [])
+        ids.update(str(i) for i in t.get("edit_history_tweet_ids") or [])
+        ids.update(str(i) for i in (t.get("attachments") or {}).get("poll_ids") or [])
+        if t.get("conversation_id"):
+            ids.add(str(t["conversation_id"]))
+    ids.update(str(p["id"]) for p in inc.get("polls") or [])
+    return {i for i in ids if i.isdigit()}
+
+
+class Template:
+    """A corpus page as text, ready to be copied with its ids shifted."""
+
+    def __init__(self, page: dict):
+        self.text = json.dumps(page, ensure_ascii=False)
+        self.posts = len(page["data"])
+        inc = page.get("includes") or {}
+        self.distinct = {str(t["id"]) for t in page["data"] + (inc.get("tweets") or [])}
+        ids = sorted(_ids(page), key=len, reverse=True)
+        self.pattern = re.compile('"(' + "|".join(ids) + ')"') if ids else None
+
+    def copy(self, k: int) -> str:
+        """The page with every post and poll id shifted by k minutes of snowflake time."""
+        if k == 0 or self.pattern is None:
+            return self.text
+        return self.pattern.sub(lambda m: f'"{int(m.group(1)) + k * SHIFT}"', self.text)
 
 
 def build(out: Path, posts: int, pages_per_file: int) -> dict:
     """Raw archive under out/raw, twarc2 JSONL at out/twarc.jsonl; returns the counts."""
-    base = corpus_pages()
-    per_copy = sum(len(p["data"]) for p in base)
+    base = [Template(p) for p in corpus_pages()]
+    per_copy = sum(t.posts for t in base)
+    distinct_per_copy = len(set().union(*(t.distinct for t in base)))
     copies = -(-posts // per_copy)
     raw = out / "raw" / "x" / "2022-10-12"
     raw.mkdir(parents=True)
     twarc = open(out / "twarc.jsonl", "w", encoding="utf-8")
     n_pages = n_posts = n_files = 0
     fh = None
-    ids: set[str] = set()
+
+    def line(rec: dict) -> bytes:
+        return gzip.compress((json.dumps(rec, ensure_ascii=False) + "\n").encode(),
+                             compresslevel=6)
+
     for k in range(copies):
-        for page in base:
-            p = rewrite(page, k)
-            body = json.dumps(p, ensure_ascii=False)
+        for tpl in base:
+            body = tpl.copy(k)
             if n_pages % pages_per_file == 0:
                 if fh:
-                    fh.write(gzip.compress(json.dumps({"type": "run_end", "status": "ok"})
-                                           .encode() + b"\n"))
+                    fh.write(line({"type": "run_end", "status": "ok"}))
                     fh.close()
                 run = f"20221012T{n_files:06d}000000Z-bench"
                 fh = open(raw / f"{run}.jsonl.gz", "wb")
                 n_files += 1
                 seq = 0
-                fh.write(gzip.compress(json.dumps({
-                    "type": "run_start", "seq": 0, "run_id": run, "source": "x",
-                    "job": "collect_posts", "started_at": "2022-10-12T12:00:00Z"}).encode()
-                    + b"\n"))
+                fh.write(line({"type": "run_start", "seq": 0, "run_id": run, "source": "x",
+                               "job": "collect_posts", "started_at": "2022-10-12T12:00:00Z"}))
             seq += 1
-            rec = {"type": "page", "seq": seq, "run_id": run, "source": "x",
-                   "purpose": "timeline", "endpoint": "GET /2/users/:id/tweets",
-                   "params": {"max_results": 100}, "scope": None,
-                   "fetched_at": "2022-10-12T12:00:00.000000Z", "status": 200,
-                   "headers": {"content-type": "application/json"}, "body": body,
-                   "cursor_after": None, "error": None, "tool": "bench"}
-            fh.write(gzip.compress((json.dumps(rec, ensure_ascii=False) + "\n").encode()))
+            fh.write(line({"type": "page", "seq": seq, "run_id": run, "source": "x",
+                           "purpose": "timeline", "endpoint": "GET /2/users/:id/tweets",
+                           "params": {"max_results": 100}, "scope": None,
+                           "fetched_at": "2022-10-12T12:00:00.000000Z", "status": 200,
+                           "headers": {"content-type": "application/json"}, "body": body,
+                           "cursor_after": None, "error": None, "tool": "bench"}))
             twarc.write(body + "\n")
             n_pages += 1
-            n_posts += len(p["data"])
-            ids.update(t["id"] for t in p["data"])
-            for t in (p.get("includes") or {}).get("tweets") or []:
-                ids.add(t["id"])
-    fh.write(gzip.compress(json.dumps({"type": "run_end", "status": "ok"}).encode() + b"\n"))
+            n_posts += tpl.posts
+    fh.write(line({"type": "run_end", "status": "ok"}))
     fh.close()
     twarc.close()
     return {"copies": copies, "pages": n_pages, "files": n_files, "result_posts": n_posts,
-            "distinct_posts": len(ids),
+            "distinct_posts": distinct_per_copy * copies,
             "raw_mb": sum(f.stat().st_size for f in raw.iterdir()) / 1e6,
             "twarc_mb": (out / "twarc.jsonl").stat().st_size / 1e6}
 
@@ -245,7 +237,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         c = build(base, args.posts, args.pages_per_file)
         print(f"corpus: {len(corpus_pages())} real pages x {c['copies']} copies = {c['pages']:,} "
-              f"pages, {c['result_posts']:,} result posts ({c['distinct_posts']:,} distinct "
+              f"pages, {c['result_posts']:,} result posts (~{c['distinct_posts']:,} distinct "
               f"posts with includes); raw {c['raw_mb']:.0f} MB gzip in {c['files']} files, "
               f"twarc2 JSONL {c['twarc_mb']:.0f} MB; built in {time.perf_counter() - t0:.0f}s")
         env = dict(os.environ, PYTHONPATH=str(REPO))

@@ -78,7 +78,7 @@ def _summary(result) -> Table:
 @click.option("--retrieved-at", metavar="TIME",
               help="When the data was collected (ISO, UTC), for items that do not say so; "
                    "default: the import time.")
-@click.option("--chunk-mb", default=16, show_default=True, type=click.IntRange(1, 1024),
+@click.option("--chunk-mb", default=24, show_default=True, type=click.IntRange(1, 1024),
               help="Input read per chunk (one raw page record, one transaction).")
 @click.pass_context
 def import_(ctx: click.Context, fmt: str, paths: tuple[str, ...], source_name: str | None,

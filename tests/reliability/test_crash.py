@@ -223,6 +223,7 @@ def test_kill_9_during_load_then_next_load_equals_a_clean_load(archive, tmp_path
         assert full_snapshot(cfg.replica) == clean_replica
     # the kills landed all over the load: before the first commit, between commits, and a
     # child that finished before its kill is fine too
+    print(f"span {span:.2f}s; (kill delay, exit code, raw files committed): {killed_at}")
     mid = [k for k in killed_at if k[1] == -signal.SIGKILL and 0 < k[2] < len(files)]
     assert len(mid) >= TRIALS // 3, killed_at
     assert len({k[2] for k in killed_at}) >= 4, killed_at

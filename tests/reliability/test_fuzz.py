@@ -106,7 +106,7 @@ def x_record(body: str, status: int = 200, seq: int = 1, run_id: str = "fuzz") -
 # ---- X -------------------------------------------------------------------------------------
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=250)
 @given(x_page())
 def test_x_normalize_keeps_the_good_items_of_any_page(page):
     body, good = page

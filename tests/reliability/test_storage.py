@@ -5,9 +5,10 @@ Two ways to get there:
 
 - **real** (root with mount rights, as on the CI machine): the data folder is a small tmpfs
   that a filler file fills to within N bytes of full, for N chosen so the disk runs out at
-  each stage of a run in turn (the lock, the raw archive's first line, the middle of the
-  pagination, DuckDB's load, the replica copy); the read-only case bind-mounts the data folder
-  read-only over itself. These tests skip, saying why, where mounting is not allowed.
+  each stage of a run in turn (the run's first raw line; the raw archive in the middle of the
+  pagination and then DuckDB's commit; the replica copy; and a control with room to spare);
+  the read-only case bind-mounts the data folder read-only over itself. These tests skip,
+  saying why, where mounting is not allowed.
 - **simulated** (always runs): the raw archive's ``fsync`` fails with ENOSPC / EROFS after k
   pages, in-process; DuckDB's own writes cannot be simulated this way (the real tests cover
   them).

@@ -26,6 +26,8 @@ import pyarrow as pa
 from ..errors import MalformedPage
 from ..sources import normalizer
 from ..sources.rows import Rows
+from ..sources.x.bulk import (BULK_BATCH_BYTES, BULK_MIN_BYTES, bulk_mode, bulk_size,
+                              normalize_pages)
 from ..timeutil import iso, utcnow
 from .raw import list_raw_files, read_raw_file
 from .refs import ReferencedFileError, RefReader, resolve_body
@@ -136,11 +138,24 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
 
 
 def _parts(rows: list) -> Iterator[pa.Table]:
-    """Runs of row dicts, and pyarrow Tables, in order, each as a Table with ``_ord``."""
+    """Runs of row dicts, and runs of pyarrow Tables of one schema, in order, each as one
+    Table with ``_ord``."""
     start = 0
     run: list[dict] = []
+    arrow: list[pa.Table] = []
+
+    def arrow_part() -> pa.Table:
+        table = arrow[0] if len(arrow) == 1 else pa.concat_tables(arrow)
+        return table.append_column("_ord", pa.array(range(start, start + table.num_rows),
+                                                     pa.int64()))
+
     for item in rows + [None]:
         if isinstance(item, dict):
+            if arrow:
+                part = arrow_part()
+                yield part
+                start += part.num_rows
+                arrow = []
             item["_ord"] = start + len(run)
             run.append(item)
             continue
@@ -149,9 +164,14 @@ def _parts(rows: list) -> Iterator[pa.Table]:
             start += len(run)
             run = []
         if isinstance(item, pa.Table) and item.num_rows:
-            yield item.append_column("_ord", pa.array(range(start, start + item.num_rows),
-                                                       pa.int64()))
-            start += item.num_rows
+            if arrow and item.schema != arrow[0].schema:
+                part = arrow_part()
+                yield part
+                start += part.num_rows
+                arrow = []
+            arrow.append(item)
+        elif item is None and arrow:
+            yield arrow_part()
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tuple[int, int]:
@@ -159,14 +179,30 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tupl
     return (new rows, updated rows)."""
     if not rows:
         return 0, 0
+    parts = list(_parts(rows))
+    if (len(parts) == 1 and all(isinstance(r, pa.Table) for r in rows)
+            and set(spec.columns) <= set(parts[0].column_names)):
+        # Arrow tables with every column, typed (the vectorized paths): read in place, not
+        # copied
+        con.execute("DROP TABLE IF EXISTS _stage")
+        con.register("_stage", parts[0])
+        try:
+            return _merge(con, spec)
+        finally:
+            con.unregister("_stage")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS "
                 f"SELECT *, 0::BIGINT AS _ord FROM {spec.name} LIMIT 0")
-    for batch in _parts(rows):
+    for batch in parts:
         con.register("_batch", batch)
         try:
             con.execute("INSERT INTO _stage BY NAME SELECT * FROM _batch")
         finally:
             con.unregister("_batch")
+    return _merge(con, spec)
+
+
+def _merge(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> tuple[int, int]:
+    """Merge ``_stage`` (rows and their order, ``_ord``) into the table."""
     key = ", ".join(spec.key)
     aggs = []
     for c in spec.columns:
@@ -220,18 +256,29 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tupl
 
 
 def _apply_post_status(con: duckdb.DuckDBPyConnection, found: list[tuple]) -> int:
-    """Mark posts deleted/unavailable; set once, never cleared. Returns rows changed."""
-    changed = 0
-    for platform, post_id, state, at in found:
-        if state == "deleted":
-            sql = ("UPDATE posts SET deleted_at = ?::TIMESTAMPTZ WHERE platform = ? "
-                   "AND post_id = ? AND deleted_at IS NULL")
-            params = [at, platform, post_id]
-        else:
-            sql = ("UPDATE posts SET unavailable_reason = ?, unavailable_at = ?::TIMESTAMPTZ "
-                   "WHERE platform = ? AND post_id = ? AND unavailable_reason IS NULL")
-            params = [state, at, platform, post_id]
-        changed += con.execute(sql, params).fetchone()[0]
+    """Mark posts deleted/unavailable; set once (the first finding wins), never cleared.
+    Returns rows changed."""
+    if not found:
+        return 0
+    con.register("_status", pa.table({
+        "platform": [f[0] for f in found], "post_id": [f[1] for f in found],
+        "state": [f[2] for f in found], "found_at": [f[3] for f in found],
+        "ord": list(range(len(found)))}))
+    try:
+        firsts = ("SELECT platform, post_id, arg_min(state, ord) AS state, "
+                  "arg_min(found_at, ord)::TIMESTAMPTZ AS found_at FROM _status WHERE {} "
+                  "GROUP BY platform, post_id")
+        changed = con.execute(
+            "UPDATE posts SET deleted_at = s.found_at FROM (" + firsts.format("state = 'deleted'")
+            + ") s WHERE posts.platform = s.platform AND posts.post_id = s.post_id "
+            "AND posts.deleted_at IS NULL").fetchone()[0]
+        changed += con.execute(
+            "UPDATE posts SET unavailable_reason = s.state, unavailable_at = s.found_at FROM ("
+            + firsts.format("state <> 'deleted'") + ") s WHERE posts.platform = s.platform "
+            "AND posts.post_id = s.post_id AND posts.unavailable_reason IS NULL"
+        ).fetchone()[0]
+    finally:
+        con.unregister("_status")
     return changed
 
 
@@ -290,14 +337,45 @@ def _failed(exc: Exception) -> Future:
     return fut
 
 
+def _batch_result(fut: Future, i: int) -> Future:
+    """A future of the i-th page of a batch future."""
+    out: Future = Future()
+
+    def done(f: Future) -> None:
+        exc = f.exception()
+        if exc is not None:
+            out.set_exception(exc)
+        else:
+            out.set_result(f.result()[i])
+
+    fut.add_done_callback(done)
+    return out
+
+
 def _ahead(lines: Iterator, refs: RefReader) -> Iterator[tuple]:
     """(raw line, future of its normalized page) in file order. Pages are normalized ahead,
-    in worker threads, while the previous one is being stored: normalizers are pure, and
-    DuckDB releases the GIL, so a big import keeps both cores busy. Bodies are read here, in
-    file order (a gzip input is decompressed once)."""
+    in worker threads, while the previous ones are being stored: normalizers are pure, and
+    DuckDB releases the GIL, so a big load keeps both cores busy. Runs of X pages go in
+    batches through the vectorized path (sources/x/bulk.py). Bodies are read here, in file
+    order (a gzip input is decompressed once)."""
+    mode = bulk_mode()
     with ThreadPoolExecutor(max_workers=NORMALIZE_AHEAD,
                             thread_name_prefix="tracker-normalize") as pool:
-        queue: deque = deque()
+        units: deque = deque()           # lists of (raw line, future), submitted in order
+        batch: list[tuple] = []          # (raw line, record)
+        batch_bytes = 0
+
+        def flush() -> None:
+            nonlocal batch, batch_bytes
+            if not batch:
+                return
+            if mode == "always" or batch_bytes >= BULK_MIN_BYTES:
+                fut = pool.submit(normalize_pages, [b[1] for b in batch])
+                units.append([(b[0], _batch_result(fut, i)) for i, b in enumerate(batch)])
+            else:
+                units.append([(b[0], pool.submit(_normalize_page, b[1])) for b in batch])
+            batch, batch_bytes = [], 0
+
         for rl in lines:
             fut = None
             if rl.record is not None and rl.record.get("type") == "page":
@@ -306,12 +384,22 @@ def _ahead(lines: Iterator, refs: RefReader) -> Iterator[tuple]:
                 except ReferencedFileError as exc:
                     fut = _failed(exc)
                 else:
-                    fut = pool.submit(_normalize_page, rec)
-            queue.append((rl, fut))
-            if len(queue) > NORMALIZE_AHEAD:
-                yield queue.popleft()
-        while queue:
-            yield queue.popleft()
+                    size = bulk_size(rec) if mode != "0" else None
+                    if size is not None:
+                        batch.append((rl, rec))
+                        batch_bytes += size
+                        if batch_bytes >= BULK_BATCH_BYTES:
+                            flush()
+                    else:
+                        fut = pool.submit(_normalize_page, rec)
+            if fut is not None or rl.record is None or rl.record.get("type") != "page":
+                flush()                  # keep file order: a batch ends at anything else
+                units.append([(rl, fut)])
+            while len(units) > NORMALIZE_AHEAD:
+                yield from units.popleft()
+        flush()
+        while units:
+            yield from units.popleft()
 
 
 def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLoad:

@@ -54,8 +54,9 @@ class RefReader:
             if not p.is_file():
                 raise ReferencedFileError(
                     f"{path}: referenced by the raw archive but not found (moved or deleted?); "
-                    "put it back and run `tracker load --retry-failed`, or import it again "
-                    "with --copy-raw so the raw archive holds its own copy")
+                    "put it back (then `tracker load --retry-failed` or `tracker rebuild` "
+                    "again), or import it with --copy-raw next time so that the raw archive "
+                    "holds its own copy")
             self._fh = gzip.open(p, "rb") if compression == "gzip" else open(p, "rb")
             self._path = path
         return self._fh

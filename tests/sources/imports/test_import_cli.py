@@ -63,8 +63,8 @@ def test_bad_lines_are_reported_with_file_and_line(tmp_path):
     cfg_path = write_config(tmp_path)
     res = invoke(cfg_path, "import", "twarc2", str(src))
     assert res.exit_code == 0, res.output
-    assert f"{src}:2: invalid JSON" in res.output
-    assert f"{src}:3: data: item without an id" in res.output
+    assert f"{src.resolve()}:2: invalid JSON" in res.output
+    assert f"{src.resolve()}:3: data: item without an id" in res.output
     assert re.search(r"tweets \(posts\)\s*│\s*2\s*│\s*1\s*│\s*0", res.output)
     assert "first_seen_at: each line's own retrieval time" in res.output
 
@@ -74,7 +74,7 @@ def test_nothing_importable_exits_1(tmp_path):
     src.write_text("not json\n{\"also\": \"not a page\"\n")
     res = invoke(write_config(tmp_path), "import", "twarc2", str(src))
     assert res.exit_code == 1, res.output
-    assert f"{src}:1: invalid JSON" in res.output
+    assert f"{src.resolve()}:1: invalid JSON" in res.output
 
 
 def test_source_name_labels_the_run(tmp_path):

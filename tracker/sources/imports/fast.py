@@ -1,13 +1,15 @@
 """The vectorized path for twarc2 API pages: DuckDB's JSON reader does what
 ``tracker.sources.x.normalize`` does, for a whole chunk of lines at once.
 
-It must give the very rows the Python path gives (tests/sources/imports/test_fast.py compares
-them over the whole corpus), so it only takes lines whose every field has the type the API
-sends (ids and texts as strings, counts as integers, …). A line with anything else (invalid
-JSON, an item without an id, a quoted count, a flattened tweet, …) goes through the Python path,
-which reports what it skips. JSON columns (entities, withheld) are re-serialized by the same
-Python ``json.dumps`` call the X normalizer uses, so they match byte for byte; polls and errors
-(a handful per page) are built by the X normalizer itself.
+It must give the very rows the Python path gives (tests/sources/imports/test_import_fast.py
+compares them over the whole corpus and over lines of every odd shape), so it only takes lines
+whose every field has the type the API sends (ids and texts as strings, counts as integers, …).
+A line with anything else (invalid JSON, an item without an id, a quoted count, a flattened
+tweet, …) goes through the Python path, which reports what it skips; a chunk DuckDB refuses as a
+whole goes through Python whole. JSON columns (entities, withheld) are re-serialized by the X
+normalizer's own ``_j``, so they match byte for byte; polls and errors (a handful per page) are
+built by the X normalizer itself. The one known difference: in an object with a duplicate key
+DuckDB keeps the first value, Python the last (the API never sends one).
 """
 
 from __future__ import annotations
@@ -381,15 +383,16 @@ def twarc_lines(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
     from .normalize import _python_twarc
 
     try:
-        _vectorized(ch, data, first, at)
+        vectorized(ch, data, first, at)
     except (duckdb.Error, pa.ArrowException):     # raised before anything was added to ch
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         _python_twarc(ch, text, first, at)
 
 
-def _vectorized(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
-    from .normalize import python_line as _python_line
-
+def vectorized(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
+    """The rows of a chunk's lines into ``ch``: through ``ch.add_tables`` (runs of lines taken
+    here, or one line at a time when ``ch.per_line``), ``ch.add`` (polls, errors) and
+    ``ch.python_line`` (the lines left to Python)."""
     lines, line_text, numbered = split_lines(data, first)
     if not len(numbered):
         return
@@ -448,12 +451,14 @@ def _vectorized(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
     extras_by_line = {e[0]: e for e in extras}
     page_id = ch.record.get("page_id") or f"{ch.record.get('run_id')}:{ch.record.get('seq')}"
 
+    per_line = getattr(ch, "per_line", False)
+    items = _items_by_line(posts, accounts)
+
     def emit(lo: int, hi: int) -> None:
         """The vectorized rows of lines lo..hi (all taken here)."""
-        for name, (table, _) in tables.items():
-            part = _slice(table, line_idx[name], lo, hi)
-            if part.num_rows:
-                ch.rows.tables.setdefault(name, []).append(part)
+        ch.add_tables(lo, hi, {name: _slice(table, line_idx[name], lo, hi)
+                               for name, (table, _) in tables.items()},
+                      sum(n for ln, n in items.items() if lo <= ln <= hi))
 
     # walk the lines in order: runs of vectorized lines, and the rest through Python
     run_lo = run_hi = None
@@ -462,19 +467,32 @@ def _vectorized(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
             if run_lo is not None:
                 emit(run_lo, run_hi)
                 run_lo = None
-            _python_line(ch, ln, line_text(ln - first), at)
+            ch.python_line(ln, line_text(ln - first), at)
             continue
-        if run_lo is None:
-            run_lo = ln
-        run_hi = ln
+        if per_line:
+            emit(ln, ln)
+        else:
+            if run_lo is None:
+                run_lo = ln
+            run_hi = ln
         extra = extras_by_line.get(ln)
         if extra or ln in owners:
             _polls_and_errors(ch, ln, extra, owners.get(ln) or [], at, page_id)
     if run_lo is not None:
         emit(run_lo, run_hi)
-    good_data = posts.filter(pa.compute.equal(posts.column("seen_in"), "data")).num_rows
-    data_users = accounts.filter(pa.compute.equal(accounts.column("_grp"), 0)).num_rows
-    ch.rows.items += good_data + data_users
+
+
+def _items_by_line(posts: pa.Table, accounts: pa.Table) -> dict[int, int]:
+    """Result items per line: posts seen in ``data`` and users in ``data`` (lookups)."""
+    out: dict[int, int] = {}
+    for table, mask in ((posts, pa.compute.equal(posts.column("seen_in"), "data")),
+                        (accounts, pa.compute.equal(accounts.column("_grp"), 0))):
+        lines = table.column("_line").filter(mask).to_numpy()
+        if len(lines):
+            values, counts = np.unique(lines, return_counts=True)
+            for ln, n in zip(values.tolist(), counts.tolist()):
+                out[ln] = out.get(ln, 0) + n
+    return out
 
 
 def handles_lines(accounts: pa.Table) -> pa.ChunkedArray:

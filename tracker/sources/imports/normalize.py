@@ -110,6 +110,17 @@ class _Chunk:
             return
         self.add(rows, line, file)
 
+    def add_tables(self, lo: int, hi: int, parts: dict, items: int) -> None:
+        """Arrow rows of lines lo..hi from the vectorized path (``fast.py``)."""
+        for name, part in parts.items():
+            if part.num_rows:
+                self.rows.tables.setdefault(name, []).append(part)
+        self.rows.items += items
+
+    def python_line(self, ln: int, line: str, at: str) -> None:
+        """A line the vectorized path leaves to Python."""
+        python_line(self, ln, line, at)
+
     def add(self, rows: Rows, line: int, file: str | None = None) -> None:
         for table, trows in rows.tables.items():
             if table == "api_errors":
@@ -218,7 +229,7 @@ def python_line(ch: _Chunk, ln: int, line: str, at: str) -> None:
 
 def _python_twarc(ch: _Chunk, text: str, first: int, at: str) -> None:
     for ln, line in iter_lines(text, first):
-        python_line(ch, ln, line, at)
+        ch.python_line(ln, line, at)
 
 
 def _archive_elements(text: str, first: int) -> Iterator[tuple[int, Any, str | None]]:

@@ -17,15 +17,13 @@ import os
 import re
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
 from ...timeutil import iso
-from datetime import datetime, timezone
 
-DEFAULT_CHUNK_BYTES = 16 << 20
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz", ".gz",
-                  ".txt")
+DEFAULT_CHUNK_BYTES = 24 << 20
 _JS_PREFIX = re.compile(rb"^\s*window\.[A-Za-z0-9_.$]+\s*=\s*")
 _WS = " \t\r\n,"
 

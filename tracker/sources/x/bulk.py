@@ -1,0 +1,135 @@
+"""Many archived X pages normalized at once by the vectorized twarc2 path (imports/fast.py).
+
+The loader hands a run of a raw file's X pages here instead of calling ``normalize`` on each:
+every page becomes one line of a twarc2-like chunk (its ``fetched_at`` spliced in as
+``__twarc.retrieved_at``), DuckDB's JSON reader turns the lines into rows, and each page gets
+back its own ``Rows``, equal to what ``normalize`` gives it (tests/sources/x/test_bulk.py
+compares every table over the corpus). A page the vectorized path does not take (invalid or
+truncated JSON, an odd value) goes through ``normalize`` itself, which also raises what it
+raises; so the loader sees the same results either way, only sooner.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ...errors import MalformedPage
+from ..rows import Rows
+from .normalize import normalize
+
+# below this many body bytes the vectorized path's fixed cost does not pay
+BULK_MIN_BYTES = 2 << 20
+# body bytes per batch (one DuckDB pass); a file's batches are normalized in parallel
+BULK_BATCH_BYTES = 8 << 20
+
+
+def bulk_mode() -> str:
+    """``TRACKER_LOAD_FAST``: ``1`` (default; batches of at least BULK_MIN_BYTES), ``0`` (never),
+    ``always`` (every batch, for tests)."""
+    return os.environ.get("TRACKER_LOAD_FAST", "1")
+
+
+def bulk_size(record: dict) -> int | None:
+    """The body's length if the page may go in a batch (a 2xx X page with its body), else
+    None. Cheap: the loader asks it of every page as it reads them."""
+    if record.get("source") != "x" or record.get("body_ref") is not None:
+        return None
+    status, body = record.get("status"), record.get("body")
+    if not isinstance(body, str) or not isinstance(record.get("fetched_at"), str):
+        return None
+    if not isinstance(status, int) or not 200 <= status < 300:
+        return None
+    return len(body)
+
+
+def bulk_line(record: dict) -> bytes | None:
+    """The page as one twarc2 line, or None if it must take the per-page path (not a 2xx page
+    with a JSON object body, or a body that cannot be spliced safely)."""
+    if bulk_size(record) is None:
+        return None
+    body, at = record["body"], record["fetched_at"]
+    text = body.strip()
+    if not (text.startswith("{") and text.endswith("}")) or '"__twarc"' in text \
+            or '"' in at or "\\" in at:
+        return None
+    inner = text[1:-1].strip()
+    line = ("{" + inner + ("," if inner else "") + f'"__twarc":{{"retrieved_at":"{at}"}}}}')
+    if "\n" in line or "\r" in line:
+        # raw newlines in JSON can only be whitespace between tokens
+        line = line.replace("\r", " ").replace("\n", " ")
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:          # a lone surrogate: the per-page path replaces it
+        return None
+
+
+def normalize_pages(records: list[dict]) -> list[tuple[dict, Rows | None, Exception | None]]:
+    """(record, rows, error) of each page, as ``normalize`` would give them, in order."""
+    import duckdb
+    import pyarrow as pa
+
+    from ..imports import fast
+
+    lines = [bulk_line(r) for r in records]
+    ch = _PagesChunk(records)
+    try:
+        # a page that cannot be a line is a blank line there, left to ``normalize`` below
+        fast.vectorized(ch, b"\n".join(line or b"" for line in lines), 1,
+                        records[0]["fetched_at"])
+    except (duckdb.Error, pa.ArrowException):   # refused before anything was added: per page
+        ch = _PagesChunk(records)
+        lines = [None] * len(records)
+    for ln, line in enumerate(lines, 1):
+        if line is None:
+            ch.python_line(ln, "", "")
+    out = []
+    for ln, rec in enumerate(records, 1):
+        rows, exc = ch.results.get(ln) or (ch.rows_of(ln), None)
+        out.append((rec, rows, exc))
+    return out
+
+
+class _PagesChunk:
+    """What ``fast.vectorized`` writes into, one ``Rows`` per line (= page)."""
+
+    per_line = True
+
+    def __init__(self, records: list[dict]):
+        self.records = records
+        self.record: dict = {}
+        self.rows: dict[int, Rows] = {}
+        # pages normalized on their own: line -> (rows, error)
+        self.results: dict[int, tuple[Rows | None, Exception | None]] = {}
+
+    def rows_of(self, line: int) -> Rows:
+        return self.rows.setdefault(line, Rows())
+
+    def _page_id(self, line: int) -> str:
+        rec = self.records[line - 1]
+        return rec.get("page_id") or f"{rec.get('run_id')}:{rec.get('seq')}"
+
+    def add_tables(self, lo: int, hi: int, parts: dict, items: int) -> None:
+        assert lo == hi
+        rows = self.rows_of(lo)
+        for name, part in parts.items():
+            if part.num_rows:
+                rows.tables.setdefault(name, []).append(part)
+        rows.items += items
+
+    def python_line(self, ln: int, line: str, at: str) -> None:
+        try:
+            self.results[ln] = (normalize(self.records[ln - 1]), None)
+        except (MalformedPage, KeyError) as exc:
+            self.results[ln] = (None, exc)
+
+    def add(self, rows: Rows, line: int, file: str | None = None) -> None:
+        """Polls, snapshots and errors of a vectorized page (built by ``normalize``)."""
+        page_id = self._page_id(line)
+        out = self.rows_of(line)
+        for table, trows in rows.tables.items():
+            for r in trows:
+                if "page_id" in r:
+                    r["page_id"] = page_id
+            out.tables.setdefault(table, []).extend(trows)
+        out.post_status.extend(rows.post_status)
+        out.skipped.extend(rows.skipped)
