@@ -18,6 +18,10 @@ from tracker.errors import ConfigError
     ({"x": {"api_base_url": "api.x.com"}}, "x.api_base_url: must be an http(s) URL"),
     ({"x": {"bearer_token_env": "AAAA-secret token"}}, "x.bearer_token_env: must be the NAME"),
     ({"storage": {"databse": "x.duckdb"}}, "storage.databse: unknown key"),
+    ({"storage": {"load_memory_limit": "lots"}},
+     "storage.load_memory_limit: 'lots' is not a size such as 512MB or 2GB"),
+    ({"storage": {"load_memory_limit": "1GB'; DROP TABLE posts; --"}},
+     "storage.load_memory_limit: \"1GB'; DROP"),
     ([1, 2], "the top level must be a mapping"),
 ])
 def test_errors_name_the_path(data, message):
@@ -36,6 +40,7 @@ def test_defaults_and_relative_paths(tmp_path):
     assert cfg.raw_dir == tmp_path / "data" / "raw"
     assert (cfg.x.api_base_url, cfg.x.bearer_token_env, cfg.x.max_requests_per_run,
             cfg.x.replies_window_days) == ("https://api.x.com", "X_BEARER_TOKEN", 100, 7)
+    assert cfg.storage.load_memory_limit == "512MB"
 
 
 def test_yaml_syntax_error_names_line(tmp_path):

@@ -193,7 +193,8 @@ def rebuild(ctx: click.Context) -> None:
     with RunLock(cfg.lock_file):
         progress, tick = _load_progress(len(list_raw_files(cfg.raw_dir)))
         with progress:
-            result = do_rebuild(cfg.database, cfg.raw_dir, cfg.replica, progress=tick)
+            result = do_rebuild(cfg.database, cfg.raw_dir, cfg.replica, progress=tick,
+                                    memory_limit=cfg.storage.load_memory_limit)
     out.print(f"rebuilt {cfg.database} from {len(result.files)} raw files "
               f"({result.pages} pages, {result.new_rows} rows)", highlight=False)
 

@@ -28,6 +28,16 @@ class StorageConfig(_Strict):
     # Read-only copy refreshed after every load; `tracker sql` and analysts read it.
     replica: Path | None = None
     lock_file: Path | None = None
+    # DuckDB's memory while loading (its indexes and buffers; normalizing takes ~0.3 GB more);
+    # null = DuckDB's default, 80% of RAM
+    load_memory_limit: str | None = "512MB"
+
+    @field_validator("load_memory_limit")
+    @classmethod
+    def _memory(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", v):
+            raise ValueError(f"{v!r} is not a size such as 512MB or 2GB")
+        return v
 
 
 class XPricing(_Strict):

@@ -136,7 +136,7 @@ def _prepare(cfg: Config, now: datetime) -> Context:
         ctx.plan.open_poll_posts = sorted(open_posts, key=lambda p: (len(p), p))
         return ctx
     try:
-        loaded = load_pending(con, cfg.raw_dir)
+        loaded = load_pending(con, cfg.raw_dir, memory_limit=cfg.storage.load_memory_limit)
         ctx = from_con(con, False)
     except (duckdb.IOException, duckdb.FatalException, OSError) as exc:
         raise StorageError(f"cannot write the database {cfg.database}: "
@@ -155,7 +155,8 @@ def load_now(cfg: Config, progress=None, retry_failed: bool = False) -> LoadResu
     """Load every pending raw file, then refresh the replica. Raises DatabaseBusy."""
     con = open_db(cfg.database)
     try:
-        result = load_pending(con, cfg.raw_dir, progress=progress, retry_failed=retry_failed)
+        result = load_pending(con, cfg.raw_dir, progress=progress, retry_failed=retry_failed,
+                              memory_limit=cfg.storage.load_memory_limit)
     finally:
         con.close()
     refresh_replica(cfg.database, cfg.replica)

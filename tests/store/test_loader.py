@@ -143,3 +143,41 @@ def test_a_file_that_cannot_load_is_recorded_and_skipped_not_blocking(tmp_path, 
     assert [f.error for f in retried.files] == [None]
     assert con.execute("SELECT count(*) FROM posts").fetchone() == (2,)
     assert loader.failed_files(con) == []
+
+
+def _one_run(tmp_path, n=50):
+    w = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
+    w.append({"type": "run_start", "job": "collect_posts", "started_at": "2022-10-11T14:00:00Z"})
+    page(w, {"data": [tweet(i) for i in range(1, n + 1)]}, scope="timeline:7",
+         cursor={"newest_id": str(n), "gap": None})
+    w.append({"type": "run_end", "status": "ok"})
+
+
+def test_memory_is_capped_while_loading_and_restored(tmp_path, con):
+    _one_run(tmp_path)
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    during = []
+    res = load_pending(con, tmp_path / "raw", memory_limit="300MB", progress=lambda fl: during.append(
+        con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))
+    assert not res.failed and res.new_rows == 100
+    assert during == ["286.1 MiB"]                  # 300 MB
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
+
+
+def test_a_cap_too_small_is_lifted_not_blamed_on_the_file(tmp_path, con, monkeypatch):
+    from tracker.store import loader
+
+    _one_run(tmp_path, n=3000)
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    calls, real = [], loader.load_file
+
+    def spy(*a, **kw):
+        calls.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(loader, "load_file", spy)
+    res = load_pending(con, tmp_path / "raw", memory_limit="6MB")
+    assert calls == ["5.7 MiB", before]              # ran out under the cap, then without it
+    assert not res.failed and res.new_rows == 6000
+    assert con.execute("SELECT count(*), count(error) FROM raw_files").fetchone() == (1, 0)
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before

@@ -35,6 +35,7 @@ def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
             ) from None
         raise TrackerError(f"{path}: cannot open database: {exc}") from None
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")     # our own bars, not DuckDB's on stderr
     if not read_only:
         migrate(con)
     return con

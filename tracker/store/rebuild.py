@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 from ..store.db import open_db, refresh_replica
-from ..store.loader import LoadResult, load_pending
+from ..store.loader import LOAD_MEMORY, LoadResult, load_pending
 from ..store.refs import ReferencedFileError
 
 
 def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
-            progress=None) -> LoadResult:
+            progress=None, memory_limit: str | None = LOAD_MEMORY) -> LoadResult:
     """Load every raw file into a fresh database, then swap it in.
 
     The previous database is kept beside it as ``<name>.bak`` (the last one only). If loading
@@ -24,7 +24,7 @@ def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
             p.unlink()
     con = open_db(fresh)
     try:
-        result = load_pending(con, raw_dir, progress=progress)
+        result = load_pending(con, raw_dir, progress=progress, memory_limit=memory_limit)
         con.execute("CHECKPOINT")
     finally:
         con.close()
