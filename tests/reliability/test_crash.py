@@ -5,6 +5,7 @@
    command in a child process, killed with SIGKILL at a random moment of its load. The next
    load (what the next run does first) must leave a database equal, row for row, to a clean
    load of the same archive: no page lost, none loaded twice, no cursor ahead of its rows.
+   Every other trial normalizes its pages in batches (``TRACKER_LOAD_FAST=always``).
 2. **Crash mid-collection** (5 seeded trials). `tracker collect x` runs in a child process
    against the local server and is killed after a random number of timeline pages. The next
    run loads the dead run's pages (recorded as `crashed`), continues the interrupted pagination
@@ -156,11 +157,17 @@ def _trial_config(d: Path, raw: Path) -> Path:
     return path
 
 
-def _spawn(cfg_path: Path) -> subprocess.Popen:
-    """A child importing the tracker meanwhile; it says "ready" and waits for "go"."""
+def _spawn(cfg_path: Path, mode: str = "1") -> subprocess.Popen:
+    """A child importing the tracker meanwhile; it says "ready" and waits for "go".
+    ``mode``: TRACKER_LOAD_FAST (``always``: pages normalized in batches, sources/x/bulk.py)."""
     return subprocess.Popen([PY, "-c", DRIVER, str(cfg_path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=subprocess_env(), cwd=cfg_path.parent)
+                            env=subprocess_env(TRACKER_LOAD_FAST=mode), cwd=cfg_path.parent)
+
+
+def _mode(trial: int) -> str:
+    """Every other trial normalizes its pages in batches."""
+    return "always" if trial % 2 else "1"
 
 
 def _loaded(db: Path) -> int:
@@ -193,29 +200,31 @@ def test_kill_9_during_load_then_next_load_equals_a_clean_load(archive, tmp_path
         d.mkdir()
         configs.append(_trial_config(d, raw))
     # how long a child takes from "go" to the end of its load: the kills fall in that span
-    calib = tmp_path / "calibration"
-    calib.mkdir()
-    child = _spawn(_trial_config(calib, raw))
-    assert child.stdout.readline().strip() == "ready"
-    t0 = time.perf_counter()
-    child.stdin.write("go\n")
-    child.stdin.flush()
-    assert child.wait(timeout=120) == 0
-    span = time.perf_counter() - t0
-    assert full_snapshot(load_config(calib / "config.yaml").database) == clean
+    spans = {}
+    for mode in ("1", "always"):
+        calib = tmp_path / f"calibration-{mode}"
+        calib.mkdir()
+        child = _spawn(_trial_config(calib, raw), mode)
+        assert child.stdout.readline().strip() == "ready"
+        t0 = time.perf_counter()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.wait(timeout=120) == 0
+        spans[mode] = time.perf_counter() - t0
+        assert full_snapshot(load_config(calib / "config.yaml").database) == clean
     killed_at = []
-    nxt = _spawn(configs[0])
+    nxt = _spawn(configs[0], _mode(0))
     for i, cfg_path in enumerate(configs):
         proc = nxt
         assert proc.stdout.readline().strip() == "ready"
-        delay = rng.uniform(0.02, 1.0) * span
+        delay = rng.uniform(0.02, 1.0) * spans[_mode(i)]
         proc.stdin.write("go\n")
         proc.stdin.flush()
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         if i + 1 < len(configs):
-            nxt = _spawn(configs[i + 1])          # warm up the next child meanwhile
+            nxt = _spawn(configs[i + 1], _mode(i + 1))   # warm up the next child meanwhile
         cfg = load_config(cfg_path)
         killed_at.append((round(delay, 3), proc.returncode, _loaded(cfg.database)))
         runner.load_now(cfg)                      # the next run's first step
@@ -223,7 +232,7 @@ def test_kill_9_during_load_then_next_load_equals_a_clean_load(archive, tmp_path
         assert full_snapshot(cfg.replica) == clean_replica
     # the kills landed all over the load: before the first commit, between commits, and a
     # child that finished before its kill is fine too
-    print(f"span {span:.2f}s; (kill delay, exit code, raw files committed): {killed_at}")
+    print(f"spans {spans}; (kill delay, exit code, raw files committed): {killed_at}")
     mid = [k for k in killed_at if k[1] == -signal.SIGKILL and 0 < k[2] < len(files)]
     assert len(mid) >= TRIALS // 3, killed_at
     assert len({k[2] for k in killed_at}) >= 4, killed_at
