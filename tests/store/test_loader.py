@@ -181,3 +181,44 @@ def test_a_cap_too_small_is_lifted_not_blamed_on_the_file(tmp_path, con, monkeyp
     assert not res.failed and res.new_rows == 6000
     assert con.execute("SELECT count(*), count(error) FROM raw_files").fetchone() == (1, 0)
     assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == before
+
+
+def test_the_next_file_is_read_ahead_and_the_rows_are_the_same(tmp_path, monkeypatch):
+    from tracker.store import loader
+
+    for r in range(4):
+        w = RawWriter(tmp_path / "raw", "x", f"r{r}", started=AT + timedelta(minutes=r))
+        w.append({"type": "run_start", "job": "collect_posts",
+                  "started_at": f"2022-10-11T14:0{r}:00Z"})
+        page(w, {"data": [tweet(i, text=f"v{r}", likes=r) for i in range(r, r + 30)]},
+             at=AT + timedelta(minutes=r), scope="timeline:7",
+             cursor={"newest_id": str(r + 29), "gap": None})
+        page(w, '{"data": [trunc', at=AT + timedelta(minutes=r))
+        w.append({"type": "run_end", "status": "ok"})
+    read, real = [], loader.read_ahead
+
+    def spy(raw_dir, rel):
+        read.append(rel)
+        return real(raw_dir, rel)
+
+    got = {}
+    for ahead in (True, False):
+        monkeypatch.setattr(loader, "read_ahead", spy)
+        monkeypatch.setattr(loader, "READ_AHEAD_MAX_BYTES", (64 << 20) if ahead else -1)
+        c = open_db(tmp_path / f"{ahead}.duckdb")
+        res = load_pending(c, tmp_path / "raw")
+        got[ahead] = ([(f.pages, f.quarantined, f.new_rows, f.updated_rows) for f in res.files],
+                      {t: c.execute(f"SELECT * EXCLUDE (loaded_at) FROM {t} ORDER BY ALL"
+                                    if t == "raw_files" else f"SELECT * FROM {t} ORDER BY ALL"
+                                    ).fetchall()
+                       for t in ("posts", "post_versions", "sync_state", "runs", "raw_pages",
+                                 "raw_files")})
+        c.close()
+        if ahead:
+            files = [f.path for f in res.files]
+            assert read == files[1:]             # every file but the first was read ahead
+    assert len(read) == 3                        # and none when the size limit says no
+    assert got[True] == got[False]
+    # 30 posts + versions, then each run 1 new post (+ version) and 29 changed (+ versions),
+    # and the cursor
+    assert got[True][0] == [(2, 1, 60, 1), (2, 1, 2, 59), (2, 1, 2, 59), (2, 1, 2, 59)]

@@ -42,6 +42,8 @@ BATCH_MEMORY = "384MB"
 # DuckDB's memory while loading, unless the config says otherwise (storage.load_memory_limit):
 # without a cap DuckDB keeps up to 80% of RAM, and a 1M-post load peaks at 1.2 GB instead of 0.9
 LOAD_MEMORY = "512MB"
+# a collected file up to this size is read and normalized while the previous one commits
+READ_AHEAD_MAX_BYTES = 64 << 20
 
 # Called with (page record, its Rows or None if quarantined) as each page is normalized.
 _page_listeners: list[Callable[[dict, Rows | None], None]] = []
@@ -134,11 +136,23 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
             con.execute(f"SET memory_limit = '{memory_limit}'")
         except duckdb.OutOfMemoryException:      # it already holds more: leave it as it is
             capped = False
+    pre = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-read-ahead")
+    nxt: tuple[str, Future] | None = None
     try:
-        for rel in files:
+        for i, rel in enumerate(files):
+            lines = None
+            if nxt is not None and nxt[0] == rel:
+                try:
+                    lines = nxt[1].result()
+                except Exception:        # read it again below: load_file says what is wrong
+                    lines = None
+            nxt = None
+            # the next file is read and normalized while this one is stored
+            if i + 1 < len(files) and _prefetchable(raw_dir, files[i + 1]):
+                nxt = (files[i + 1], pre.submit(read_ahead, raw_dir, files[i + 1]))
             try:
                 try:
-                    fl = load_file(con, raw_dir, rel)
+                    fl = load_file(con, raw_dir, rel, lines)
                 except duckdb.OutOfMemoryException:
                     if not capped:
                         raise
@@ -158,6 +172,7 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
             if progress:
                 progress(fl)
     finally:
+        pre.shutdown(wait=True, cancel_futures=True)
         if capped:
             # (the setting reads back rounded, "18.8 GiB": set again, it would not be the same)
             con.execute("RESET memory_limit")
@@ -429,9 +444,32 @@ def _ahead(lines: Iterator, refs: RefReader) -> Iterator[tuple]:
             yield from units.popleft()
 
 
-def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLoad:
+def _prefetchable(raw_dir: Path, rel: str) -> bool:
+    """A collected X file of bounded size (an import's file references gigabytes)."""
+    try:
+        return rel.split("/", 1)[0] == "x" and \
+            (Path(raw_dir) / rel).stat().st_size <= READ_AHEAD_MAX_BYTES
+    except OSError:
+        return False
+
+
+def read_ahead(raw_dir: Path, rel: str) -> list[tuple]:
+    """A raw file read and its pages normalized, without the database: what ``load_file``
+    consumes, made while the previous file commits."""
+    out = []
+    with RefReader() as refs:
+        for rl, fut in _ahead(read_raw_file(Path(raw_dir) / rel), refs):
+            if fut is not None:
+                fut.exception()          # wait; load_file gets the result or the error
+            out.append((rl, fut))
+    return out
+
+
+def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str,
+              lines: list[tuple] | None = None) -> FileLoad:
     """Load one raw file in a single transaction (or, for pages marked ``commit_after``, in one
-    transaction per such page and one for the rest: reloading after a crash changes nothing)."""
+    transaction per such page and one for the rest: reloading after a crash changes nothing).
+    ``lines``: the file as ``read_ahead`` gave it, if it was read ahead."""
     fl = FileLoad(rel)
     merged = Rows()
     cursors: dict[tuple[str, str], tuple[str, str, str]] = {}
@@ -443,7 +481,8 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str) -> FileLo
     checkpoint_was: str | None = None
     memory_was: str | None = None
     with RefReader() as refs:
-        for rl, ahead in _ahead(read_raw_file(Path(raw_dir) / rel), refs):
+        for rl, ahead in (lines if lines is not None
+                          else _ahead(read_raw_file(Path(raw_dir) / rel), refs)):
             if rl.record is None:
                 fl.bad_lines.append(f"{rel}:{rl.line}: {rl.error}")
                 continue

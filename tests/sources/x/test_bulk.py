@@ -134,3 +134,28 @@ def test_bulk_line_splices_the_capture_time_or_declines():
 def test_mode_setting(monkeypatch, mode):
     monkeypatch.setenv("TRACKER_LOAD_FAST", mode)
     assert bulk.bulk_mode() == mode
+
+
+def test_a_failure_inside_the_batch_path_costs_speed_not_rows(monkeypatch, caplog):
+    from tracker.sources.imports import fast
+    from tracker.sources.x.normalize import normalize
+
+    recs = [{"type": "page", "source": "x", "status": 200, "run_id": "r", "seq": i,
+             "fetched_at": "2022-10-03T18:00:00.000000Z",
+             "body": json.dumps({"data": [{"id": str(i), "text": "hi",
+                                           "edit_history_tweet_ids": [str(i)]}],
+                                 "errors": [{"title": "Not Found Error", "resource_type": "tweet",
+                                             "resource_id": "9"}]})} for i in (1, 2)]
+
+    def broken(ch, *a, **kw):
+        ch.add_tables(1, 1, {}, 7)              # half done, then a bug
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(fast, "vectorized", broken)
+    out = bulk.normalize_pages(recs)
+    for rec, (r, rows, exc) in zip(recs, out):
+        expected = normalize(rec)
+        assert r is rec and exc is None
+        assert (rows.tables, rows.post_status, rows.items) == (
+            expected.tables, expected.post_status, expected.items) and rows.items == 1
+    assert "batch of 2 pages normalized page by page" in caplog.text

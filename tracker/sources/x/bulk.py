@@ -11,11 +11,14 @@ raises; so the loader sees the same results either way, only sooner.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from ...errors import MalformedPage
 from ..rows import Rows
 from .normalize import normalize
+
+log = logging.getLogger(__name__)
 
 # below this many body bytes the vectorized path's fixed cost does not pay
 BULK_MIN_BYTES = 2 << 20
@@ -76,7 +79,11 @@ def normalize_pages(records: list[dict]) -> list[tuple[dict, Rows | None, Except
         # a page that cannot be a line is a blank line there, left to ``normalize`` below
         fast.vectorized(ch, b"\n".join(line or b"" for line in lines), 1,
                         records[0]["fetched_at"])
-    except (duckdb.Error, pa.ArrowException):   # refused before anything was added: per page
+    except (duckdb.Error, pa.ArrowException):   # DuckDB refused the batch: page by page
+        ch = _PagesChunk(records)
+        lines = [None] * len(records)
+    except Exception:                           # a shape no rule foresaw: the per-page path
+        log.warning("batch of %d pages normalized page by page", len(records), exc_info=True)
         ch = _PagesChunk(records)
         lines = [None] * len(records)
     for ln, line in enumerate(lines, 1):
