@@ -40,7 +40,7 @@ def test_defaults_and_relative_paths(tmp_path):
     assert cfg.raw_dir == tmp_path / "data" / "raw"
     assert (cfg.x.api_base_url, cfg.x.bearer_token_env, cfg.x.max_requests_per_run,
             cfg.x.replies_window_days) == ("https://api.x.com", "X_BEARER_TOKEN", 100, 7)
-    assert cfg.storage.load_memory_limit == "512MB"
+    assert cfg.storage.load_memory_limit == "384MB"
 
 
 def test_yaml_syntax_error_names_line(tmp_path):

@@ -30,7 +30,7 @@ class StorageConfig(_Strict):
     lock_file: Path | None = None
     # DuckDB's memory while loading (its indexes and buffers; normalizing takes ~0.3 GB more);
     # null = DuckDB's default, 80% of RAM
-    load_memory_limit: str | None = "512MB"
+    load_memory_limit: str | None = "384MB"
 
     @field_validator("load_memory_limit")
     @classmethod

@@ -40,8 +40,8 @@ BATCH_CHECKPOINT = "128MB"
 # DuckDB's memory for such a file (the rest of a big import's budget goes to normalizing)
 BATCH_MEMORY = "384MB"
 # DuckDB's memory while loading, unless the config says otherwise (storage.load_memory_limit):
-# without a cap DuckDB keeps up to 80% of RAM, and a 1M-post load peaks at 1.2 GB instead of 0.9
-LOAD_MEMORY = "512MB"
+# without a cap DuckDB keeps up to 80% of RAM (bench/load.py: 1M posts, 0.9 GB peak in all with it)
+LOAD_MEMORY = "384MB"
 # a collected file up to this size is read and normalized while the previous one commits
 READ_AHEAD_MAX_BYTES = 64 << 20
 
@@ -461,6 +461,8 @@ def read_ahead(raw_dir: Path, rel: str) -> list[tuple]:
         for rl, fut in _ahead(read_raw_file(Path(raw_dir) / rel), refs):
             if fut is not None:
                 fut.exception()          # wait; load_file gets the result or the error
+                if not _page_listeners and fut.exception() is None:
+                    fut.result()[0].pop("body", None)    # normalized: only its rows are needed
             out.append((rl, fut))
     return out
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 _local = threading.local()
 BATCH_LINES = int(os.environ.get("TRACKER_IMPORT_BATCH_LINES", "4"))
 FAST_THREADS = int(os.environ.get("TRACKER_IMPORT_THREADS", "1"))   # per worker thread
+FAST_MEMORY = "384MB"                   # per worker thread
 
 # A JSON scalar's raw text as _s() would print it: strings, and integers (no floats, bools).
 _INT = r"(0|-?[1-9][0-9]*)"
@@ -296,7 +297,7 @@ def _con() -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB (one per thread) for the JSON work."""
     con = getattr(_local, "con", None)
     if con is None:
-        con = duckdb.connect(config={"memory_limit": "384MB", "threads": FAST_THREADS})
+        con = duckdb.connect(config={"memory_limit": FAST_MEMORY, "threads": FAST_THREADS})
         con.execute("SET TimeZone = 'UTC'")
         con.execute(MACROS)
         _local.con = con

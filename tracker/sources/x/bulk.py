@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # below this many body bytes the vectorized path's fixed cost does not pay
 BULK_MIN_BYTES = 2 << 20
 # body bytes per batch (one DuckDB pass); a file's batches are normalized in parallel
-BULK_BATCH_BYTES = 8 << 20
+BULK_BATCH_BYTES = 4 << 20
 
 
 def bulk_mode() -> str:
