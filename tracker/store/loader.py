@@ -459,10 +459,10 @@ def read_ahead(raw_dir: Path, rel: str) -> list[tuple]:
     out = []
     with RefReader() as refs:
         for rl, fut in _ahead(read_raw_file(Path(raw_dir) / rel), refs):
-            if fut is not None:
-                fut.exception()          # wait; load_file gets the result or the error
-                if not _page_listeners and fut.exception() is None:
-                    fut.result()[0].pop("body", None)    # normalized: only its rows are needed
+            # wait; load_file gets the result or the error. Once normalized, only the rows are
+            # needed, not the body
+            if fut is not None and fut.exception() is None and not _page_listeners:
+                fut.result()[0].pop("body", None)
             out.append((rl, fut))
     return out
 

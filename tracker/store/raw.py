@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from .. import __version__
 from ..errors import StorageError
+from ..jsonload import loads
 from ..timeutil import iso, utcnow
 
 RAW_SUFFIX = ".jsonl.gz"
@@ -84,21 +85,6 @@ class RawLine:
     error: str | None = None
 
 
-def _loads(text: bytes):
-    """json.loads, faster: orjson gives the same objects; what it refuses (NaN, integers
-    beyond 64 bits, lone surrogate escapes, invalid JSON) is left to json.loads."""
-    try:
-        return _orjson_loads(text)
-    except ValueError:
-        return json.loads(text)
-
-
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:         # pragma: no cover - orjson is a dependency; stay correct without
-    _orjson_loads = json.loads
-
-
 def read_raw_file(path: Path) -> Iterator[RawLine]:
     """Yield every line of a raw file; a damaged line or a torn tail is reported, not fatal."""
     lineno = 0
@@ -117,7 +103,7 @@ def read_raw_file(path: Path) -> Iterator[RawLine]:
                 yield RawLine(lineno, None, "truncated last line")
                 return
             try:
-                rec = _loads(text)
+                rec = loads(text)
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
                 yield RawLine(lineno, rec)

@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ...jsonload import loads
 from ...timeutil import iso
 from ..x.normalize import PLATFORM, _j
 from ..x.normalize import normalize as x_normalize
@@ -304,27 +305,9 @@ def _con() -> duckdb.DuckDBPyConnection:
     return con
 
 
-
-
-def _loads(text: str):
-    """json.loads, faster: orjson gives the same objects; anything it refuses (NaN, integers
-    beyond 64 bits, lone surrogates) goes to json.loads."""
-    try:
-        return _orjson_loads(text)
-    except ValueError:
-        return json.loads(text)
-
-
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:         # pragma: no cover - orjson is a dependency; stay correct without
-    _orjson_loads = json.loads
-
-
 def _canonical(col: pa.ChunkedArray) -> pa.Array:
     """The X normalizer's own JSON text (``_j``: sorted keys, its separators) of each value."""
-    dumps, loads = _j, _loads
-    return pa.array([None if v is None else dumps(loads(v)) for v in col.to_pylist()],
+    return pa.array([None if v is None else _j(loads(v)) for v in col.to_pylist()],
                     pa.string())
 
 

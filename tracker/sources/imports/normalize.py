@@ -30,6 +30,7 @@ from collections import Counter
 from typing import Any, Iterator
 
 from ...errors import MalformedPage
+from ...jsonload import loads
 from ...timeutil import iso, parse_iso
 from ..rows import Rows
 from ..x.normalize import normalize as x_normalize
@@ -160,21 +161,10 @@ def unstorable(rows: Rows) -> str | None:
     return None
 
 
-try:
-    from orjson import loads as _orjson_loads
-except ImportError:         # pragma: no cover - orjson is a dependency; stay correct without
-    _orjson_loads = json.loads
-
-
 def parse_line(line: str) -> tuple[Any, str | None]:
-    """json.loads, faster: orjson gives the same objects; what it refuses (NaN, integers
-    beyond 64 bits, lone surrogates, invalid JSON) is left to json.loads to accept or explain."""
+    """The line's JSON value, or None and why it is not JSON."""
     try:
-        return _orjson_loads(line), None
-    except ValueError:
-        pass
-    try:
-        return json.loads(line), None
+        return loads(line), None
     except ValueError as exc:
         return None, f"invalid JSON ({len(line)} bytes): {exc}"
 
