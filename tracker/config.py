@@ -10,8 +10,8 @@ from typing import Any, Literal
 import yaml
 from datetime import date, datetime, time, timedelta, timezone
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ByteSize, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from .errors import ConfigError
 
@@ -68,7 +68,9 @@ class XConfig(_Strict):
     max_retries: int = Field(4, ge=0)
     backoff_base_seconds: float = Field(1.0, ge=0)
     backoff_max_seconds: float = Field(60, ge=0)
-    timeout_seconds: float = Field(30, gt=0)
+    timeout_seconds: float = Field(30, gt=0, le=3600)      # per socket read
+    request_deadline_seconds: float = Field(120, gt=0, le=3600)   # per request, in all
+    max_body_bytes: ByteSize = Field(ByteSize(32 << 20), gt=0)   # a bigger answer is cut here
     pricing: XPricing = XPricing()
 
     @field_validator("api_base_url")
@@ -325,7 +327,9 @@ class PressConfig(_Strict):
     gdelt: GdeltConfig = GdeltConfig()
     queries: list[PressQueryConfig] = []
     max_requests_per_run: int = Field(200, ge=1)
-    timeout_seconds: float = Field(30, gt=0)
+    timeout_seconds: float = Field(30, gt=0, le=3600)      # per socket read
+    request_deadline_seconds: float = Field(120, gt=0, le=3600)   # per request, in all
+    max_body_bytes: ByteSize = Field(ByteSize(10 << 20), gt=0)   # a bigger feed/page is cut
     max_retries: int = Field(3, ge=0)
     backoff_base_seconds: float = Field(1.0, ge=0)
     backoff_max_seconds: float = Field(60, ge=0)

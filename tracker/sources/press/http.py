@@ -1,4 +1,4 @@
-"""Plain HTTP for the press sources: timeouts, bounded retries, a per-run request cap, raw first.
+"""HTTP for the press sources: the archiving fetcher (sources/fetch.py) and body decoding.
 
 Every attempt's response (304s, errors and connection failures included) is archived verbatim
 before anything is derived from it. 5xx, 429 and connection errors are retried with bounded
@@ -11,16 +11,17 @@ import codecs
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import requests
 
 from ... import __version__
 from ...config import PressConfig
-from ...errors import BudgetExhausted, SourceError
 from ...store.raw import RawWriter
-from ...timeutil import iso, utcnow
+from ...timeutil import utcnow
+from ..fetch import ArchivingFetcher, FetchLimits
+from ..http import GuardedAdapter
 
 log = logging.getLogger("tracker.press")
 
@@ -71,16 +72,6 @@ def decode(content: bytes, content_type: str | None) -> str:
 
 
 @dataclass
-class FetchStats:
-    requests: int = 0
-    pages: int = 0
-    posts_read: int = 0
-    retries: int = 0
-    waited_seconds: float = 0.0
-    by_purpose: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
 class Fetched:
     """One archived answer as the collectors see it."""
 
@@ -93,30 +84,44 @@ class Fetched:
     extra: object = None           # what cursor_fn worked out from the body
 
 
-class PressFetcher:
+def make_session(cfg: PressConfig) -> requests.Session:
+    """A session whose every request is bounded by the press deadline and body cap."""
+    session = requests.Session()
+    session.headers["User-Agent"] = f"{cfg.user_agent} tracker/{__version__}"
+    adapter = GuardedAdapter(timeout=cfg.timeout_seconds, deadline=cfg.request_deadline_seconds,
+                             max_body_bytes=cfg.max_body_bytes)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class PressFetcher(ArchivingFetcher):
     """GETs within the run's request cap; archives every attempt first."""
+
+    kept_headers = KEPT_HEADERS
+    source_label = "press"
 
     def __init__(self, cfg: PressConfig, raw: RawWriter, *,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock=utcnow):
+        super().__init__(raw, FetchLimits(
+            max_requests=cfg.max_requests_per_run, max_retries=cfg.max_retries,
+            backoff_base_seconds=cfg.backoff_base_seconds,
+            backoff_max_seconds=cfg.backoff_max_seconds), sleep=sleep, clock=clock)
         self.cfg = cfg
-        self.raw = raw
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = f"{cfg.user_agent} tracker/{__version__}"
-        self.sleep = sleep
-        self.clock = clock
-        self.stats = FetchStats()
-        self._last: dict[str, float] = {}
+        self.session = session or make_session(cfg)
 
-    def pace(self, key: str, interval: float) -> None:
-        """Keep ``interval`` seconds between requests of one kind (GDELT asks for 5 s)."""
-        last = self._last.get(key)
-        if last is not None and interval > 0:
-            wait = interval - (time.monotonic() - last)
-            if wait > 0:
-                self.stats.waited_seconds += wait
-                self.sleep(wait)
-        self._last[key] = time.monotonic()
+    def accepted(self, status) -> bool:
+        return status is not None and (200 <= status < 300 or status == 304)
+
+    def decode(self, resp: requests.Response) -> str:
+        return decode(resp.content, resp.headers.get("content-type"))
+
+    def headers_of(self, resp: requests.Response) -> dict:
+        kept = super().headers_of(resp)
+        if resp.history and resp.url:
+            kept[FINAL_URL] = resp.url
+        return kept
 
     def get(self, url: str, *, purpose: str, scope: str | None = None,
             params: dict | None = None, headers: dict | None = None,
@@ -128,73 +133,16 @@ class PressFetcher:
         ``cursor_fn(status, text, headers) -> (cursor_after, extra)`` runs on a 200 answer
         before it is archived, so the page carries the cursor it justifies.
         """
-        attempt = 0
-        while True:
-            if self.stats.requests >= self.cfg.max_requests_per_run:
-                raise BudgetExhausted(
-                    f"request cap of {self.cfg.max_requests_per_run} per run reached "
-                    "(press.max_requests_per_run); the next run goes on from the saved cursors")
-            if pace:
-                self.pace(*pace)
-            self.stats.requests += 1
-            self.stats.by_purpose[purpose] = self.stats.by_purpose.get(purpose, 0) + 1
-            resp, conn_error = None, None
-            try:
-                resp = self.session.get(url, params=params, headers=headers or {},
-                                        timeout=self.cfg.timeout_seconds, allow_redirects=True)
-            except requests.RequestException as exc:
-                conn_error = _short_error(exc)
-            fetched_at = self.clock()
-            status = resp.status_code if resp is not None else None
-            kept = {}
-            text = None
-            if resp is not None:
-                kept = {k: resp.headers[k] for k in KEPT_HEADERS if k in resp.headers}
-                if resp.history and resp.url:
-                    kept[FINAL_URL] = resp.url
-                text = decode(resp.content, resp.headers.get("content-type"))
-            cursor, extra = None, None
-            if status == 200 and cursor_fn is not None:
-                cursor, extra = cursor_fn(status, text, kept)
-            seq = self.raw.page(purpose=purpose, endpoint=url,
-                                params={**(params or {}), **(archive_params or {})},
-                                scope=scope, fetched_at=fetched_at, status=status,
-                                headers=kept, body=text, cursor_after=cursor, error=conn_error)
-            self.stats.pages += 1
-            if status is not None and (200 <= status < 300 or status == 304):
-                return Fetched(url, status, text or "", kept, seq, iso(fetched_at), extra)
-            attempt += 1
-            retryable = conn_error is not None or status == 429 or (status or 0) >= 500
-            what = conn_error or f"HTTP {status}"
-            if not retryable:
-                raise SourceError(f"{url}: {what}: {_snippet(text)}")
-            if attempt > self.cfg.max_retries:
-                raise SourceError(f"{url}: gave up after {attempt} attempts: {what}"
-                                  + (f": {_snippet(text)}" if text else ""))
-            delay = min(self.cfg.backoff_base_seconds * 2 ** (attempt - 1),
-                        self.cfg.backoff_max_seconds)
-            retry_after = resp.headers.get("retry-after") if resp is not None else None
-            if retry_after and retry_after.strip().isdigit():
-                delay = min(max(delay, float(retry_after)), self.cfg.backoff_max_seconds)
-            log.warning("press %s: %s; retry %d in %.1fs", url, what, attempt, delay)
-            self.stats.retries += 1
-            self.stats.waited_seconds += delay
-            self.sleep(delay)
+        def judge(_parsed, a):
+            if a.status == 200 and cursor_fn is not None:
+                return cursor_fn(a.status, a.text, a.headers)
+            return None, None
 
+        a = self.fetch(
+            purpose=purpose, endpoint=url, params={**(params or {}), **(archive_params or {})},
+            scope=scope, pace=pace, url=url, cursor_fn=judge,
+            send=lambda: self.session.get(url, params=params, headers=headers or {},
+                                          timeout=self.cfg.timeout_seconds,
+                                          allow_redirects=True))
+        return Fetched(url, a.status, a.text, a.headers, a.seq, a.fetched_at, a.extra)
 
-def _short_error(exc: Exception) -> str:
-    """``ConnectionError: [Errno 111] Connection refused`` rather than urllib3's nested repr."""
-    text = str(exc)
-    m = re.search(r"(\[Errno -?\d+\][^'\")]*|Read timed out[^'\")]*|Name or service not known)",
-                  text)
-    if m:
-        text = m.group(1).strip().rstrip(".")
-    return f"{type(exc).__name__}: {text[:300]}"
-
-
-def _snippet(text: str | None, n: int = 200) -> str:
-    if not text:
-        return "(empty body)"
-    text = re.sub(r"<[^>]+>", " ", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    return text[:n] + ("…" if len(text) > n else "")
