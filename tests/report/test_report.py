@@ -170,7 +170,22 @@ def test_one_colour_per_event_type_used_by_marks_legend_and_table(page):
         style = EVENT_STYLES[t["uid"][3:]]
         assert (t["name"], t["marker"]["color"], t["marker"]["symbol"]) == (
             style.label, style.color, style.symbol)
-        assert t["legend"] == "legend"
+        assert t["showlegend"] is False       # the page draws the legend (below on a phone)
+    # The chart's legend (HTML, beside or below the chart) names each trace in its colour.
+    chart_legend = section(page, "chart-section").split('id="chart-legend"', 1)[1]
+    entries = re.findall(r'data-uid="([^"]+)".*?background: (#[0-9a-f]{6}).*?'
+                         r'class="legend-label">([^<]*)<', chart_legend, re.S)
+    assert [u for u, _, _ in entries] == [t["uid"] for t in fig["data"]]
+    for uid, color, label in entries:
+        trace = next(t for t in fig["data"] if t["uid"] == uid)
+        assert color == (trace["marker"]["color"] if trace["type"] != "scatter"
+                         or "line" not in trace or trace["mode"] == "markers"
+                         else trace["line"]["color"])
+        if uid.startswith("ev-"):
+            assert (label, color) == (EVENT_STYLES[uid[3:]].label, EVENT_STYLES[uid[3:]].color)
+        if uid.startswith("st-"):
+            assert (label, color) == (STANCE_STYLES[uid[3:]].label,
+                                      STANCE_STYLES[uid[3:]].color)
     items = data_block(page)["items"]
     for t in events:                   # every mark of a trace is an item of that event type
         assert {items[n]["event"] for n in t["customdata"]} == {t["uid"][3:]}
@@ -187,8 +202,11 @@ def test_one_colour_per_event_type_used_by_marks_legend_and_table(page):
 def test_the_chart_has_lanes_replies_and_the_poll_on_one_axis(page):
     fig = data_block(page)["figure"]
     lay = fig["layout"]
-    assert [t.replace("&#39;", "'") for t in lay["yaxis"]["ticktext"]] == [
+    lanes = [a for a in lay["annotations"] if a["name"].startswith("lane:")]
+    assert [a["text"] for a in lanes] == [
         "@ianbremmer · claimant", "@elonmusk · subject", "others (replies, mentions)", "press"]
+    assert [a["y"] - 0.5 for a in lanes] == [3, 2, 1, 0]    # each at the top of its lane
+    assert lay["yaxis"]["tickvals"] == [3, 2, 1, 0] and not lay["yaxis"]["showticklabels"]
     assert {t.get("xaxis") for t in fig["data"]} == {"x"}
     assert {t["yaxis"] for t in fig["data"]} == {"y", "y2", "y3"}
     assert lay["xaxis"]["title"]["text"] == "time (UTC)"
@@ -203,7 +221,7 @@ def test_a_story_without_a_poll(con):
     assert not [t for t in fig["data"] if t["uid"].startswith("poll-")]
     assert "yaxis3" not in fig["layout"] and "legend3" not in fig["layout"]
     assert 'id="no-poll"' in text and 'id="polls"' not in text
-    assert "@elonmusk · subject" not in fig["layout"]["yaxis"]["ticktext"]
+    assert "@elonmusk · subject" not in [a["text"] for a in fig["layout"]["annotations"]]
 
 
 def test_an_empty_story(con, tmp_path):

@@ -5,6 +5,11 @@ colour of the marks it stands for, that the tables have the expected rows, that 
 and no network request happened, and that a post made of markup neither ran nor rendered as
 markup. Saves a screenshot under the test's temporary folder.
 
+And that it reads at a glance, on a desktop (1400 px) and a phone (400 px): the first view
+frames the claim and its answers, no two labels overlap in any view (measured boxes), count
+axes tick at whole numbers, nothing scrolls sideways on a phone, and the slide view (--png)
+has no toolbar and no buttons.
+
 Needs the Debian packages `chromium` and `chromium-driver` (.ci/run installs them) and the
 `selenium` package (the `test` extra); without them the tests are skipped, saying why.
 """
@@ -87,26 +92,63 @@ def report_file(tmp_path_factory) -> tuple[Path, dict]:
     return result.path, ids
 
 
-@pytest.fixture(scope="module")
-def page(report_file, tmp_path_factory):
+def wait_laid_out(driver) -> None:
+    """Until the chart drew and its script finished laying out the labels."""
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.body.getAttribute('data-chart')"))
+    if driver.execute_script("return document.body.getAttribute('data-chart')") == "ready":
+        WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.execute_script(
+            "return document.body.getAttribute('data-labels')") in ("ready", "unsettled"))
+
+
+def open_report(path: Path, tmp_path_factory, width: int, fragment: str = ""):
     chromium, chromedriver = _browser_paths()
-    path, _ = report_file
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     for flag in OFFLINE_FLAGS:           # headless, no GPU/sandbox, no background networking,
         opts.add_argument(flag)          # every host unresolvable, a dead proxy
     opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    opts.add_argument("--window-size=1400,1000")
+    opts.add_argument(f"--window-size={width},1000")
+    opts.add_argument("--hide-scrollbars")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    driver.set_page_load_timeout(60)
+    driver.set_window_size(width, 1000)          # below 500 px only once started
+    driver.get(path.as_uri() + fragment)
+    inner = driver.execute_script("return window.innerWidth")
+    if inner != width:
+        driver.set_window_size(2 * width - inner, 1000)
+        driver.get(path.as_uri() + fragment)
+    wait_laid_out(driver)
+    page = Page(driver, path)
+    assert page.js("return window.innerWidth") == width
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(report_file, tmp_path_factory):
+    p = open_report(report_file[0], tmp_path_factory, 1400)
     try:
-        driver.set_page_load_timeout(60)
-        driver.get(path.as_uri())
-        WebDriverWait(driver, 30).until(
-            lambda d: d.execute_script("return document.body.getAttribute('data-chart')"))
-        yield Page(driver, path)
+        yield p
     finally:
-        driver.quit()
+        p.driver.quit()
+
+
+@pytest.fixture(scope="module")
+def phone(report_file, tmp_path_factory):
+    p = open_report(report_file[0], tmp_path_factory, 400)
+    try:
+        yield p
+    finally:
+        p.driver.quit()
+
+
+def show_view(page: Page, view: str) -> None:
+    """Press a range button above the chart and wait for the labels to be laid out again."""
+    page.js(f"document.querySelector('#views button[data-view=\"{view}\"]').click()")
+    wait_laid_out(page.driver)
+    assert page.js("return document.querySelector('#views [aria-pressed=true]').dataset.view") \
+        == view
 
 
 def test_chart_drew_with_marks_that_have_size(page, report_file, tmp_path):
@@ -124,21 +166,24 @@ def test_chart_drew_with_marks_that_have_size(page, report_file, tmp_path):
     bars = page.js("return Array.from(document.querySelectorAll('#chart .barlayer .point path'))"
                    ".map(p => p.getBBox()).filter(b => b.width > 0 && b.height > 0).length")
     assert bars >= 5
+    shot = tmp_path / "report.png"
+    page.driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    # The poll ran days before the claim: outside the first view, drawn in "all items".
+    show_view(page, "all")
     lines = page.js("return Array.from(document.querySelectorAll("
                     "'#chart .scatterlayer .trace[class*=\"tracepoll-\"] path.js-line'))"
                     ".map(p => p.getTotalLength())")
     assert len(lines) == 2 and all(length > 10 for length in lines)
-    shot = tmp_path / "report.png"
-    page.driver.save_screenshot(str(shot))
-    assert shot.stat().st_size > 10_000
+    show_view(page, "span")
     page.assert_clean()
 
 
 LEGEND_OF_MARKS = """
 const legend = {};
-document.querySelectorAll(arguments[0] + ' .traces').forEach(t => {
-  legend[t.querySelector('text').textContent] =
-      getComputedStyle(t.querySelector('.legendpoints path')).fill;
+document.querySelectorAll(arguments[0] + ' .legend-entry').forEach(t => {
+  legend[t.querySelector('.legend-label').textContent] =
+      getComputedStyle(t.querySelector('.mark')).backgroundColor;
 });
 const items = JSON.parse(document.getElementById('report-data').textContent).items;
 const marks = [];
@@ -154,7 +199,7 @@ return {legend, marks};
 
 
 def test_legend_names_the_colours_of_the_marks(page):
-    got = page.js(LEGEND_OF_MARKS, "#chart .legend")
+    got = page.js(LEGEND_OF_MARKS, "#chart-legend [data-group=events]")
     legend, marks = got["legend"], got["marks"]
     # The legend lists exactly the event types present, each in the mapping's colour …
     present = {m["event"] for m in marks}
@@ -174,9 +219,9 @@ def test_legend_names_the_colours_of_the_marks(page):
                              .map(p => getComputedStyle(p).fill);
         });
         const legend = {};
-        document.querySelectorAll('#chart .legend2 .traces').forEach(t => {
-          legend[t.querySelector('text').textContent] =
-              getComputedStyle(t.querySelector('.legendpoints path')).fill;
+        document.querySelectorAll('#chart-legend [data-group=stances] .legend-entry').forEach(t => {
+          legend[t.querySelector('.legend-label').textContent] =
+              getComputedStyle(t.querySelector('.mark')).backgroundColor;
         });
         return {out, legend};""")
     assert bars["legend"] and set(bars["legend"]) == set(bars["out"])
@@ -307,7 +352,174 @@ def test_no_console_errors_and_nothing_fetched(page):
     assert "<script src" not in html and "<link" not in html
 
 
-def test_png_option_screenshots_the_header_and_chart(report_file, tmp_path):
+# --- read at a glance: framing, labels, ticks, phone width, slides ---------------------------
+
+AXIS_RANGE = "return document.getElementById('chart')._fullLayout.xaxis.range.map(String)"
+
+
+def test_first_view_frames_the_claim_and_its_answers(page):
+    """Claim 12:10, the last answer (the second denial) 17:05: the chart opens on that span with
+    a margin (8 % of it each side), not on the month-long window."""
+    lo, hi = (s[:16] for s in page.js(AXIS_RANGE))
+    assert (lo, hi) == ("2022-10-11 11:46", "2022-10-11 17:28")
+    assert page.js("return document.querySelector('#views [aria-pressed=true]').dataset.view") \
+        == "span"
+    assert page.js("return Array.from(document.querySelectorAll('#views button'))"
+                   ".map(b => b.textContent)") == [
+        "claim to last answer", "24 h from the first claim", "all items", "whole window"]
+    show_view(page, "window")
+    lo, hi = (s[:10] for s in page.js(AXIS_RANGE))
+    assert (lo, hi) == ("2022-10-01", "2022-11-01")
+    show_view(page, "span")
+    page.assert_clean()
+
+
+LAYOUT_BOXES = """
+const gd = document.getElementById('chart');
+const rect = el => { const r = el.getBoundingClientRect();
+  return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+const labels = Array.from(gd.querySelectorAll('.infolayer g.annotation'))
+  .filter(g => g.getBoundingClientRect().width > 0)
+  .map(g => ({name: gd.layout.annotations[Number(g.dataset.index)].name,
+              text: g.textContent, box: rect(g)}));
+const plot = gd._fullLayout.xaxis;
+const left = gd.getBoundingClientRect().left + gd._fullLayout._size.l;
+const marks = Array.from(gd.querySelectorAll('.scatterlayer .trace[class*="traceev-"] path.point'))
+  .map(rect).filter(b => (b.left + b.right) / 2 >= left
+                         && (b.left + b.right) / 2 <= left + plot._length);
+const obstacles = Array.from(document.querySelectorAll('#chart .modebar, #views'))
+  .filter(el => el.getBoundingClientRect().width > 0)
+  .map(el => ({name: el.className || el.id, box: rect(el)}));
+return {labels, marks, obstacles, chart: rect(gd), width: window.innerWidth};
+"""
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Boxes that share more than half a pixel both ways."""
+    return (min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5
+            and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 0.5)
+
+
+def assert_labels_apart(page: Page) -> list[dict]:
+    """No two chart labels overlap, none overlaps a marker, the toolbar or the range buttons,
+    and each lies whole inside the chart and the window. Returns the labels."""
+    got = page.js(LAYOUT_BOXES)
+    labels, chart = got["labels"], got["chart"]
+    assert len(labels) >= 4
+    for k, a in enumerate(labels):
+        box = a["box"]
+        assert chart["left"] - 0.5 <= box["left"] and box["right"] <= chart["right"] + 0.5, a
+        assert 0 <= box["left"] and box["right"] <= got["width"], a
+        assert chart["top"] - 0.5 <= box["top"], a
+        for b in labels[k + 1:]:
+            assert not _overlap(box, b["box"]), (a, b)
+        for o in got["obstacles"]:
+            assert not _overlap(box, o["box"]), (a, o)
+        for m in got["marks"]:
+            assert not _overlap(box, m), (a, m)
+    return labels
+
+
+MILESTONE_LABELS = {
+    "first:claim": "first claim 12:10",
+    "first:claim_press": "claim in the press 13:05 (+55 min)",
+    "first:denial": "first denial 13:40 (+1 h 30 min)",
+    "first:denial_press": "denial in the press 15:30 (+1 h 50 min)",
+    "first:rebuttal": "first rebuttal 14:25 (+45 min)",
+}
+
+
+@pytest.mark.parametrize("width", [1400, 400])
+def test_labels_never_overlap_at_any_width_in_any_view(width, request):
+    p = request.getfixturevalue("page" if width == 1400 else "phone")
+    labels = assert_labels_apart(p)
+    # The first view shows every milestone's label and every lane's name.
+    shown = {a["name"]: a["text"] for a in labels}
+    assert {k: shown.get(k) for k in MILESTONE_LABELS} == MILESTONE_LABELS
+    assert [shown.get(f"lane:{k}") for k in range(4)] == [
+        "@ianbremmer · claimant", "@elonmusk · subject", "others (replies, mentions)", "press"]
+    # Close milestones (the rebuttal 14:25 and the claim's press report 13:05 sit near others)
+    # are on separate rows when they would touch: rows differ by whole label heights.
+    for view in ("day", "all", "window", "span"):
+        show_view(p, view)
+        assert_labels_apart(p)
+    p.assert_clean()
+
+
+def test_count_axes_tick_at_whole_numbers(page):
+    for view in ("span", "all"):
+        show_view(page, view)
+        ticks = page.js("return Array.from(document.querySelectorAll('#chart g.y2tick text'))"
+                        ".map(t => t.textContent)")
+        assert ticks and all(t.isdigit() for t in ticks), ticks
+        assert ticks[0] == "0" and len(set(ticks)) == len(ticks)
+    assert page.js("return document.getElementById('chart').layout.yaxis2.dtick") == 1
+    page.assert_clean()
+
+
+def test_phone_width_reads_without_sideways_scrolling(phone, tmp_path):
+    p = phone
+    assert p.js("return document.documentElement.scrollWidth") <= 400
+    geo = p.js("""const gd = document.getElementById('chart'), fl = gd._fullLayout;
+        const r = el => el.getBoundingClientRect().toJSON();
+        return {events: fl.yaxis._length, plotWidth: fl.xaxis._length, svg: r(gd),
+                legend: r(document.getElementById('chart-legend')),
+                entries: Array.from(document.querySelectorAll('#chart-legend .legend-entry'))
+                  .map(r)}""")
+    assert geo["events"] >= 4 * 50 and geo["svg"]["height"] >= 600     # lanes readable
+    assert geo["plotWidth"] >= 300                                      # time gets the width
+    # The legend is below the chart, whole: every entry inside the window.
+    assert geo["legend"]["top"] >= geo["svg"]["bottom"] - 1
+    assert len(geo["entries"]) == 9 + 4 + 2
+    assert all(0 <= e["left"] and e["right"] <= 400 and e["height"] < 40
+               for e in geo["entries"])
+    # Tables wrap: the firsts are short cards, not 650 px columns; nothing wider than the window.
+    rows = p.js("""return Array.from(document.querySelectorAll('#firsts-table tbody tr'))
+        .map(r => r.getBoundingClientRect().toJSON())""")
+    assert len(rows) == 5
+    assert all(20 < r["height"] <= 160 and r["right"] <= 400 for r in rows), rows
+    widest = p.js("""return Math.max(...Array.from(document.querySelectorAll(
+        'table, table tr, #details, header, footer, #views, #chart-legend'))
+        .map(e => e.getBoundingClientRect().right))""")
+    assert widest <= 400
+    # An event's details (long ids and links) do not widen the page either.
+    p.js("Plotly.Fx.unhover(document.getElementById('chart'))")
+    point = p.driver.find_element(By.CSS_SELECTOR, "#chart .traceev-rebuttal path.point")
+    ActionChains(p.driver).move_to_element(point).click().perform()
+    WebDriverWait(p.driver, 10).until(
+        lambda d: not d.execute_script("return document.getElementById('details').hidden"))
+    assert p.js("return document.documentElement.scrollWidth") <= 400
+    p.driver.save_screenshot(str(tmp_path / "phone.png"))
+    p.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def slide(report_file, tmp_path_factory):
+    p = open_report(report_file[0], tmp_path_factory, 1400, "#slide")
+    try:
+        yield p
+    finally:
+        p.driver.quit()
+
+
+def test_slide_view_has_no_toolbar_and_no_buttons(slide):
+    assert slide.js("return document.body.classList.contains('slide')")
+    visible = slide.js("""return Array.from(document.querySelectorAll(
+        '.modebar, .modebar-btn, #views, button, .hint, #firsts, #timeline, footer'))
+        .filter(e => e.getBoundingClientRect().width > 0 && !e.closest('#chart-legend'))
+        .map(e => e.className || e.id || e.tagName)""")
+    assert visible == []
+    assert slide.js("return document.querySelectorAll('#chart .modebar-btn').length") == 0
+    labels = assert_labels_apart(slide)
+    assert {a["name"] for a in labels} >= set(MILESTONE_LABELS)
+    # The height the page reports (png.py sizes the picture with it) is all of it.
+    height = slide.js("return Number(document.body.dataset.pageHeight)")
+    assert height == slide.js("return document.documentElement.scrollHeight")
+    assert 700 < height < 1400
+    slide.assert_clean()
+
+
+def test_png_option_screenshots_the_header_and_chart(report_file, slide, tmp_path):
     _browser_paths()
     path, _ = report_file
     db = path.parent / "sample.duckdb"
@@ -315,4 +527,6 @@ def test_png_option_screenshots_the_header_and_chart(report_file, tmp_path):
     head = result.png.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    assert width >= 1000 and height >= 600
+    # The slide view (no toolbar, no buttons: the test above), whole and no taller.
+    assert width == 1400
+    assert abs(height - slide.js("return Number(document.body.dataset.pageHeight)")) <= 2

@@ -42,6 +42,13 @@ def _connect(source) -> tuple[duckdb.DuckDBPyConnection, bool]:
     return open_db(Path(source), read_only=True), True
 
 
+def slide_height_estimate(data: ReportData) -> int:
+    """Roughly how tall the slide view is (used only if the page cannot be measured)."""
+    lanes = max(3, len(data.actors) + 2)
+    height = 520 + lanes * 54 + (226 if len(data.replies) else 0) + (226 if data.polls else 0)
+    return min(height, 2400)
+
+
 def write_report(source: Config | duckdb.DuckDBPyConnection | str | os.PathLike,
                  story_id: str, path: str | os.PathLike, *, tz: str = "UTC",
                  png: str | os.PathLike | None = None) -> ReportResult:
@@ -64,7 +71,5 @@ def write_report(source: Config | duckdb.DuckDBPyConnection | str | os.PathLike,
     if png is not None:
         from .png import screenshot
 
-        lanes = max(3, len(data.actors) + 2)
-        height = 420 + lanes * 46 + (230 if len(data.replies) else 0) + (230 if data.polls else 0)
-        png_path = screenshot(path, Path(png), height=min(height, 2400))
+        png_path = screenshot(path, Path(png), fallback_height=slide_height_estimate(data))
     return ReportResult(path.resolve(), png_path, len(data.timeline), data.story_id)

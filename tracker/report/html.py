@@ -84,6 +84,7 @@ def render_html(data: ReportData, tz: str = "UTC") -> str:
     tf = TimeFormat(tz)
     lanes, items = lanes_and_items(data, tf)
     fig = figure(data, lanes, items, tf)
+    chart_legend = fig.pop("legend") if fig else []     # drawn by the template (escaped there)
     payload = {"story_id": data.story_id, "zone": tf.name, "figure": fig,
                "items": [_details_item(i) for i in items]}
     plotly_js = inline_script(_asset("vendor", PLOTLY_FILE)) if fig else ""
@@ -97,6 +98,7 @@ def render_html(data: ReportData, tz: str = "UTC") -> str:
         d=data, tf=tf, zone=tf.description(), window=window_label(data.window_start,
                                                                    data.window_end),
         items=items, figure=fig, legend=legend, stance_styles=STANCE_STYLES,
+        chart_legend=chart_legend, views=fig["views"] if fig else [],
         firsts=firsts_rows(data, items, tf), lags=lag_rows(data), press=press_rows(data, tf),
         polls=poll_rows(data, tf), replies_total=replies_total,
         data_json=json_block(payload), plotly_js=plotly_js, report_js=report_js,

@@ -7,6 +7,7 @@ text escapes them itself (charts.hover_text), and the page's script only ever se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -140,6 +141,74 @@ def firsts_rows(data: ReportData, items: list[dict], tf: TimeFormat) -> list[dic
         rows.append({"label": label, "time": tf.label(data.firsts.get(at_col)),
                      "iso": tf.iso(data.firsts.get(at_col)), "item": item})
     return rows
+
+
+# The story's milestones marked on the chart (a dotted guide and a label each) and listed in the
+# index of stories: (key, short label, firsts column, event type whose colour it takes,
+# lag column measuring it from the milestone before it, what that lag is measured from).
+MILESTONES = (
+    ("claim", "first claim", "first_claim_at", "claim", None, None),
+    ("claim_press", "claim in the press", "first_claim_press_at", "coverage_of_claim",
+     "claim_to_press", "the claim"),
+    ("denial", "first denial", "first_denial_at", "denial", "claim_to_denial", "the claim"),
+    ("denial_press", "denial in the press", "first_denial_press_at", "coverage_of_denial",
+     "denial_to_press", "the denial"),
+    ("rebuttal", "first rebuttal", "first_rebuttal_at", "rebuttal", "denial_to_rebuttal",
+     "the denial"),
+)
+
+
+def _when(value) -> datetime | None:
+    if _isna(value):
+        return None
+    ts = pd.Timestamp(value)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def milestones(data: ReportData) -> list[dict]:
+    """The story's milestones that happened, in MILESTONES order: key, label, at (UTC),
+    event type, lag (a timedelta or None) and what the lag is measured from."""
+    out = []
+    for key, label, col, event, lag_col, since in MILESTONES:
+        at = _when(data.firsts.get(col))
+        if at is None:
+            continue
+        lag = data.firsts.get(lag_col) if lag_col else None
+        out.append({"key": key, "label": label, "at": at, "event": event,
+                    "lag": None if _isna(lag) else pd.Timedelta(lag).to_pytimedelta(),
+                    "since": since})
+    return out
+
+
+ANSWERS = ("denial", "rebuttal")
+MIN_SPAN = timedelta(hours=2)
+MIN_MARGIN = timedelta(minutes=20)
+
+
+def active_span(data: ReportData) -> tuple[datetime, datetime] | None:
+    """The part of the story where it happens, for the chart's first view: from the first claim
+    to the last answer to it (the last denial or rebuttal), stretched to take in the firsts
+    (the press reports of the claim and of the denial), with a margin each side (8 % of the
+    span, at least 20 min) and at least MIN_SPAN wide. Without a claim it starts at the first
+    labelled event that is not a reply; None when the story has no items."""
+    tl = data.timeline
+    if tl.empty:
+        return None
+    at = tl["event_at"]
+    start = _when(data.firsts.get("first_claim_at"))
+    if start is None:
+        key = at[~tl["event_type"].isin(("reply", "mention"))]
+        start = _when((key if len(key) else at).min())
+    ends = [_when(t) for t in at[tl["event_type"].isin(ANSWERS)]]
+    ends += [m["at"] for m in milestones(data)]
+    ends = [t for t in ends if t is not None and t >= start]
+    end = max(ends, default=start)
+    margin = max((end - start) * 0.08, MIN_MARGIN)
+    lo, hi = start - margin, end + margin
+    if hi - lo < MIN_SPAN:
+        extra = (MIN_SPAN - (hi - lo)) / 2
+        lo, hi = lo - extra, hi + extra
+    return lo, hi
 
 
 def lag_rows(data: ReportData) -> list[dict]:
