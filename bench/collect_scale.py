@@ -190,7 +190,7 @@ def one_size(n: int, args, base: Path, ck: Checks) -> list[tuple]:
 
         res = CliRunner().invoke(cli, ["--config", str(base / "config.yaml"), "cost"],
                                  obj={}, terminal_width=140)
-        print(f"\n  `tracker cost` for this config (rates measured in its database):\n")
+        print("\n  `tracker cost` for this config (rates measured in its database):\n")
         print("\n".join("  " + line for line in res.output.splitlines()))
     return out
 

@@ -251,7 +251,7 @@ def main(argv=None) -> int:
         else:
             print(f"twarc-csv skipped: {args.twarc_python} not found (see the module doc)")
         n = c["result_posts"]
-        print(f"\n| loader | seconds | result posts/s | peak memory | rows out | vs tracker |")
+        print("\n| loader | seconds | result posts/s | peak memory | rows out | vs tracker |")
         print("|---|---|---|---|---|---|")
         t_rate = n / results["tracker load_pending"]["secs"]
         for name, r in results.items():

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from . import __version__, runner
 from .config import Config, load_config
-from .errors import DatabaseBusy, TrackerError
+from .errors import TrackerError
 from .lock import RunLock
 from .logs import setup_logging
 
@@ -125,7 +125,7 @@ def collect_x(ctx: click.Context, accounts: tuple[str, ...], replies: bool) -> N
     cfg = _cfg(ctx)
     r = _run(runner.collect_posts, cfg, handles=list(accounts) or None)
     codes = [r.exit_code]
-    if replies and r.status == "ok":
+    if replies and r.status != "stopped":    # one failed account does not cost the replies
         codes.append(_run(runner.collect_replies, cfg).exit_code)
     sys.exit(max(codes))
 

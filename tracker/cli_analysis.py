@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _cfg, _report, _table, err, out
+from .cli import _cfg, _report, _table, out
 
 
 

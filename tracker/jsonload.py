@@ -11,11 +11,21 @@ except ImportError:         # pragma: no cover - orjson is a dependency; stay co
     _orjson_loads = json.loads
 
 
-def loads(text: str | bytes) -> Any:
+class TooDeep(ValueError):
+    """JSON nested deeper than Python's recursion limit: unreadable, like invalid JSON."""
+
+
+def loads(text: str | bytes, *, strict: bool = True) -> Any:
     """json.loads, faster: orjson gives the same objects; what it refuses (NaN, integers
     beyond 64 bits, lone surrogate escapes, invalid JSON) is left to json.loads to accept or
-    raise about."""
+    raise about. JSON nested too deep to read raises ``TooDeep`` (a ValueError), never
+    RecursionError. ``strict=False`` allows control characters inside strings."""
     try:
-        return _orjson_loads(text)
-    except ValueError:
-        return json.loads(text)
+        if strict:
+            try:
+                return _orjson_loads(text)
+            except ValueError:
+                pass
+        return json.loads(text, strict=strict)
+    except RecursionError:
+        raise TooDeep("JSON nested too deeply to read") from None

@@ -12,14 +12,16 @@ import logging
 import secrets
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 
 from .config import Config
-from .errors import ConfigError, DatabaseBusy, RunStopped, StorageError, TrackerError
+from .errors import (ConfigError, DatabaseBusy, RunStopped, SourceError, StorageError,
+                     TrackerError)
 from .lock import RunLock
 from .sources.x import plan as xplan
 from .sources.x.client import Fetcher, make_client
@@ -82,6 +84,33 @@ class Context:
         result.posts_read += stats.posts_read
         for k, v in stats.by_purpose.items():
             result.by_purpose[k] = result.by_purpose.get(k, 0) + v
+
+
+class ScopeFailures:
+    """One failing scope (an account, a conversation, a feed) never costs the others.
+
+    ``with failures.scope("timeline @alice"): ...`` records a TrackerError (an odd answer, a
+    server that gave up) and goes on; a stop (budget, rate limit) and a config error still end
+    the run. ``finish()`` then fails the run naming every scope that failed.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    @contextmanager
+    def scope(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (RunStopped, ConfigError):
+            raise
+        except TrackerError as exc:
+            self.items.append(f"{what}: {exc}")
+            log.error("%s failed (the other scopes go on): %s", what, exc)
+
+    def finish(self) -> None:
+        if self.items:
+            raise SourceError(f"{len(self.items)} failed (the rest was collected): "
+                              + "; ".join(self.items))
 
 
 def new_run_id(now: datetime) -> str:
@@ -298,23 +327,29 @@ def _timelines(handles: list[str] | None) -> Body:
                 raise ConfigError(f"accounts: {', '.join(sorted(unknown))} not in config.yaml")
             wanted = [w for w in wanted if w.lower() in lower]
         ids = resolve_handles(f, wanted, ctx.plan.known_handles)
+        failures = ScopeFailures()
         for handle in wanted:
             if handle not in ids:
                 log.warning("x: handle @%s not found (see api_errors)", handle)
                 continue
             scope = f"timeline:{ids[handle]}"
-            ctx.plan.cursors[scope] = collect_timeline(
-                f, ids[handle], ctx.plan.cursors.get(scope),
-                backfill_max=cfg.x.backfill_max_posts, page_size=cfg.x.page_size)
+            with failures.scope(f"timeline @{handle}"):
+                ctx.plan.cursors[scope] = collect_timeline(
+                    f, ids[handle], ctx.plan.cursors.get(scope),
+                    backfill_max=cfg.x.backfill_max_posts, page_size=cfg.x.page_size)
+        failures.finish()
     return body
 
 
 def _replies(f: Fetcher, ctx: Context, result: RunResult) -> None:
+    failures = ScopeFailures()
     for cid in ctx.conversations:
         scope = f"replies:{cid}"
-        ctx.plan.cursors[scope] = collect_conversation(
-            f, cid, ctx.plan.cursors.get(scope), backfill_max=ctx.cfg.x.backfill_max_posts,
-            page_size=ctx.cfg.x.page_size)
+        with failures.scope(f"conversation {cid}"):
+            ctx.plan.cursors[scope] = collect_conversation(
+                f, cid, ctx.plan.cursors.get(scope), backfill_max=ctx.cfg.x.backfill_max_posts,
+                page_size=ctx.cfg.x.page_size)
+    failures.finish()
 
 
 def collect_posts(cfg: Config, handles: list[str] | None = None, **kw) -> RunResult:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
 
 from tests.conftest import make_post
 from tests.helpers import rows

@@ -18,7 +18,6 @@ import copy
 import itertools
 import json
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings

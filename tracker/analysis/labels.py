@@ -5,9 +5,9 @@ Keeping them in raw means `tracker rebuild` restores them and every change is au
 
 from __future__ import annotations
 
-import json
 
 from ..errors import MalformedPage
+from ..jsonload import loads
 from ..sources.rows import Rows
 from .rules import EVENT_TYPES
 
@@ -23,7 +23,7 @@ def normalize(record: dict) -> Rows:
     """Pure: one 'analyst' raw page → one analyst_labels row."""
     rows = Rows()
     try:
-        body = json.loads(record.get("body") or "")
+        body = loads(record.get("body") or "")
     except ValueError as exc:
         raise MalformedPage(f"invalid analyst label: {exc}") from None
     if not isinstance(body, dict) or body.get("action") not in ("set", "unset"):

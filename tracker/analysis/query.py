@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 # Letters and digits of any script count as word characters (RE2 syntax, DuckDB's regex engine).
 _W = r"[\p{L}\p{N}_]"
-_BEFORE = rf"(?:^|[^\p{{L}}\p{{N}}_])"
-_AFTER = rf"(?:$|[^\p{{L}}\p{{N}}_])"
+_BEFORE = r"(?:^|[^\p{L}\p{N}_])"
+_AFTER = r"(?:$|[^\p{L}\p{N}_])"
 _RE2_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from .xapi import Fault
+from .xapi import Fault, write_body
 
 GDELT_PATH = "/api/v2/doc/doc"
 GDELT_CAP = 250
@@ -234,15 +234,20 @@ def _handler(world: PressWorld):
         def log_message(self, *args):
             pass
 
-        def _send(self, status: int, body: bytes, headers: dict) -> None:
+        def _send(self, status: int, body: bytes, headers: dict, fault=None) -> None:
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
             if status != 304:
-                self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if status != 304 and self.command != "HEAD":
-                self.wfile.write(body)
+                length = fault.huge_bytes if fault is not None and fault.huge_bytes \
+                    else len(body)
+                self.send_header("Content-Length", str(length))
+            try:
+                self.end_headers()
+                if status != 304 and self.command != "HEAD":
+                    write_body(self.wfile, body, fault)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True   # the client gave up first
 
         def do_GET(self):
             parts = urlsplit(self.path)
@@ -257,16 +262,19 @@ def _handler(world: PressWorld):
                         f.times -= 1
                         fault = f
                         break
-            if fault is not None and not fault.truncate:
+            if fault is not None and fault.huge_bytes:
+                req.status = 200
+                return self._send(200, b"", {"Content-Type": "application/rss+xml"}, fault)
+            if fault is not None and not fault.truncate and not fault.drip_seconds:
                 req.status = fault.status
                 return self._send(fault.status, fault.body.encode(),
                                   {"Content-Type": "text/plain; charset=utf-8",
                                    **fault.headers})
             status, body, out = world.answer(parts.path, params, headers)
-            if fault is not None:
+            if fault is not None and fault.truncate:
                 body = body[: max(1, len(body) // 2)]
             req.status = status
-            self._send(status, body, out)
+            self._send(status, body, out, fault)
 
     return Handler
 

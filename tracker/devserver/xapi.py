@@ -37,6 +37,26 @@ class Fault:
     delay: float = 0.0         # wait this long before answering (longer than the client's
                                # timeout: a timeout)
     reset: bool = False        # close the connection without answering (a connection reset)
+    drip_seconds: float = 0.0  # send the answer one byte at a time, this long apart
+    huge_bytes: int = 0        # answer 200 with a body this big (a JSON array that never ends)
+
+
+def write_body(wfile, body: bytes, fault: "Fault | None") -> None:
+    """Write a body as a fault says: at once, dripping, or a huge one streamed."""
+    if fault is not None and fault.huge_bytes:
+        chunk = b"[" + b"0," * 32767
+        left = fault.huge_bytes
+        while left > 0:
+            wfile.write(chunk[:left])
+            left -= len(chunk)
+        return
+    if fault is not None and fault.drip_seconds:
+        for i in range(len(body)):
+            wfile.write(body[i:i + 1])
+            wfile.flush()
+            time.sleep(fault.drip_seconds)
+        return
+    wfile.write(body)
 
 
 @dataclass
@@ -265,15 +285,16 @@ def _handler(world: XWorld):
         def log_message(self, *args):  # keep test output clean
             pass
 
-        def _send(self, status: int, body: bytes, headers: dict) -> None:
+        def _send(self, status: int, body: bytes, headers: dict, fault=None) -> None:
             self.send_response(status)
             for k, v in headers.items():
                 if v is not None:          # a fault can drop a header: {"x-rate-limit-reset": None}
                     self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
+            length = fault.huge_bytes if fault is not None and fault.huge_bytes else len(body)
+            self.send_header("Content-Length", str(length))
             try:
                 self.end_headers()
-                self.wfile.write(body)
+                write_body(self.wfile, body, fault)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True   # the client gave up (timed out) first
 
@@ -311,16 +332,18 @@ def _handler(world: XWorld):
                                            struct.pack("ii", 1, 0))
                 self.close_connection = True
                 return
-            if fault and not fault.truncate:
+            if fault and fault.huge_bytes:
+                return self._send(200, b"", headers, fault)
+            if fault and not fault.truncate and not fault.drip_seconds:
                 return self._send(fault.status, fault.body.encode(), {**headers, **fault.headers})
             try:
                 status, body = world.answer(parts.path, params)
             except ValueError as exc:
                 status, body = 400, {"title": "Invalid Request", "detail": str(exc)}
             data = json.dumps(body).encode()
-            if fault:
+            if fault and fault.truncate:
                 data = data[: max(1, len(data) // 2)]
-            self._send(status, data, headers)
+            self._send(status, data, headers, fault)
 
     return Handler
 

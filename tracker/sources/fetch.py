@@ -31,6 +31,7 @@ from typing import Any, Callable
 import requests
 
 from ..errors import BudgetExhausted, SourceError
+from ..jsonload import loads
 from ..store.raw import RawWriter
 from ..timeutil import iso, utcnow
 from .http import DeadlineExceeded
@@ -187,12 +188,23 @@ class ArchivingFetcher:
     def _no_secret_parsed(self, text: str | None, parsed: Any) -> tuple[str | None, Any]:
         """A secret a server echoed JSON-escaped (``\\u0053…``) is only visible once parsed:
         such a body is archived re-serialized with the secret replaced."""
-        if parsed is None or isinstance(parsed, str):
+        secrets = self.secrets()
+        if not secrets or not text:
             return text, parsed
-        for secret in self.secrets():
-            if _contains(parsed, secret):
-                parsed = _walk_strings(parsed, lambda s, sec=secret: s.replace(sec, "[REDACTED]"))
-                text = json.dumps(parsed, ensure_ascii=False)
+        seen = parsed
+        if seen is None or isinstance(seen, str):
+            if "\\u" not in text:
+                return text, parsed
+            try:                        # an error page the source does not parse
+                seen = loads(text)
+            except ValueError:
+                return text, parsed
+        for secret in secrets:
+            if _contains(seen, secret):
+                seen = _walk_strings(seen, lambda s, sec=secret: s.replace(sec, "[REDACTED]"))
+                text = json.dumps(seen, ensure_ascii=False)
+                if parsed is not None and not isinstance(parsed, str):
+                    parsed = seen
         return text, parsed
 
     def _send(self, send: Callable[[], requests.Response]):

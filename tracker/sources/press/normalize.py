@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ...errors import MalformedPage
+from ...jsonload import loads
 from ...timeutil import iso
 from ..rows import Rows
 from .canonical import BadURL, canonical_url, domain_of
@@ -314,7 +315,7 @@ def gdelt_json(text: str | None, headers: dict | None) -> dict:
         raise MalformedPage(f"GDELT answered with an error instead of JSON: "
                             f"{_clean(_TAG.sub(' ', stripped))[:300]!r}")
     try:
-        data = json.loads(stripped, strict=False)
+        data = loads(stripped, strict=False)
     except ValueError as exc:
         raise MalformedPage(f"GDELT answer is not valid JSON ({len(text)} bytes): {exc}") from None
     if not isinstance(data, dict):
@@ -471,7 +472,7 @@ def page_date(html: str) -> tuple[datetime | None, str | None, str | None]:
     for script in tree.iter("script"):
         if (script.get("type") or "").lower() == "application/ld+json" and script.text:
             try:
-                data = json.loads(script.text, strict=False)
+                data = loads(script.text, strict=False)
             except ValueError:
                 continue
             candidates += [("JSON-LD datePublished", d) for d in _jsonld_dates(data)]

@@ -8,7 +8,6 @@ handled here, never with ``wait_on_rate_limit`` (which sleeps without bound, als
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -20,6 +19,7 @@ import tweepy
 
 from ...config import XConfig
 from ...errors import RateLimited
+from ...jsonload import loads
 from ...store.raw import RawWriter
 from ...timeutil import utcnow
 from ..fetch import ArchivingFetcher, FetchLimits
@@ -117,7 +117,7 @@ class Fetcher(ArchivingFetcher):
         if status != 200:
             return None, None
         try:
-            body = json.loads(text)
+            body = loads(text)
         except ValueError as exc:
             return None, f"invalid JSON body: {exc}"
         if not isinstance(body, dict):
@@ -182,7 +182,7 @@ def _api_detail(text: str | None) -> str:
     if not text:
         return "(empty body)"
     try:
-        body = json.loads(text)
+        body = loads(text)
     except ValueError:
         return text[:200]
     if isinstance(body, dict):

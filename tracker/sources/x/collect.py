@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from ...errors import SourceError
+from ...errors import RunStopped, SourceError
 from .client import Fetcher
 
 TWEET_FIELDS = ["attachments", "author_id", "conversation_id", "created_at", "edit_controls",
@@ -51,21 +51,39 @@ def resolve_handles(fetcher: Fetcher, handles: list[str], known: dict[str, str])
 
 def _ids(body: dict) -> list[int]:
     data = body.get("data") or []
+    if not isinstance(data, list):
+        data = [data]
     return [int(t["id"]) for t in data if isinstance(t, dict) and str(t.get("id", "")).isdigit()]
 
 
+def _id(value) -> str | None:
+    return str(value) if value is not None and str(value).isdigit() else None
+
+
 def _bounds(body: dict) -> tuple[str | None, str | None, int]:
-    meta = body.get("meta") or {}
+    meta = body.get("meta")
+    meta = meta if isinstance(meta, dict) else {}
     ids = _ids(body)
-    newest = meta.get("newest_id") or (str(max(ids)) if ids else None)
-    oldest = meta.get("oldest_id") or (str(min(ids)) if ids else None)
+    newest = _id(meta.get("newest_id")) or (str(max(ids)) if ids else None)
+    oldest = _id(meta.get("oldest_id")) or (str(min(ids)) if ids else None)
     return newest, oldest, len(ids)
+
+
+def _next_token(body: dict) -> str | None:
+    meta = body.get("meta")
+    token = meta.get("next_token") if isinstance(meta, dict) else None
+    return token if isinstance(token, str) and token else None
 
 
 def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: Callable,
                         params: dict, scope: str, cursor: dict | None, backfill_max: int,
                         page_size: int) -> dict:
-    """Read everything newer than the cursor (finishing any gap first); return the new cursor."""
+    """Read everything newer than the cursor (finishing any gap first); return the new cursor.
+
+    Only a missing ``next_token`` ends a pagination: the search endpoints answer some pages
+    with no results and a token to the rest. The repeated-token and until_id guards and the
+    request budget bound the loop.
+    """
     cur = {"newest_id": None, "gap": None, **(cursor or {})}
     seen_tokens: set[str] = set()
 
@@ -82,29 +100,30 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
                 p["since_id"] = gap["since_id"]
             if token:
                 p["pagination_token"] = token
-            else:
+            elif gap.get("until_id"):
                 p["until_id"] = gap["until_id"]
 
             def after(body: dict, cur=cur, gap=gap) -> dict:
-                _, oldest, n = _bounds(body)
+                newest, oldest, n = _bounds(body)
                 read = gap.get("read", 0) + n
-                nxt = (body.get("meta") or {}).get("next_token")
+                top = gap.get("newest_id") or newest
                 limit = gap.get("since_id") is None and read >= backfill_max
-                if not nxt or not n or limit:
-                    return {"newest_id": gap["newest_id"], "gap": None}
+                if not _next_token(body) or limit:
+                    return {"newest_id": top or cur.get("newest_id"), "gap": None}
                 return {"newest_id": cur.get("newest_id"),
-                        "gap": {**gap, "until_id": oldest or gap["until_id"], "read": read}}
+                        "gap": {**gap, "until_id": oldest or gap.get("until_id"),
+                                "newest_id": top, "read": read}}
 
             page = fetcher.get(purpose=purpose, endpoint=endpoint, call=call, params=p,
                                scope=scope, cursor_fn=after)
             new = after(page.body)
-            if (new.get("gap") and cur["gap"].get("until_id") and new["gap"]["until_id"]
+            if (new.get("gap") and cur["gap"].get("until_id") and new["gap"].get("until_id")
                     and int(new["gap"]["until_id"]) >= int(cur["gap"]["until_id"])
                     and not token):
                 raise SourceError(f"{endpoint} ({scope}): until_id did not move back "
                                   f"({new['gap']['until_id']}); stopped a pagination loop")
             cur = new
-            token = page.meta.get("next_token")
+            token = _next_token(page.body)
         return cur
 
     if cur.get("gap"):
@@ -116,15 +135,15 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
 
     def first(body: dict, cur=cur) -> dict:
         newest, oldest, n = _bounds(body)
-        if not n:
+        nxt = _next_token(body)
+        if not n and not nxt:
             return dict(cur)
-        nxt = (body.get("meta") or {}).get("next_token")
         limit = cur.get("newest_id") is None and n >= backfill_max
         if nxt and not limit:
             return {"newest_id": cur.get("newest_id"),
                     "gap": {"since_id": cur.get("newest_id"), "until_id": oldest,
                             "newest_id": newest, "read": n}}
-        return {"newest_id": newest, "gap": None}
+        return {"newest_id": newest or cur.get("newest_id"), "gap": None}
 
     if cur.get("newest_id") is None and backfill_max <= 0:
         return cur
@@ -132,7 +151,7 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
                        cursor_fn=first)
     cur = first(page.body)
     if cur.get("gap"):
-        cur = fill_gap(cur, page.meta.get("next_token"))
+        cur = fill_gap(cur, _next_token(page.body))
     return cur
 
 
@@ -163,11 +182,22 @@ NO_POLLS = {**FULL, "expansions": [e for e in EXPANSIONS if e != "attachments.po
 
 
 def lookup_posts(fetcher: Fetcher, post_ids: list[str], *, purpose: str) -> int:
-    """Look posts up by id, 100 a request (poll refresh or deletion check). Returns requests."""
+    """Look posts up by id, 100 a request (poll refresh or deletion check). Returns requests.
+
+    A batch the API answers oddly fails alone; the others are still looked up."""
     n = 0
+    failed: list[str] = []
     fields = FULL if purpose == "poll_refresh" else NO_POLLS
     for batch in chunks(list(dict.fromkeys(post_ids))):   # in the plan's order, once each
-        fetcher.get(purpose=purpose, endpoint="GET /2/tweets", call=fetcher.client.get_tweets,
-                    params={"ids": batch, **fields})
+        try:
+            fetcher.get(purpose=purpose, endpoint="GET /2/tweets",
+                        call=fetcher.client.get_tweets, params={"ids": batch, **fields})
+        except RunStopped:
+            raise
+        except SourceError as exc:
+            failed.append(f"ids {batch[0]}…: {exc}")
         n += 1
+    if failed:
+        raise SourceError(f"{len(failed)} lookup batches failed (the rest was read): "
+                          + "; ".join(failed))
     return n

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from ...errors import MalformedPage
+from ...jsonload import loads
 from ...timeutil import parse_iso
 from ..rows import Rows
 
@@ -94,7 +95,7 @@ def parse_body(record: dict) -> dict:
     if not isinstance(body, str):
         raise MalformedPage("page has no body")
     try:
-        data = json.loads(body)
+        data = loads(body)
     except ValueError as exc:
         raise MalformedPage(f"invalid JSON body ({len(body)} bytes): {exc}") from None
     if not isinstance(data, dict):
