@@ -222,3 +222,50 @@ def test_the_next_file_is_read_ahead_and_the_rows_are_the_same(tmp_path, monkeyp
     # 30 posts + versions, then each run 1 new post (+ version) and 29 changed (+ versions),
     # and the cursor
     assert got[True][0] == [(2, 1, 60, 1), (2, 1, 2, 59), (2, 1, 2, 59), (2, 1, 2, 59)]
+
+
+def test_cursors_advance_by_what_they_cover_not_by_the_clock(tmp_path, con):
+    """A run whose clock was two days ahead must not freeze the cursor (it used to, until the
+    real clock caught up); a file loaded late must not move a cursor back."""
+    scope = "timeline:7"
+    ahead = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
+    page(ahead, {"data": [tweet(5)]}, at=AT + timedelta(days=2), scope=scope,
+         cursor={"newest_id": "5", "gap": None})
+    load_pending(con, tmp_path / "raw")
+    real = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
+    page(real, {"data": [tweet(9)]}, at=AT + timedelta(minutes=15), scope=scope,
+         cursor={"newest_id": "9", "gap": None})
+    load_pending(con, tmp_path / "raw")
+    assert json.loads(con.execute("SELECT cursor FROM sync_state").fetchone()[0]) == {
+        "newest_id": "9", "gap": None}
+    # an older file loaded after the newer one (e.g. `tracker load --retry-failed`)
+    late = RawWriter(tmp_path / "raw", "x", "r3", started=AT)
+    page(late, {"data": [tweet(3)]}, at=AT + timedelta(hours=1), scope=scope,
+         cursor={"newest_id": "3", "gap": None})
+    # and an unfinished pagination that reached further back than the stored one
+    gap = RawWriter(tmp_path / "raw", "x", "r4", started=AT)
+    page(gap, {"data": [tweet(12)]}, at=AT - timedelta(days=1), scope=scope,
+         cursor={"newest_id": "9", "gap": {"since_id": "9", "until_id": "12",
+                                            "newest_id": "14", "read": 1}})
+    load_pending(con, tmp_path / "raw")
+    assert json.loads(con.execute("SELECT cursor FROM sync_state").fetchone()[0]) == {
+        "newest_id": "9", "gap": {"since_id": "9", "until_id": "12", "newest_id": "14",
+                                  "read": 1}}
+
+
+def test_cursor_rank_orders_by_ids():
+    from tracker.sources.x.plan import cursor_rank
+
+    done9 = {"newest_id": "9", "gap": None}
+    assert cursor_rank({"newest_id": "10", "gap": None}) > cursor_rank(done9)
+    assert cursor_rank(done9) > cursor_rank({"newest_id": "5", "gap": {
+        "since_id": "5", "until_id": "8", "newest_id": "9", "read": 1}})
+    assert cursor_rank({"newest_id": "5", "gap": {"since_id": "5", "until_id": "7",
+                                                  "newest_id": "9", "read": 2}}) > \
+        cursor_rank({"newest_id": "5", "gap": {"since_id": "5", "until_id": "8",
+                                               "newest_id": "9", "read": 1}})
+    # a pagination that has read nothing yet covers less than one that has
+    assert cursor_rank({"newest_id": None, "gap": {"since_id": None, "until_id": None,
+                                                   "newest_id": "9", "read": 0}}) < \
+        cursor_rank({"newest_id": None, "gap": {"since_id": None, "until_id": "8",
+                                                "newest_id": "9", "read": 1}})

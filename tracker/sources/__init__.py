@@ -10,6 +10,15 @@ from typing import Callable
 from .rows import Rows
 
 
+def cursor_rank(source: str) -> Callable[[dict], tuple] | None:
+    """How a source orders its cursors by what they cover (None: the later load wins)."""
+    if source == "x":
+        from .x.plan import cursor_rank as x_rank
+
+        return x_rank
+    return None
+
+
 def normalizer(source: str) -> Callable[[dict], Rows]:
     if source == "x":
         from .x.normalize import normalize

@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import MalformedPage
-from ..sources import normalizer
+from ..sources import cursor_rank, normalizer
 from ..sources.rows import Rows
 from ..sources.x.bulk import (BULK_BATCH_BYTES, BULK_MIN_BYTES, bulk_mode, bulk_size,
                               normalize_pages)
@@ -349,20 +349,42 @@ def _commit_rows(con: duckdb.DuckDBPyConnection, fl: FileLoad, merged: Rows,
             counts[1] += n
             counts[2] += u
     fl.updated_rows += _apply_post_status(con, merged.post_status)
-    for (source, scope), (cursor, at, page_id) in cursors.items():
+    for (source, scope), (cursor, at, page_id) in _advancing(con, cursors).items():
         fl.updated_rows += con.execute(
             "INSERT INTO sync_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, scope) "
             "DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at, "
             "page_id = excluded.page_id WHERE sync_state.cursor::VARCHAR "
-            "IS DISTINCT FROM excluded.cursor::VARCHAR "
-            # a file loaded late (--retry-failed) must not move a cursor back
-            "AND excluded.updated_at >= sync_state.updated_at",
+            "IS DISTINCT FROM excluded.cursor::VARCHAR",
             [source, scope, cursor, at, page_id]).fetchone()[0]
     if pages:
         con.register("_pages", pa.Table.from_pylist(pages))
         con.execute("INSERT INTO raw_pages BY NAME SELECT * FROM _pages "
                     "ON CONFLICT DO NOTHING")
         con.unregister("_pages")
+
+
+def _advancing(con: duckdb.DuckDBPyConnection, cursors: dict) -> dict:
+    """The cursors that cover at least what the stored ones do, by the source's own order
+    (ids, not the clock): a file loaded late (--retry-failed) never moves a cursor back."""
+    ranked = {k: v for k, v in cursors.items() if cursor_rank(k[0]) is not None}
+    if not ranked:
+        return cursors
+    stored = dict(((src, scope), c) for src, scope, c in con.execute(
+        "SELECT source, scope, cursor FROM sync_state WHERE source IN "
+        "(SELECT unnest(?::VARCHAR[])) AND scope IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted({k[0] for k in ranked}), sorted({k[1] for k in ranked})]).fetchall())
+    out = {}
+    for key, value in cursors.items():
+        rank = cursor_rank(key[0])
+        old = stored.get(key)
+        if rank is not None and old is not None:
+            try:
+                if rank(json.loads(value[0])) < rank(json.loads(old)):
+                    continue
+            except (ValueError, TypeError, AttributeError):
+                pass                   # an unreadable stored cursor gives way
+        out[key] = value
+    return out
 
 
 def _normalize_page(rec: dict) -> tuple[dict, Rows | None, Exception | None]:

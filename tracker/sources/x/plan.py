@@ -9,6 +9,23 @@ from datetime import datetime, timedelta
 import duckdb
 
 
+def _num(value) -> int:
+    return int(value) if value is not None and str(value).isdigit() else 0
+
+
+def cursor_rank(cursor: dict) -> tuple:
+    """How much of a scope a cursor covers, by post ids (never by the clock): the newest id it
+    has reached, then finished before unfinished, then how far back an unfinished pagination
+    got. A cursor replaces the stored one only if it ranks at least as high, so a raw file
+    loaded late never moves a cursor back, and a clock that ran ahead freezes nothing."""
+    gap = cursor.get("gap") if isinstance(cursor.get("gap"), dict) else None
+    top = max(_num(cursor.get("newest_id")), _num(gap.get("newest_id")) if gap else 0)
+    if not gap:
+        return (top, 1, 0)
+    until = _num(gap.get("until_id"))
+    return (top, 0, -until if until else -(1 << 64))
+
+
 @dataclass
 class XPlan:
     known_handles: dict[str, str] = field(default_factory=dict)   # lower-case handle -> id
