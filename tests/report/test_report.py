@@ -12,7 +12,7 @@ import markupsafe
 import pytest
 from click.testing import CliRunner
 
-from tests.report.sample import HOSTILE, STORY_ID, sample_db
+from tests.report.sample import EMPTY_STORY, HOSTILE, NO_POLL_STORY, STORY, STORY_ID, sample_db
 from tracker.analysis.rules import EVENT_TYPES
 from tracker.cli import cli
 from tracker.errors import TrackerError
@@ -304,3 +304,144 @@ def test_report_command_errors_are_one_line(cfg_path, tmp_path, monkeypatch):
     assert res.exit_code == 1 and "--png" in res.output and "HTML report was written" in \
         res.output
     assert out.exists() and not (tmp_path / "r.png").exists()
+
+
+# --- every story at once: --all and the index ------------------------------------------------
+
+LATER = {**STORY, "id": "later", "title": "Not <b>analysed</b> yet & pending"}
+
+
+@pytest.fixture
+def all_cfg(db, tmp_path):
+    import yaml
+
+    p = tmp_path / "all-stories.yaml"
+    p.write_text(yaml.safe_dump({"storage": {"database": str(db[0])},
+                                 "stories": [STORY, NO_POLL_STORY, EMPTY_STORY, LATER]}))
+    return p
+
+
+def index_rows(text: str) -> dict[str, dict]:
+    """The index's story rows: id → its title, link, window, milestone cells, items, note."""
+    out = {}
+    for sid, row in re.findall(r'<tr id="story-([^"]+)"[^>]*>(.*?)</tr>', text, re.S):
+        cells = {k: " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", v)).split())
+                 for k, v in re.findall(r'<td class="milestone" data-key="([^"]+)"[^>]*>(.*?)</td>',
+                                        row, re.S)}
+        link = re.search(r'<a class="story-title" href="([^"]+)">([^<]*)</a>', row)
+        title = link.group(2) if link else re.search(
+            r'<span class="story-title">([^<]*)</span>', row).group(1)
+        note = re.search(r'<span class="warn note-text">([^<]*)</span>', row)
+        out[sid] = {"href": link.group(1) if link else None, "title": htmllib.unescape(title),
+                    "window": re.search(r'<td class="window"[^>]*>([^<]*)</td>', row).group(1),
+                    "items": int(re.search(r'<td class="num items"[^>]*>(\d+)</td>',
+                                           row).group(1)),
+                    "note": note.group(1) if note else None, **cells}
+    return out
+
+
+def test_report_all_writes_every_story_and_an_index(all_cfg, tmp_path):
+    out = tmp_path / "reports"
+    res = CliRunner().invoke(cli, ["--config", str(all_cfg), "report", "--all", "-o", str(out)],
+                             obj={}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "empty.html", "index.html", "musk-putin-call.html", "no-poll.html"]
+    assert f"wrote {out / 'musk-putin-call.html'} (19 items)" in res.output
+    assert "no report for later: not analysed yet (run: tracker analyze later)" in res.output
+    assert f"wrote {out / 'index.html'} (4 stories, 3 reports)" in res.output
+    text = (out / "index.html").read_text(encoding="utf-8")
+    rows = index_rows(text)
+    assert list(rows) == ["musk-putin-call", "no-poll", "empty", "later"]     # config order
+    # Every link resolves to a report beside the index, and that report is the story's.
+    hrefs = re.findall(r'<a\b[^>]*href="([^"]+)"', text)
+    assert hrefs == ["musk-putin-call.html", "no-poll.html", "empty.html"]
+    for sid in ("musk-putin-call", "no-poll", "empty"):
+        report = (out / rows[sid]["href"]).read_text(encoding="utf-8")
+        assert f"<code>{sid}</code>" in report and report.startswith("<!doctype html>")
+    # The sample story's firsts and lags, exactly.
+    assert rows["musk-putin-call"] == {
+        "href": "musk-putin-call.html", "items": 19, "note": None,
+        "title": "Did the billionaire discuss Ukraine with the Russian president?",
+        "window": "2022-10-01 – 2022-10-31",
+        "claim": "2022-10-11 12:10 UTC",
+        "claim_press": "2022-10-11 13:05 UTC 55 min after the claim",
+        "denial": "2022-10-11 13:40 UTC 1 h 30 min after the claim",
+        "denial_press": "2022-10-11 15:30 UTC 1 h 50 min after the denial",
+        "rebuttal": "2022-10-11 14:25 UTC 45 min after the denial"}
+    # Without its subject among the actors, no-poll has a claim and its press report only.
+    assert {k: rows["no-poll"][k] for k in ("claim", "claim_press", "denial", "rebuttal")} == {
+        "claim": "2022-10-11 12:10 UTC", "claim_press": "2022-10-11 13:05 UTC 55 min after "
+        "the claim", "denial": "—", "rebuttal": "—"}
+    assert rows["empty"]["items"] == 0 and rows["empty"]["claim"] == "—"
+    assert rows["empty"]["window"] == "2021-01-01 – 2021-01-31"
+    # A configured story never analysed: listed, escaped, with no link and a note.
+    assert rows["later"]["href"] is None and rows["later"]["items"] == 0
+    assert rows["later"]["title"] == "Not <b>analysed</b> yet & pending"
+    assert "Not &lt;b&gt;analysed&lt;/b&gt; yet &amp; pending" in text
+    assert rows["later"]["note"] == "not analysed yet (run: tracker analyze later)"
+    # Self-contained and script-free: nothing to fetch, nothing to run.
+    assert "<script" not in text and "<link" not in text and "<img" not in text
+    policy = htmllib.unescape(re.search(
+        r'http-equiv="Content-Security-Policy" content="([^"]+)"', text).group(1))
+    assert "default-src 'none'" in policy and "script-src 'none'" in policy
+    assert 'id="story-count">4<' in text and "2022-10-12 08:00 UTC" in text
+    # Writing again replaces the files and leaves no temporary ones.
+    res = CliRunner().invoke(cli, ["--config", str(all_cfg), "report", "--all", "-o", str(out),
+                                   "--tz", "Europe/Paris"], obj={}, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert not list(out.glob("*.tmp"))
+    assert index_rows((out / "index.html").read_text())["musk-putin-call"]["claim"] == \
+        "2022-10-11 14:10 CEST"
+
+
+def test_report_all_usage_errors(all_cfg, cfg_path, tmp_path):
+    def run(*args, cfg=all_cfg):
+        return CliRunner().invoke(cli, ["--config", str(cfg), "report", *args], obj={})
+
+    res = run("--all", STORY_ID, "-o", str(tmp_path / "d"))
+    assert res.exit_code == 2 and "either a STORY or --all" in res.output
+    res = run("--all", "-o", str(tmp_path / "d"), "--png", str(tmp_path / "x.png"))
+    assert res.exit_code == 2 and "--png pictures one story" in res.output
+    res = run()
+    assert res.exit_code == 2 and "which story?" in res.output
+    (tmp_path / "f").write_text("")
+    res = run("--all", "-o", str(tmp_path / "f"))
+    assert res.exit_code == 1 and "is a file" in res.output
+    res = run("--all", "-o", str(tmp_path / "d"), cfg=cfg_path)        # no stories configured
+    assert res.exit_code == 1 and "no stories in the config" in res.output
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_story_named_index_does_not_replace_the_index(db, tmp_path):
+    from tracker.config import parse_config
+    from tracker.report import report_file_name, write_all
+
+    assert report_file_name("index") == "index.story.html"
+    cfg = parse_config({"storage": {"database": str(db[0])},
+                        "stories": [{**STORY, "id": "index"}, STORY]})
+    res = write_all(cfg, tmp_path / "out")
+    assert [s.file for s in res.stories] == [None, "musk-putin-call.html"]   # not analysed
+    assert (tmp_path / "out" / "index.html").exists()
+
+
+def test_index_sections_come_from_one_list(con):
+    """Another section (say, the latest denials) is a partial plus a rows function."""
+    from tracker.report.index import SECTIONS, Section, entry, render_index
+
+    d = gather(con, STORY_ID)
+    tf = TimeFormat()
+    stories = [entry(STORY_ID, d.title, "", "musk-putin-call.html", d, tf)]
+    seen = []
+
+    def rows(st, tf_):
+        seen.append((st, tf_))
+        return ["a row"]
+
+    extra = Section("again", "The stories again", "index/stories.html.j2", rows)
+    text = render_index(stories, tf, sections=[*SECTIONS, extra])
+    assert seen == [(stories, tf)]
+    assert re.findall(r'<section id="([^"]+)">\s*<h2>([^<]+)</h2>', text) == [
+        ("stories", "Stories and their firsts"), ("again", "The stories again")]
+    assert text.count('<tr id="story-musk-putin-call"') == 2
+    assert stories[0].data is d           # a section can read everything a report shows

@@ -101,7 +101,8 @@ def wait_laid_out(driver) -> None:
             "return document.body.getAttribute('data-labels')") in ("ready", "unsettled"))
 
 
-def open_report(path: Path, tmp_path_factory, width: int, fragment: str = ""):
+def open_report(path: Path, tmp_path_factory, width: int, fragment: str = "",
+                chart: bool = True):
     chromium, chromedriver = _browser_paths()
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
@@ -119,7 +120,8 @@ def open_report(path: Path, tmp_path_factory, width: int, fragment: str = ""):
     if inner != width:
         driver.set_window_size(2 * width - inner, 1000)
         driver.get(path.as_uri() + fragment)
-    wait_laid_out(driver)
+    if chart:
+        wait_laid_out(driver)
     page = Page(driver, path)
     assert page.js("return window.innerWidth") == width
     return page
@@ -530,3 +532,41 @@ def test_png_option_screenshots_the_header_and_chart(report_file, slide, tmp_pat
     # The slide view (no toolbar, no buttons: the test above), whole and no taller.
     assert width == 1400
     assert abs(height - slide.js("return Number(document.body.dataset.pageHeight)")) <= 2
+
+
+@pytest.mark.parametrize("width", [1400, 400])
+def test_index_of_stories_reads_on_any_width_and_links_to_the_reports(width, report_file,
+                                                                       tmp_path_factory):
+    from tests.report.sample import EMPTY_STORY, NO_POLL_STORY, STORY
+    from tracker.config import parse_config
+    from tracker.report import write_all
+
+    db = report_file[0].parent / "sample.duckdb"
+    cfg = parse_config({"storage": {"database": str(db)},
+                        "stories": [STORY, NO_POLL_STORY, EMPTY_STORY]})
+    out = tmp_path_factory.mktemp("all")
+    index = write_all(cfg, out).path
+    p = open_report(index, tmp_path_factory, width, chart=False)
+    try:
+        assert p.js("return document.documentElement.scrollWidth") <= width
+        rows = p.js("""return Array.from(document.querySelectorAll('#stories-table tbody tr'))
+            .map(r => r.getBoundingClientRect().toJSON())""")
+        assert len(rows) == 3 and all(r["right"] <= width for r in rows)
+        if width == 400:
+            assert all(r["height"] < 330 for r in rows), rows
+        cells = p.js("""return Array.from(document.querySelectorAll(
+            '#story-musk-putin-call td.milestone')).map(c => c.textContent.trim())""")
+        assert cells[0] == "2022-10-11 12:10 UTC"
+        assert cells[2] == "2022-10-11 13:40 UTC1 h 30 min after the claim"
+        links = p.js("return Array.from(document.querySelectorAll('#stories-table a'))"
+                     ".map(a => a.href)")
+        assert links == [(out / f).as_uri() for f in ("musk-putin-call.html", "no-poll.html",
+                                                       "empty.html")]
+        p.driver.find_element(By.CSS_SELECTOR, "#story-musk-putin-call a").click()
+        WebDriverWait(p.driver, 30).until(lambda d: d.current_url.endswith("musk-putin-call.html"))
+        wait_laid_out(p.driver)
+        assert p.js("return document.body.dataset.chart") == "ready"
+        assert p.js("return document.documentElement.scrollWidth") <= width
+        p.assert_clean()
+    finally:
+        p.driver.quit()

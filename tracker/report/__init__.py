@@ -1,9 +1,10 @@
 """Story reports: one self-contained HTML file per story (chart + tables), and a PNG of it.
 
-    from tracker.report import write_report
+    from tracker.report import write_report, write_all
     write_report(cfg, "musk-putin-call", "report.html")           # a Config,
     write_report(con, "musk-putin-call", "report.html", tz="Europe/Paris")   # a connection,
     write_report("data/tracker.read.duckdb", "musk-putin-call", "r.html", png="r.png")  # a file
+    write_all(cfg, "reports/")       # every configured story, and reports/index.html
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from pathlib import Path
 import duckdb
 
 from ..config import Config
-from .data import ReportData, gather
+from ..errors import TrackerError
+from .data import ReportData, gather, last_collected
 from .html import render_html
+from .index import SECTIONS, Section, StoryEntry, entry, render_index, short_window
+from .timefmt import TimeFormat
 
-__all__ = ["ReportResult", "ReportData", "gather", "render_html", "write_report"]
+__all__ = ["IndexResult", "ReportResult", "ReportData", "Section", "SECTIONS", "StoryEntry",
+           "gather", "render_html", "render_index", "report_file_name", "write_all",
+           "write_report"]
 
 
 @dataclass
@@ -27,6 +33,30 @@ class ReportResult:
     png: Path | None
     items: int
     story_id: str
+
+
+@dataclass
+class IndexResult:
+    path: Path                         # DIR/index.html
+    reports: list[ReportResult]
+    stories: list[StoryEntry]          # every configured story, with or without a report
+
+    @property
+    def missing(self) -> list[StoryEntry]:
+        return [s for s in self.stories if s.file is None]
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def report_file_name(story_id: str) -> str:
+    """A story's report in a folder of reports: STORY.html (a story named "index" gets
+    index.story.html: story ids have no dots, so no other story's name can clash)."""
+    return "index.story.html" if story_id == "index" else f"{story_id}.html"
 
 
 def _connect(source) -> tuple[duckdb.DuckDBPyConnection, bool]:
@@ -63,13 +93,49 @@ def write_report(source: Config | duckdb.DuckDBPyConnection | str | os.PathLike,
             con.close()
     text = render_html(data, tz=tz)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    _write_text(path, text)
     png_path = None
     if png is not None:
         from .png import screenshot
 
         png_path = screenshot(path, Path(png), fallback_height=slide_height_estimate(data))
     return ReportResult(path.resolve(), png_path, len(data.timeline), data.story_id)
+
+
+def write_all(cfg: Config, directory: str | os.PathLike, *, tz: str = "UTC") -> IndexResult:
+    """Write a report for every story in the config into DIRECTORY (report_file_name) and
+    DIRECTORY/index.html listing them all with their firsts. A configured story that was not
+    analysed yet is listed, without a link, and gets no report."""
+    if not cfg.stories:
+        raise TrackerError("no stories in the config: add one under `stories:` (see "
+                           "config.yaml), then run `tracker analyze`")
+    tf = TimeFormat(tz)
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise TrackerError(f"--all writes into a folder and {directory} is a file")
+    con, opened = _connect(cfg)
+    try:
+        gathered: list[tuple] = []
+        for story in cfg.stories:
+            try:
+                gathered.append((story, gather(con, story.id), None))
+            except TrackerError:
+                gathered.append((story, None, "not analysed yet (run: tracker analyze "
+                                              f"{story.id})"))
+        collected = last_collected(con)
+    finally:
+        if opened:
+            con.close()
+    reports, stories = [], []
+    for story, data, note in gathered:
+        window = short_window(story.window.start_at, story.window.end_at)
+        file = None
+        if data is not None:
+            file = report_file_name(story.id)
+            _write_text(directory / file, render_html(data, tz=tz))
+            reports.append(ReportResult((directory / file).resolve(), None, len(data.timeline),
+                                        story.id))
+        stories.append(entry(story.id, story.title, window, file, data, tf, note))
+    index = directory / "index.html"
+    _write_text(index, render_index(stories, tf, last_collected=collected))
+    return IndexResult(index.resolve(), reports, stories)

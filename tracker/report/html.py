@@ -58,7 +58,8 @@ def _sha256(text: str) -> str:
 
 
 def csp(*scripts: str) -> str:
-    return ("default-src 'none'; script-src " + " ".join(_sha256(s) for s in scripts)
+    return ("default-src 'none'; script-src "
+            + (" ".join(_sha256(s) for s in scripts) or "'none'")
             + "; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
             "connect-src 'none'; base-uri 'none'; form-action 'none'")
 
