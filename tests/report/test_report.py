@@ -114,6 +114,18 @@ def test_the_data_block_reads_back_exactly_and_cannot_close_itself(page):
     assert "</" not in json_block(nasty) and "<!--" not in json_block(nasty)
 
 
+def test_poll_options_are_escaped_in_the_chart_legend(con):
+    d = gather(con, STORY_ID)
+    d.polls[0].series["label"] = d.polls[0].series["label"].where(
+        d.polls[0].series["position"] != 1, HOSTILE)
+    text = render_html(d)
+    legend = section(text, "chart-section").split('id="chart-legend"', 1)[1]
+    assert HOSTILE not in text and "<img" not in text
+    assert f'class="legend-label">{markupsafe.escape(HOSTILE)}<' in legend
+    trace = next(t for t in data_block(text)["figure"]["data"] if t["uid"] == "poll-1-1")
+    assert trace["name"] == esc(HOSTILE)
+
+
 def test_hover_text_is_escaped_for_plotly(page):
     fig = data_block(page)["figure"]
     replies = next(t for t in fig["data"] if t["uid"] == "ev-reply")
@@ -445,3 +457,41 @@ def test_index_sections_come_from_one_list(con):
         ("stories", "Stories and their firsts"), ("again", "The stories again")]
     assert text.count('<tr id="story-musk-putin-call"') == 2
     assert stories[0].data is d           # a section can read everything a report shows
+
+
+# --- the first view --------------------------------------------------------------------------
+
+def test_active_span_frames_the_claim_and_its_answers(con):
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from tracker.report.view import active_span
+
+    d = gather(con, STORY_ID)
+    lo, hi = active_span(d)                 # claim 12:10 … second denial 17:05, 8 % margins
+    assert (lo.isoformat(), hi.isoformat()) == ("2022-10-11T11:46:24+00:00",
+                                                "2022-10-11T17:28:36+00:00")
+    fig = data_block(render_html(d))["figure"]
+    assert fig["layout"]["xaxis"]["range"] == fig["views"][0]["range"] == [
+        "2022-10-11 11:46:24", "2022-10-11 17:28:36"]
+    assert [v["id"] for v in fig["views"]] == ["span", "day", "all", "window"]
+    assert fig["views"][3]["range"] == ["2022-10-01 00:00:00", "2022-11-01 00:00:00"]
+
+    def story(events, firsts=None):
+        tl = pd.DataFrame({"event_at": pd.to_datetime([t for t, _ in events], utc=True),
+                           "event_type": [e for _, e in events]})
+        return replace(d, timeline=tl, firsts=firsts or {})
+
+    # A claim and nothing after it: two hours around it.
+    lo, hi = active_span(story([("2022-10-11T12:00Z", "claim")],
+                               {"first_claim_at": pd.Timestamp("2022-10-11T12:00Z")}))
+    assert (lo.isoformat(), hi.isoformat()) == ("2022-10-11T11:00:00+00:00",
+                                                "2022-10-11T13:00:00+00:00")
+    # No claim: from the first labelled event that is not a reply to the last answer; a
+    # denial days later stretches it (margin 8 %: 4 h 48 min of 60 h).
+    lo, hi = active_span(story([("2022-10-01T00:00Z", "reply"), ("2022-10-02T00:00Z", "poll"),
+                                ("2022-10-04T12:00Z", "denial")]))
+    assert (lo.isoformat(), hi.isoformat()) == ("2022-10-01T19:12:00+00:00",
+                                                "2022-10-04T16:48:00+00:00")
+    assert active_span(story([])) is None

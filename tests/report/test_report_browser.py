@@ -229,6 +229,15 @@ def test_legend_names_the_colours_of_the_marks(page):
     assert bars["legend"] and set(bars["legend"]) == set(bars["out"])
     for stance, fills in bars["out"].items():
         assert set(fills) == {bars["legend"][stance]} == {rgb(STANCE_STYLES[stance].color)}
+    # A legend entry hides and shows its marks (it is a button: keyboard too).
+    toggle = """const b = document.querySelector('#chart-legend [data-uid="ev-reply"]');
+        b.click();
+        const gd = document.getElementById('chart');
+        const t = gd.data.find(t => t.uid === 'ev-reply');
+        return [b.getAttribute('aria-pressed'), t.visible === undefined ? true : t.visible,
+                gd.querySelectorAll('.scatterlayer .traceev-reply path.point').length];"""
+    assert page.js(toggle) == ["false", False, 0]
+    assert page.js(toggle) == ["true", True, 8]
     # The table's swatches use the same colours.
     swatches = page.js("""return Array.from(document.querySelectorAll(
         '#timeline-table tbody tr')).map(r => [r.dataset.event,
