@@ -504,6 +504,36 @@ def test_phone_width_reads_without_sideways_scrolling(phone, tmp_path):
     p.assert_clean()
 
 
+def test_no_sideways_scrolling_from_phone_to_wide_screen(report_file, tmp_path_factory):
+    """Between the two widths tested in detail: the legend's and the tables' breakpoints."""
+    from tests.report.sample import NO_POLL_STORY, STORY
+    from tracker.config import parse_config
+    from tracker.report import write_all
+
+    db = report_file[0].parent / "sample.duckdb"
+    cfg = parse_config({"storage": {"database": str(db)}, "stories": [STORY, NO_POLL_STORY]})
+    index = write_all(cfg, tmp_path_factory.mktemp("widths")).path
+    p = open_report(report_file[0], tmp_path_factory, 1400)
+    try:
+        for width in (320, 640, 700, 900, 1000, 1150, 1200):
+            for path, chart in ((report_file[0], True), (index, False)):
+                p.driver.set_window_size(width, 1000)
+                p.driver.get(path.as_uri())
+                inner = p.js("return window.innerWidth")
+                if inner != width:
+                    p.driver.set_window_size(2 * width - inner, 1000)
+                    p.driver.get(path.as_uri())
+                if chart:
+                    wait_laid_out(p.driver)
+                    assert_labels_apart(p)
+                assert p.js("return window.innerWidth") == width
+                assert p.js("return document.documentElement.scrollWidth") <= width, \
+                    (path.name, width)
+        p.assert_clean()
+    finally:
+        p.driver.quit()
+
+
 @pytest.fixture(scope="module")
 def slide(report_file, tmp_path_factory):
     p = open_report(report_file[0], tmp_path_factory, 1400, "#slide")

@@ -12,7 +12,11 @@
     throw e;
   }
   var el = document.getElementById("chart");
-  if (!el || !data.figure) { body.setAttribute("data-chart", "none"); return; }
+  if (!el || !data.figure) {
+    body.setAttribute("data-chart", "none");
+    body.setAttribute("data-page-height", String(document.documentElement.scrollHeight));
+    return;
+  }
   if (typeof window.Plotly === "undefined") { body.setAttribute("data-chart", "error"); return; }
 
   function byId(id) { return document.getElementById(id); }
