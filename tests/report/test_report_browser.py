@@ -26,7 +26,7 @@ import pytest
 from tests.report.sample import HOSTILE, STORY_ID, sample_db
 from tracker.report import write_report
 from tracker.report.colors import EVENT_STYLES, STANCE_STYLES
-from tracker.report.png import OFFLINE_FLAGS
+from tracker.report.png import OFFLINE_FLAGS, SLIDE
 
 webdriver = pytest.importorskip("selenium.webdriver",
                                 reason="selenium is not installed (pip install -e '.[test]')")
@@ -536,7 +536,7 @@ def test_no_sideways_scrolling_from_phone_to_wide_screen(report_file, tmp_path_f
 
 @pytest.fixture(scope="module")
 def slide(report_file, tmp_path_factory):
-    p = open_report(report_file[0], tmp_path_factory, 1400, "#slide")
+    p = open_report(report_file[0], tmp_path_factory, 1400, SLIDE)   # what --png opens
     try:
         yield p
     finally:
