@@ -51,9 +51,11 @@ def test_every_job_runs_from_tracker_run(world, api, tmp_path):
         ("check_deletions", "x", "ok", 1, None),        # both posts in one lookup
         ("analyze", "analysis", "ok", 0, None),          # no stories configured here
     ]
-    assert db_rows(db, "SELECT post_id, author_id, deleted_at IS NOT NULL FROM posts "
-                       "ORDER BY post_id") == [
-        (ids["poll"], "100", True), (ids["claim"], "100", False), (ids["reply"], "200", False)]
+    # one lookup that does not find a post is a sighting; a later run confirms the deletion
+    assert db_rows(db, "SELECT post_id, author_id, deleted_at IS NOT NULL, missing_since "
+                       "IS NOT NULL FROM posts ORDER BY post_id") == [
+        (ids["poll"], "100", False, True), (ids["claim"], "100", False, False),
+        (ids["reply"], "200", False, False)]
     assert db_rows(db, "SELECT label, votes FROM poll_snapshots ORDER BY captured_at, "
                        "position") == [("Yes", 10), ("No", 5), ("Yes", 10), ("No", 5)]
     assert [f.split("/")[0] for f in list_raw_files(tmp_path / "data" / "raw")] == [

@@ -61,12 +61,44 @@ def test_latest_fetch_wins_first_seen_kept_deleted_never_cleared(tmp_path, con):
                          "title": "Not Found Error", "detail": "gone"}]},
          at=AT + timedelta(hours=2), purpose="deletion_check")
     load_pending(con, tmp_path / "raw")
+    # one "Not Found" is a sighting; a later run's lookup confirms it (deleted_at = the first)
+    assert con.execute("SELECT deleted_at, missing_since FROM posts").fetchone() == (
+        None, AT + timedelta(hours=2))
+    w1b = RawWriter(tmp_path / "raw", "x", "r1b", started=AT)
+    page(w1b, {"errors": [{"resource_type": "tweet", "resource_id": "1",
+                           "title": "Not Found Error", "detail": "gone"}]},
+         at=AT + timedelta(hours=8), purpose="deletion_check")
+    load_pending(con, tmp_path / "raw")
     w2 = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
     page(w2, {"data": [tweet(1, likes=3)]}, at=AT - timedelta(hours=1))   # an older capture
     load_pending(con, tmp_path / "raw")
     got = con.execute("SELECT like_count, first_seen_at, last_seen_at, deleted_at FROM posts"
                       ).fetchone()
     assert got == (5, AT - timedelta(hours=1), AT + timedelta(hours=1), AT + timedelta(hours=2))
+
+
+def test_a_deletion_needs_a_second_lookup_from_a_later_run(tmp_path, con):
+    nf = {"errors": [{"resource_type": "tweet", "resource_id": "1",
+                      "title": "Not Found Error", "detail": "gone"}]}
+    w = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
+    page(w, {"data": [tweet(1)]}, at=AT)
+    page(w, nf, at=AT + timedelta(hours=1), purpose="deletion_check")
+    page(w, nf, at=AT + timedelta(hours=2), purpose="deletion_check")    # same run: not enough
+    load_pending(con, tmp_path / "raw")
+    state = "SELECT deleted_at, missing_since, missing_run FROM posts"
+    assert con.execute(state).fetchone() == (None, AT + timedelta(hours=1), "r1")
+    # the post answers again: a lookup that failed once, not a deletion
+    w2 = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
+    page(w2, {"data": [tweet(1)]}, at=AT + timedelta(hours=3), purpose="deletion_check")
+    load_pending(con, tmp_path / "raw")
+    assert con.execute(state).fetchone() == (None, None, None)
+    w3 = RawWriter(tmp_path / "raw", "x", "r3", started=AT)
+    page(w3, nf, at=AT + timedelta(hours=4), purpose="deletion_check")
+    w4 = RawWriter(tmp_path / "raw", "x", "r4", started=AT)
+    page(w4, nf, at=AT + timedelta(hours=5), purpose="deletion_check")
+    load_pending(con, tmp_path / "raw")
+    assert con.execute(state).fetchone() == (AT + timedelta(hours=4), AT + timedelta(hours=4),
+                                             "r3")
 
 
 def test_bad_page_is_quarantined_and_the_rest_of_the_file_loads(tmp_path, con):

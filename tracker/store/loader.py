@@ -97,11 +97,28 @@ class LoadResult:
     def failed(self) -> list[FileLoad]:
         return [f for f in self.files if f.error]
 
+    @property
+    def damaged(self) -> list[FileLoad]:
+        return [f for f in self.files if f.bad_lines]
+
 
 def loaded_files(con: duckdb.DuckDBPyConnection, *, with_failed: bool = True) -> set[str]:
     """Files that need no loading: loaded ones, and (unless retrying) ones whose load failed."""
     cond = "loaded_at IS NOT NULL" + (" OR error IS NOT NULL" if with_failed else "")
     return {r[0] for r in con.execute(f"SELECT path FROM raw_files WHERE {cond}").fetchall()}
+
+
+def damage_note(bad_lines: list[str]) -> str:
+    """One line saying which lines of a raw file could not be read."""
+    more = f" (and {len(bad_lines) - 3} more)" if len(bad_lines) > 3 else ""
+    return (f"raw file damaged: {len(bad_lines)} unreadable line(s), the rest loaded: "
+            + "; ".join(bad_lines[:3]) + more)[:2000]
+
+
+def damaged_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Loaded raw files some of whose lines could not be read, with what was wrong."""
+    return con.execute("SELECT path, damage FROM raw_files WHERE damage IS NOT NULL "
+                       "ORDER BY path").fetchall()
 
 
 def failed_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -166,7 +183,7 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
             except (duckdb.Error, pa.ArrowException, ValueError, TypeError,
                     ReferencedFileError) as exc:
                 fl = FileLoad(rel, error=f"{type(exc).__name__}: {exc}"[:2000])
-                con.execute("INSERT OR REPLACE INTO raw_files VALUES (?, NULL, NULL, NULL, ?)",
+                con.execute("INSERT OR REPLACE INTO raw_files (path, error) VALUES (?, ?)",
                             [rel, fl.error])
             result.files.append(fl)
             if progress:
@@ -298,30 +315,60 @@ def _merge(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> tuple[int, int]:
 
 
 def _apply_post_status(con: duckdb.DuckDBPyConnection, found: list[tuple]) -> int:
-    """Mark posts deleted/unavailable; set once (the first finding wins), never cleared.
-    Returns rows changed."""
+    """Mark posts deleted/unavailable; set once, never cleared. Returns rows changed.
+
+    ``found``: (platform, post_id, state, at, run_id). A 'not_found' is first recorded as a
+    sighting (``missing_since``, ``missing_run``); ``deleted_at`` (= the first sighting) is set
+    when a lookup in a later run does not find the post either. A post seen again in the
+    meantime is cleared of the sighting (see ``_clear_missing``). 'deleted' (the source's own
+    word) sets ``deleted_at`` at once.
+    """
     if not found:
         return 0
     con.register("_status", pa.table({
         "platform": [f[0] for f in found], "post_id": [f[1] for f in found],
         "state": [f[2] for f in found], "found_at": [f[3] for f in found],
+        "run_id": [f[4] if len(f) > 4 else None for f in found],
         "ord": list(range(len(found)))}))
     try:
         firsts = ("SELECT platform, post_id, arg_min(state, ord) AS state, "
-                  "arg_min(found_at, ord)::TIMESTAMPTZ AS found_at FROM _status WHERE {} "
+                  "arg_min(found_at, ord)::TIMESTAMPTZ AS found_at, "
+                  "arg_min(run_id, ord) AS run_id FROM _status WHERE {} "
                   "GROUP BY platform, post_id")
+        match = "posts.platform = s.platform AND posts.post_id = s.post_id"
         changed = con.execute(
             "UPDATE posts SET deleted_at = s.found_at FROM (" + firsts.format("state = 'deleted'")
-            + ") s WHERE posts.platform = s.platform AND posts.post_id = s.post_id "
-            "AND posts.deleted_at IS NULL").fetchone()[0]
+            + f") s WHERE {match} AND posts.deleted_at IS NULL").fetchone()[0]
+        # a second sighting, from another run and later than the first, confirms it
+        changed += con.execute(
+            "UPDATE posts SET deleted_at = posts.missing_since FROM (SELECT s.platform, "
+            "s.post_id FROM _status s JOIN posts p USING (platform, post_id) "
+            "WHERE s.state = 'not_found' AND p.deleted_at IS NULL "
+            "AND p.missing_since IS NOT NULL AND s.found_at::TIMESTAMPTZ > p.missing_since "
+            "AND s.run_id IS DISTINCT FROM p.missing_run GROUP BY ALL) s "
+            f"WHERE {match} AND posts.deleted_at IS NULL").fetchone()[0]
+        changed += con.execute(
+            "UPDATE posts SET missing_since = s.found_at, missing_run = s.run_id FROM ("
+            + firsts.format("state = 'not_found'") + f") s WHERE {match} "
+            "AND posts.deleted_at IS NULL AND posts.missing_since IS NULL").fetchone()[0]
         changed += con.execute(
             "UPDATE posts SET unavailable_reason = s.state, unavailable_at = s.found_at FROM ("
-            + firsts.format("state <> 'deleted'") + ") s WHERE posts.platform = s.platform "
-            "AND posts.post_id = s.post_id AND posts.unavailable_reason IS NULL"
-        ).fetchone()[0]
+            + firsts.format("state NOT IN ('deleted', 'not_found')") + f") s WHERE {match} "
+            "AND posts.unavailable_reason IS NULL").fetchone()[0]
     finally:
         con.unregister("_status")
     return changed
+
+
+def _clear_missing(con: duckdb.DuckDBPyConnection, pages: list[dict]) -> int:
+    """A post whose 'not found' sighting is followed by an answer that has it again (a lookup
+    that failed once) is no longer a deletion candidate."""
+    if not pages:
+        return 0
+    return con.execute(
+        "UPDATE posts SET missing_since = NULL, missing_run = NULL "
+        "WHERE missing_since IS NOT NULL AND deleted_at IS NULL "
+        "AND last_seen_at > missing_since").fetchone()[0]
 
 
 def _page_row(rec: dict, rel: str, line: int, items: int | None, error: str | None) -> dict:
@@ -348,6 +395,7 @@ def _commit_rows(con: duckdb.DuckDBPyConnection, fl: FileLoad, merged: Rows,
             counts[0] += sum(t.num_rows if isinstance(t, pa.Table) else 1 for t in trows)
             counts[1] += n
             counts[2] += u
+    fl.updated_rows += _clear_missing(con, pages)
     fl.updated_rows += _apply_post_status(con, merged.post_status)
     for (source, scope), (cursor, at, page_id) in _advancing(con, cursors).items():
         fl.updated_rows += con.execute(
@@ -532,7 +580,8 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str,
                             dest.append(trows)
                         else:
                             dest.extend(trows)
-                    merged.post_status.extend(rows.post_status)
+                    merged.post_status.extend((*st, rec.get("run_id"))
+                                              for st in rows.post_status)
                     if rows.skipped:
                         error = "kept the rest; skipped " + "; ".join(rows.skipped[:5])
                 except (MalformedPage, KeyError) as exc:
@@ -580,6 +629,8 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str,
                 status, error = "crashed", "run ended without a run_end record (killed?)"
             else:
                 status, error = end.get("status", "ok"), end.get("error")
+            if fl.bad_lines:
+                error = (f"{error}; " if error else "") + damage_note(fl.bad_lines)
             e = end or {}
             con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -589,8 +640,10 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str,
                                              else iso(utcnow())),
                  e.get("finished_at"), status, e.get("stop_reason"), error, e.get("requests"),
                  fl.pages, e.get("posts_read"), deferred, fl.new_rows, fl.updated_rows])
-        con.execute("INSERT OR REPLACE INTO raw_files VALUES (?, ?, ?, ?, NULL)",
-                    [rel, run_id, fl.pages, iso(utcnow())])
+        con.execute("INSERT OR REPLACE INTO raw_files (path, run_id, lines, loaded_at, error, "
+                    "damage) VALUES (?, ?, ?, ?, NULL, ?)",
+                    [rel, run_id, fl.pages, iso(utcnow()),
+                     damage_note(fl.bad_lines) if fl.bad_lines else None])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

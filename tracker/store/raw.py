@@ -85,30 +85,116 @@ class RawLine:
     error: str | None = None
 
 
-def read_raw_file(path: Path) -> Iterator[RawLine]:
-    """Yield every line of a raw file; a damaged line or a torn tail is reported, not fatal."""
-    lineno = 0
-    with gzip.open(path, "rb") as fh:
+GZIP_MAGIC = b"\x1f\x8b\x08"
+_READ = 1 << 20
+_FEED = 16 << 10     # input fed to zlib at a time: bounds the copy of its unused_data
+
+
+class _Buffer:
+    """A file read in blocks: ``data[i:]`` is what is not consumed yet, at file offset
+    ``base + i``."""
+
+    def __init__(self, fh):
+        self.fh, self.data, self.i, self.base, self.eof = fh, b"", 0, 0, False
+
+    def fill(self) -> bool:
+        if self.eof:
+            return False
+        more = self.fh.read(_READ)
+        if not more:
+            self.eof = True
+            return False
+        self.base += self.i
+        self.data = self.data[self.i:] + more
+        self.i = 0
+        return True
+
+    def left(self) -> int:
+        return len(self.data) - self.i
+
+    def find_next_member(self) -> int:
+        """Bytes from here to the next member header after this position (or to the end)."""
+        at = self.data.find(GZIP_MAGIC, self.i + 1)
+        while at < 0 and self.fill():
+            at = self.data.find(GZIP_MAGIC, self.i + 1)
+        return (at if at >= 0 else len(self.data)) - self.i
+
+
+def _members(fh) -> Iterator[tuple[int, bytes | None, str | None]]:
+    """(byte offset, decompressed data or None, why it is unreadable) per gzip member.
+
+    The archive writes one member per line, each complete in itself, so a damaged member is
+    skipped by looking for the next member's header: every member after it is read.
+    """
+    b = _Buffer(fh)
+    while True:
+        while b.left() < len(GZIP_MAGIC) and b.fill():
+            pass
+        if b.left() == 0:
+            return
+        start = b.base + b.i
+        if not b.data.startswith(GZIP_MAGIC, b.i):
+            cut = b.find_next_member()
+            yield start, None, f"{cut} bytes that are not gzip data"
+            b.i += cut
+            continue
+        d = zlib.decompressobj(wbits=31)
+        out: list[bytes] = []
+        j = 0                          # input consumed by this member, from its start
+        error = None
         while True:
+            if b.i + j >= len(b.data) and not b.fill():     # (fill keeps j valid)
+                error = "torn write: the member ends early (run interrupted?)"
+                break
+            chunk = memoryview(b.data)[b.i + j:b.i + j + _FEED]
             try:
-                text = fh.readline()
-            except (EOFError, OSError, zlib.error) as exc:
+                out.append(d.decompress(chunk))
+            except zlib.error as exc:
+                error = f"damaged gzip data: {exc}"
+                break
+            if d.eof:
+                j += len(chunk) - len(d.unused_data)
+                break
+            j += len(chunk)
+        if error is None:
+            yield start, b"".join(out), None
+            b.i += j
+            continue
+        cut = b.find_next_member()
+        yield start, None, error
+        b.i += cut
+
+
+def read_raw_file(path: Path) -> Iterator[RawLine]:
+    """Yield every line of a raw file. A damaged member (a flipped bit, a torn write, junk) is
+    reported as one bad line, with its byte offset, and reading goes on with the next member."""
+    lineno = 0
+    with open(path, "rb") as fh:
+        pending = b""
+        for offset, data, error in _members(fh):
+            if data is None:
                 lineno += 1
-                yield RawLine(lineno, None, f"torn write or damaged gzip data (run interrupted?): {exc}")
-                return
-            if not text:
-                return
+                yield RawLine(lineno, None, f"{error} at byte {offset}; read on from the "
+                                            "next member")
+                continue
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for text in lines:
+                lineno += 1
+                yield _parse_line(lineno, text)
+        if pending:
             lineno += 1
-            if not text.endswith(b"\n"):
-                yield RawLine(lineno, None, "truncated last line")
-                return
-            try:
-                rec = loads(text)
-                if not isinstance(rec, dict):
-                    raise ValueError("not a JSON object")
-                yield RawLine(lineno, rec)
-            except ValueError as exc:
-                yield RawLine(lineno, None, f"invalid JSON line: {exc}")
+            yield RawLine(lineno, None, "truncated last line")
+
+
+def _parse_line(lineno: int, text: bytes) -> RawLine:
+    try:
+        rec = loads(text)
+        if not isinstance(rec, dict):
+            raise ValueError("not a JSON object")
+        return RawLine(lineno, rec)
+    except ValueError as exc:
+        return RawLine(lineno, None, f"invalid JSON line: {exc}")
 
 
 def list_raw_files(raw_dir: Path) -> list[str]:

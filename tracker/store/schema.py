@@ -74,7 +74,8 @@ CREATE TABLE posts (
     seen_in VARCHAR,             -- 'data' when returned as a result, 'includes' when only referenced
     first_seen_at TIMESTAMPTZ NOT NULL,
     last_seen_at TIMESTAMPTZ NOT NULL,
-    deleted_at TIMESTAMPTZ,      -- first lookup that answered "Not Found Error"
+    deleted_at TIMESTAMPTZ,      -- first lookup that answered "Not Found Error", once confirmed
+                                 -- by a later run's lookup (migration 4: missing_since)
     unavailable_reason VARCHAR,  -- 'protected' (Authorization Error), 'suspended' (Forbidden), ...
     unavailable_at TIMESTAMPTZ,
     PRIMARY KEY (platform, post_id)
@@ -254,6 +255,16 @@ CREATE TABLE gdelt_volume (
 );
 """),
     (3, "stories, story items, analyst labels and the analysis views", ANALYSIS_DDL),
+    (4, "deletions are confirmed by a second lookup; damaged raw lines are recorded", """
+-- posts.missing_since: the first lookup that did not find the post ("Not Found"), and the run
+-- that made it; deleted_at (= missing_since) is set once a lookup in a later run confirms it.
+-- Cleared if the post is seen again first. deleted_at keeps its meaning: set once, never cleared.
+ALTER TABLE posts ADD COLUMN missing_since TIMESTAMPTZ;
+ALTER TABLE posts ADD COLUMN missing_run VARCHAR;
+-- raw_files.damage: the lines of a loaded file that could not be read (damaged gzip data, a
+-- torn write), with where they are; the rest of the file is loaded.
+ALTER TABLE raw_files ADD COLUMN damage VARCHAR;
+"""),
 ]
 
 

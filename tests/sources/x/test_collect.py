@@ -153,11 +153,20 @@ def test_deletion_and_protected_are_recorded_never_removed(world, make_cfg, cloc
     r = runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
     assert r.by_purpose == {"deletion_check": 1}
     assert world.requests[-1].params["ids"] == ",".join([a, b, c])
-    got = rows(cfg, "SELECT post_id, deleted_at IS NOT NULL, unavailable_reason FROM posts "
-                    "ORDER BY post_id")
-    assert got == [(a, True, None), (b, False, "protected"), (c, False, None)]
+    state = ("SELECT post_id, deleted_at IS NOT NULL, missing_since IS NOT NULL, "
+             "unavailable_reason FROM posts ORDER BY post_id")
+    # one "Not Found" is a sighting, not yet a deletion
+    assert rows(cfg, state) == [(a, False, True, None), (b, False, False, "protected"),
+                                (c, False, False, None)]
     assert rows(cfg, "SELECT resource_id, title FROM api_errors ORDER BY resource_id") == [
         (a, "Not Found Error"), (b, "Authorization Error")]
+    clock.advance(hours=6)
+    runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    assert world.requests[-1].params["ids"] == ",".join([a, b, c])   # the sighting first
+    assert rows(cfg, state) == [(a, True, True, None), (b, False, False, "protected"),
+                                (c, False, False, None)]
+    assert rows(cfg, "SELECT deleted_at = missing_since FROM posts WHERE post_id = ?",
+                [a]) == [(True,)]
     # the next check skips what is known deleted
     runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
     assert world.requests[-1].params["ids"] == ",".join([b, c])
@@ -335,9 +344,15 @@ def test_a_budget_smaller_than_the_deletion_candidates_rotates_through_them(
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
     world.delete(newest)
     cfg = make_cfg(max_requests_per_run=1)        # one lookup of 100 posts a run
-    runs = [runner.check_deletions(cfg, clock=clock, **NO_SLEEP) for _ in range(3)]
-    assert [r.requests for r in runs] == [1, 1, 1]
+    runs = [runner.check_deletions(cfg, clock=clock, **NO_SLEEP) for _ in range(4)]
+    assert [r.requests for r in runs] == [1, 1, 1, 1]
     looked_up = [i for r in world.requests if r.path == "/2/tweets"
                  for i in r.params["ids"].split(",")]
-    assert len(looked_up) == 300 and len(set(looked_up[:250])) == 250   # all before any twice
+    # the one a run did not find is looked up first by the next, which confirms it; the
+    # others all once before any twice
+    first = looked_up.index(newest)
+    assert looked_up[(first // 100 + 1) * 100] == newest
+    again = looked_up[:251]
+    again.remove(newest)
+    assert len(looked_up) == 400 and len(set(again)) == 250
     assert rows(cfg, "SELECT post_id FROM posts WHERE deleted_at IS NOT NULL") == [(newest,)]

@@ -56,7 +56,7 @@ CASSETTES = {
 }
 
 # What an error about a tweet says about it (schema.py: posts.deleted_at / unavailable_reason).
-TWEET_ERROR_STATUS = {"Not Found Error": "deleted", "Authorization Error": "protected",
+TWEET_ERROR_STATUS = {"Not Found Error": "not_found", "Authorization Error": "protected",
                       "Forbidden": "suspended"}
 TIMESTAMP_FIELDS = ("created_at", "first_seen_at", "last_seen_at", "captured_at", "end_at",
                     "fetched_at", "final_snapshot_at", "deleted_at", "unavailable_at")
@@ -312,7 +312,7 @@ def test_error_entries_become_post_status(corpus, name):
     status = {(pid, state) for _, pid, state, _ in rows.post_status}
     assert {p for p, s in status if s == "protected"} \
         == resource_ids("Authorization Error", "tweet") != set()
-    assert {p for p, s in status if s == "deleted"} == resource_ids("Not Found Error", "tweet")
+    assert {p for p, s in status if s == "not_found"} == resource_ids("Not Found Error", "tweet")
     # errors about users (suspended mentions, unknown user ids) say nothing about a post
     user_ids = {e["resource_id"] for e in errors if e["resource_type"] == "user"}
     assert user_ids and not user_ids & {p for p, _ in status}
@@ -411,7 +411,7 @@ def test_bad_items_are_skipped_and_the_rest_kept():
     assert column(rows, "accounts", "account_id") == {"12"}
     assert rows.items == 1 and rows.count("polls") == 0
     assert rows.count("api_errors") == 2
-    assert rows.post_status == [("x", "1500000000000000003", "deleted", FETCHED_AT)]
+    assert rows.post_status == [("x", "1500000000000000003", "not_found", FETCHED_AT)]
     where = [s.split(":")[0] for s in rows.skipped]
     assert where == ["data"] * 5 + ["includes.users"] * 2 + ["includes.tweets"] \
         + ["includes.polls"]

@@ -13,9 +13,10 @@ from ..rows import Rows
 
 PLATFORM = "x"
 
-# Errors whose resource is a tweet and what they say about that tweet.
+# Errors whose resource is a tweet and what they say about that tweet. "Not Found" is a
+# sighting: the loader sets deleted_at only once a later run's lookup confirms it.
 TWEET_ERROR_STATUS = {
-    "Not Found Error": "deleted",
+    "Not Found Error": "not_found",
     "Authorization Error": "protected",
     "Forbidden": "suspended",
 }

@@ -82,8 +82,10 @@ def deletion_candidates(con: duckdb.DuckDBPyConnection | None, author_ids: list[
                         now: datetime, window_days: int) -> list[str]:
     """Tracked accounts' posts younger than the deletion window and not yet known deleted.
 
-    Least recently seen first: a check the request budget stops is continued by the next
-    one with the posts it did not reach (a lookup that finds a post updates its last_seen_at).
+    Posts a lookup did not find first (their deletion waits for a second lookup to confirm
+    it), then least recently seen first: a check the request budget stops is continued by the
+    next one with the posts it did not reach (a lookup that finds a post updates its
+    last_seen_at).
     """
     if con is None or not author_ids or window_days <= 0:
         return []
@@ -91,5 +93,6 @@ def deletion_candidates(con: duckdb.DuckDBPyConnection | None, author_ids: list[
     return [r[0] for r in con.execute(
         "SELECT post_id FROM posts WHERE platform = 'x' "
         "AND author_id IN (SELECT unnest(?::VARCHAR[])) AND seen_in = 'data' "
-        "AND deleted_at IS NULL AND created_at >= ? ORDER BY last_seen_at, post_id",
+        "AND deleted_at IS NULL AND created_at >= ? "
+        "ORDER BY missing_since IS NULL, last_seen_at, post_id",
         [author_ids, since]).fetchall()]
