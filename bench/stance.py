@@ -118,9 +118,23 @@ def _speed(replies, models) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _print_speed(replies, models, t_load: float, t_model: float) -> None:
+    print("\nspeed of the packaged models: predict_stance over the corpus's replies and their "
+          "parents, one BLAS thread, median of 3 runs")
+    for name, (cpu, wall) in _speed(replies, models).items():
+        print(f"{name:12s}{cpu:10,.0f} replies per CPU second{wall:10,.0f} per wall-clock second")
+    blas = ", ".join(f"{b.get('internal_api')} {b.get('architecture')}"
+                     for b in threadpool_info() if b.get("user_api") == "blas")
+    print(f"loading: the encoder {t_load:.1f} s (once per process), the v2 weights "
+          f"{t_model:.3f} s; BLAS: {blas} "
+          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_DIR)
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the speed of the packaged models (no leave-one-event-out)")
     ap.add_argument("--ablations", action="store_true",
                     help="also leave-one-event-out for v2 without each block (fixed settings)")
     a = ap.parse_args(argv)
@@ -137,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     t_model = time.perf_counter() - t0
     t0 = time.perf_counter()
     replies = load_replies(a.corpus)
+    models = (("model v2", stance.MODEL_PATH), ("model v1", stance.V1_MODEL_PATH))
+    if a.speed_only:
+        _print_speed(replies, models, t_load, t_model)
+        return 0
     gold = [r.label for r in replies]
     enc = Encoded.of(replies)
     res = leave_one_event_out(replies, enc=enc)
@@ -199,7 +217,6 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\nhand-written multilingual probe (packaged models; 8 replies per language, "
           "2 per stance): correct / 8, and the deny replies found")
-    models = (("model v2", stance.MODEL_PATH), ("model v1", stance.V1_MODEL_PATH))
     print(f"{'language':10s}" + "".join(f"{name:>22s}" for name, _ in models))
     for lang, by in PROBE.items():
         texts = [t for lab in LABELS for t in by[lab]]
@@ -213,15 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{ok}/8, deny {deny}/2")
         print(f"{lang:10s}" + "".join(f"{c:>22s}" for c in cells))
 
-    print("\nspeed of the packaged models: predict_stance over the corpus's replies and their "
-          "parents, one BLAS thread, median of 3 runs")
-    for name, (cpu, wall) in _speed(replies, models).items():
-        print(f"{name:12s}{cpu:10,.0f} replies per CPU second{wall:10,.0f} per wall-clock second")
-    blas = ", ".join(f"{b.get('internal_api')} {b.get('architecture')}"
-                     for b in threadpool_info() if b.get("user_api") == "blas")
-    print(f"loading: the encoder {t_load:.1f} s (once per process), the v2 weights "
-          f"{t_model:.2f} s; BLAS: {blas} "
-          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
+    _print_speed(replies, models, t_load, t_model)
 
     if a.ablations:
         print("\nablations: leave-one-event-out, fixed settings (class-weight power "

