@@ -97,7 +97,13 @@ def test_rebuild_reproduces_every_table(world, make_cfg, clock):
     rebuild(cfg.database, cfg.raw_dir, cfg.replica)
     assert snapshot(cfg.database) == before
     assert snapshot(cfg.replica) == before
-    assert cfg.database.with_name(cfg.database.name + ".bak").exists()
+    backups = sorted(cfg.database.parent.glob(cfg.database.name + ".bak-*"))
+    assert len(backups) == 1
+    # a second rebuild keeps the first backup: earlier backups are never overwritten
+    rebuild(cfg.database, cfg.raw_dir, cfg.replica)
+    assert snapshot(cfg.database) == before
+    assert backups[0].exists()
+    assert len(list(cfg.database.parent.glob(cfg.database.name + ".bak-*"))) == 2
 
 
 def test_token_never_reaches_logs_even_at_debug(world, make_cfg, clock, caplog):

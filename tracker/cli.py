@@ -58,12 +58,17 @@ def _report(result: runner.RunResult) -> None:
     line = (f"[{style}]{result.job}[/] run {result.run_id}: {result.status}; "
             f"{result.requests} requests, {result.pages} pages, {result.posts_read} posts read, "
             f"{result.new_rows} new rows, {result.updated_rows} updated")
-    if result.load_state != "loaded":
-        line += f" [yellow]({result.load_state}: pages wait in raw for the next run)[/]"
+    if result.load_state == "pending_load":
+        line += " [yellow](pending_load: pages wait in raw for the next run)[/]"
+    elif result.load_state != "loaded":
+        line += f" [red]({result.load_state}: pages are safe in raw)[/]"
     out.print(line, highlight=False)
     reason = result.stop_reason or result.error
     if reason:
         err.print(f"  {result.status}: {reason}", highlight=False, markup=False)
+    if result.load_note:
+        err.print(f"  {'load waits' if result.load_state == 'pending_load' else 'note'}: "
+                  f"{result.load_note}", highlight=False, markup=False)
 
 
 def _run(fn, cfg: Config, **kw) -> runner.RunResult:
@@ -170,22 +175,33 @@ def load(ctx: click.Context, retry_failed: bool) -> None:
         progress, tick = _load_progress(len(pending))
         with progress:
             result = runner.load_now(cfg, progress=tick, retry_failed=retry_failed)
-    bad = [b for f in result.files for b in f.bad_lines]
     out.print(f"loaded {len(result.files)} raw files, {result.pages} pages: "
               f"{result.new_rows} new rows, {result.updated_rows} updated, "
               f"{result.quarantined} pages quarantined", highlight=False)
-    for b in bad:
-        err.print(f"  damaged line: {b}", highlight=False, markup=False)
+    sys.exit(_load_problems(result))
+
+
+def _load_problems(result) -> int:
+    """Print damaged lines, files not loaded and a stale replica; the exit code they give."""
+    for b in (b for f in result.files for b in f.bad_lines):
+        err.print(f"  [red]damaged line[/] (the rest of its file was loaded): {b}",
+                  highlight=False)
     for f in result.failed:
-        err.print(f"  not loaded: {f.path}: {f.error}", highlight=False, markup=False)
-    if result.failed:
-        sys.exit(1)
+        err.print(f"  [red]not loaded[/]: {f.path}: {f.error}", highlight=False)
+    if result.replica_error:
+        err.print(f"  [yellow]replica not refreshed[/]: {result.replica_error}",
+                  highlight=False)
+    return 1 if (result.failed or result.damaged or result.replica_error) else 0
 
 
 @cli.command()
 @click.pass_context
 def rebuild(ctx: click.Context) -> None:
-    """Recreate the database from the raw archive alone (the old file is kept as .bak)."""
+    """Recreate the database from the raw archive alone (the old file is kept beside it).
+
+    A database that cannot be opened is moved aside as .corrupt-TIME; a readable one is kept
+    as .bak-TIME. Exits 1 if a raw line could not be read (each is named).
+    """
     from .store.raw import list_raw_files
     from .store.rebuild import rebuild as do_rebuild
 
@@ -194,9 +210,15 @@ def rebuild(ctx: click.Context) -> None:
         progress, tick = _load_progress(len(list_raw_files(cfg.raw_dir)))
         with progress:
             result = do_rebuild(cfg.database, cfg.raw_dir, cfg.replica, progress=tick,
-                                    memory_limit=cfg.storage.load_memory_limit)
+                                memory_limit=cfg.storage.load_memory_limit)
     out.print(f"rebuilt {cfg.database} from {len(result.files)} raw files "
               f"({result.pages} pages, {result.new_rows} rows)", highlight=False)
+    if result.moved_aside:
+        err.print(f"  [yellow]the database could not be opened[/] ({result.moved_aside[1]}); "
+                  f"it is kept as {result.moved_aside[0]}", highlight=False)
+    if result.backup:
+        out.print(f"the previous database is kept as {result.backup}", highlight=False)
+    sys.exit(_load_problems(result))
 
 
 @cli.command()
@@ -208,6 +230,9 @@ def status(ctx: click.Context, n_runs: int) -> None:
 
     cfg = _cfg(ctx)
     st = collect_status(cfg, n_runs)
+    if st.database != "ok":
+        style = "yellow" if st.database.startswith(("busy", "missing")) else "red"
+        out.print(f"[{style}]database {st.database}[/]", highlight=False)
     out.print(f"reading {st.read_from}", highlight=False)
     if st.counts:
         out.print("  ".join(f"{k}={v}" for k, v in st.counts.items()), highlight=False)
@@ -217,6 +242,8 @@ def status(ctx: click.Context, n_runs: int) -> None:
             out.print(_table(df, title) if len(df) else f"{title}: none")
     for path, error in st.failed:
         out.print(f"[red]raw file not loaded[/]: {path}: {error}", highlight=False)
+    for path, damage in st.damaged:
+        out.print(f"[red]raw file damaged[/]: {path}: {damage}", highlight=False)
     out.print(f"pending raw files: {len(st.pending)}"
               + (f" (oldest {st.pending[0]}; `tracker load` loads them)" if st.pending else ""),
               highlight=False)

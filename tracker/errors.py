@@ -37,10 +37,24 @@ class BudgetExhausted(RunStopped):
     """The run reached x.max_requests_per_run."""
 
 
-class DatabaseBusy(TrackerError):
-    """Another process holds the DuckDB file; pages stay in raw and load later."""
+class DatabaseUnavailable(TrackerError):
+    """The database cannot be opened for writing; collection goes on into raw, loads wait."""
 
     exit_code = 5
+    reason = "unavailable"
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """Another process holds the DuckDB file; pages stay in raw and load later."""
+
+    reason = "busy"
+
+
+class DatabaseDamaged(DatabaseUnavailable):
+    """The DuckDB file is not a database DuckDB can read (overwritten, truncated, corrupt):
+    pages stay in raw; `tracker rebuild` moves the file aside and rebuilds it from raw."""
+
+    reason = "damaged"
 
 
 class StorageError(TrackerError):

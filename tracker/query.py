@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from .config import Config
-from .errors import QueryError, TrackerError
+from .errors import DatabaseDamaged, QueryError, TrackerError
 from .store.db import open_db
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -22,20 +22,39 @@ def run_query(cfg: Config, sql: str, *, live: bool = False,
         hint = "run `tracker init` or a collection" if live else "run `tracker load` first"
         raise TrackerError(f"{path}: no {'database' if live else 'read-only copy'} yet; {hint}")
     _refuse_writes(sql)
-    con = open_db(path, read_only=True)
+    try:
+        con = analyst_connection(path)
+    except DatabaseDamaged as exc:
+        if live:
+            raise
+        raise TrackerError(f"the read-only replica {path} cannot be read ({exc}); the next "
+                           "collection or `tracker load` writes a new one") from None
     try:
         return con.execute(sql, params or []).df()
     except duckdb.Error as exc:
         msg = str(exc).splitlines()[0]
         if "read-only" in msg.lower():
             raise QueryError(f"refused: `tracker sql` is read-only ({msg})") from None
+        if isinstance(exc, duckdb.PermissionException):
+            raise QueryError(f"refused: `tracker sql` reads only the database ({msg}); read "
+                             "other files with DuckDB itself") from None
         raise QueryError(f"query failed: {msg}") from None
     finally:
         con.close()
 
 
+def analyst_connection(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection that cannot reach anything but the database it opened: no files
+    (COPY, ATTACH, read_csv, PRAGMA import_database), no extensions, settings locked."""
+    con = open_db(path, read_only=True)
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
 # What `tracker sql` runs. A read-only connection alone is not enough: it can still ATTACH
-# another file (the live database included) READ_WRITE and write there, or COPY to files.
+# another file (the live database included) READ_WRITE and write there, or COPY to files;
+# the statement check is the first gate, ``analyst_connection`` the one that holds.
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI"}
 
 

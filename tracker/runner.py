@@ -20,8 +20,8 @@ from typing import Callable, Iterator
 import duckdb
 
 from .config import Config
-from .errors import (ConfigError, DatabaseBusy, RunStopped, SourceError, StorageError,
-                     TrackerError)
+from .errors import (ConfigError, DatabaseDamaged, DatabaseUnavailable, RunStopped,
+                     SourceError, StorageError, TrackerError)
 from .lock import RunLock
 from .sources.x import plan as xplan
 from .sources.x.client import Fetcher, make_client
@@ -47,6 +47,7 @@ class RunResult:
     pages: int = 0
     posts_read: int = 0
     load_state: str = "loaded"         # loaded | pending_load | load_failed
+    load_note: str | None = None       # why the load waits (busy, damaged), or a replica failure
     new_rows: int = 0
     updated_rows: int = 0
     quarantined: int = 0
@@ -55,9 +56,14 @@ class RunResult:
     details: dict = field(default_factory=dict)      # job-specific figures (e.g. per story)
     tables: dict = field(default_factory=dict)       # table -> [rows read, new, updated]
 
+    database_damaged: bool = False     # the pages wait in raw until `tracker rebuild`
+
     @property
     def exit_code(self) -> int:
-        return {"ok": 0, "stopped": RunStopped.exit_code}.get(self.status, 1)
+        code = {"ok": 0, "stopped": RunStopped.exit_code}.get(self.status, 1)
+        if code == 0 and self.database_damaged:
+            return DatabaseDamaged.exit_code
+        return code
 
 
 @dataclass
@@ -139,8 +145,9 @@ def _prepare(cfg: Config, now: datetime) -> Context:
 
     try:
         con = open_db(cfg.database)
-    except DatabaseBusy:
-        log.warning("database busy at start; planning from the read-only replica")
+    except DatabaseUnavailable as exc:
+        log.warning("database %s at start (%s); planning from the read-only replica",
+                    exc.reason, exc)
         con = None
         if cfg.replica.exists():
             try:
@@ -181,14 +188,21 @@ def _prepare(cfg: Config, now: datetime) -> Context:
 
 
 def load_now(cfg: Config, progress=None, retry_failed: bool = False) -> LoadResult:
-    """Load every pending raw file, then refresh the replica. Raises DatabaseBusy."""
+    """Load every pending raw file, then refresh the replica.
+
+    Raises DatabaseUnavailable (busy or damaged: nothing loaded). A replica that cannot be
+    refreshed does not undo the load: ``result.replica_error`` says why."""
     con = open_db(cfg.database)
     try:
         result = load_pending(con, cfg.raw_dir, progress=progress, retry_failed=retry_failed,
                               memory_limit=cfg.storage.load_memory_limit)
     finally:
         con.close()
-    refresh_replica(cfg.database, cfg.replica)
+    try:
+        refresh_replica(cfg.database, cfg.replica)
+    except TrackerError as exc:
+        result.replica_error = str(exc)
+        log.error("%s", exc)
     return result
 
 
@@ -267,6 +281,9 @@ def run_job(cfg: Config, job: str, source: str, body: Body, *,
             result.status, result.error = "failed", result.error or str(exc)
         try:
             loaded = load_now(cfg)
+            if loaded.replica_error:
+                # the load committed: only analysts' copy is older (it is refreshed next time)
+                result.load_note = loaded.replica_error
             mine = [f for f in loaded.files if f.path == raw.relpath]
             if mine:
                 result.new_rows, result.updated_rows = mine[0].new_rows, mine[0].updated_rows
@@ -279,12 +296,15 @@ def run_job(cfg: Config, job: str, source: str, body: Body, *,
                     result.load_state, result.status = "load_failed", "failed"
                     result.error = _sanitize(f"load failed (pages are safe in raw): {f.error}",
                                              cfg)
-        except DatabaseBusy:
+        except DatabaseUnavailable as exc:
             try:
-                raw.append({"type": "load_deferred", "at": iso(clock())})
+                raw.append({"type": "load_deferred", "at": iso(clock()), "reason": exc.reason,
+                            "detail": _sanitize(str(exc), cfg)})
             except StorageError:
                 pass
             result.load_state = "pending_load"
+            result.load_note = _sanitize(str(exc), cfg)
+            result.database_damaged = isinstance(exc, DatabaseDamaged)
         except Exception as exc:
             result.load_state = "load_failed"
             result.status = "failed"
@@ -383,7 +403,7 @@ def pending_summary(cfg: Config) -> list[str]:
             continue
         try:
             con = open_db(path, read_only=True)
-        except (DatabaseBusy, TrackerError):
+        except TrackerError:
             continue
         try:
             return pending_files(con, cfg.raw_dir)

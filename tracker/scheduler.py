@@ -39,7 +39,7 @@ import jobs as jobs_pkg
 
 from .config import Config
 from .cron import parse_cron
-from .errors import ConfigError, DatabaseBusy, LockHeld, RunStopped
+from .errors import ConfigError, DatabaseUnavailable, LockHeld, RunStopped
 from .lock import RunLock
 from .store.raw import RawWriter
 from .timeutil import iso, utcnow
@@ -89,7 +89,7 @@ def record_run(cfg: Config, job: str, status: str, *, started: datetime,
     try:
         with RunLock(cfg.lock_file):
             load_now(cfg)
-    except (LockHeld, DatabaseBusy) as exc:
+    except (LockHeld, DatabaseUnavailable) as exc:
         log.info("run %s of %s recorded in raw; it reaches `runs` with the next load (%s)",
                  run_id, job, type(exc).__name__)
     except Exception as exc:       # the record is safe in raw; `tracker load` tells more

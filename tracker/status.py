@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .config import Config
-from .errors import DatabaseBusy, TrackerError
+from .errors import DatabaseUnavailable, TrackerError
 from .store.db import open_db
-from .store.loader import failed_files, pending_files
+from .store.loader import damaged_files, failed_files, pending_files
 from .store.raw import list_raw_files
 
 COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "articles",
@@ -26,23 +26,33 @@ class Status:
     open_polls: pd.DataFrame | None = None
     pending: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    damaged: list[tuple[str, str]] = field(default_factory=list)
+    # the database: "ok", "missing", "busy: …" or "damaged: …" (then status reads the replica)
+    database: str = "ok"
 
 
 def collect_status(cfg: Config, limit: int = 10) -> Status:
     """Read status from the database, or from the replica while the database is busy."""
     con, source = None, None
+    state = "ok" if cfg.database.exists() else "missing"
     for path, label in ((cfg.database, "database"), (cfg.replica, "read-only replica")):
         if not path.exists():
             continue
         try:
             con, source = open_db(path, read_only=True), f"{label} {path}"
             break
-        except (DatabaseBusy, TrackerError):
+        except DatabaseUnavailable as exc:
+            if path == cfg.database:
+                state = f"{exc.reason}: {exc}"
+            continue
+        except TrackerError as exc:
+            if path == cfg.database:
+                state = f"unreadable: {exc}"
             continue
     if con is None:
-        return Status("nothing yet", pending=list_raw_files(cfg.raw_dir))
+        return Status("nothing yet", pending=list_raw_files(cfg.raw_dir), database=state)
     try:
-        st = Status(source)
+        st = Status(source, database=state)
         for t in COUNTED:
             st.counts[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
         st.runs = con.execute(
@@ -59,6 +69,7 @@ def collect_status(cfg: Config, limit: int = 10) -> Status:
             "GROUP BY ALL ORDER BY p.poll_id").df()
         st.pending = pending_files(con, cfg.raw_dir)
         st.failed = failed_files(con)
+        st.damaged = damaged_files(con)
         return st
     finally:
         con.close()

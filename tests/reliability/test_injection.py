@@ -133,11 +133,22 @@ def test_cli_arguments_are_data(stored, args, code, says):
     "EXPORT DATABASE '{dir}/dump'",
     "INSTALL httpfs",
     "SET threads = 1",
+    # statements the read-only check lets through: the connection itself refuses them
+    "PRAGMA import_database('{dir}/evil')",
+    "SELECT * FROM read_csv('{dir}/evil/schema.sql')",
+    "PRAGMA memory_limit = '1GB'",
+    "SELECT * FROM read_blob('{dir}/evil/load.sql')",
+    "LOAD httpfs",
 ])
 @pytest.mark.parametrize("live", [False, True])
 def test_tracker_sql_refuses_every_write(stored, sql, live, tmp_path):
     cfg, _, _ = stored
     before = snapshot(cfg.database)
+    evil = tmp_path / "evil"
+    evil.mkdir(exist_ok=True)
+    (evil / "schema.sql").write_text("CREATE TABLE evil (a INTEGER);\n"
+                                     f"COPY (SELECT 1) TO '{tmp_path}/stolen.csv';\n")
+    (evil / "load.sql").write_text("")
     text = sql.format(db=str(cfg.database), dir=str(tmp_path))
     res = invoke("--config", str(cfg.source_path), "sql", *(["--live"] if live else []),
                  "--", text)

@@ -9,7 +9,7 @@ import re
 import duckdb
 
 from ..config import Config
-from ..errors import DatabaseBusy, RunStopped, TrackerError
+from ..errors import DatabaseUnavailable, RunStopped, TrackerError
 from ..runner import RunResult, run_job
 from ..store.db import open_db
 from .engine import analyze
@@ -25,7 +25,7 @@ def run_analysis(cfg: Config, story_id: str | None = None, **kw) -> RunResult:
     def body(raw, ctx, result: RunResult) -> None:
         try:
             con = open_db(cfg.database)
-        except DatabaseBusy as exc:
+        except DatabaseUnavailable as exc:
             raise RunStopped(f"analysis waits: {exc}") from None
         try:
             for r in analyze(con, cfg.stories, story_id):
@@ -40,7 +40,7 @@ def read_connection(cfg: Config) -> duckdb.DuckDBPyConnection:
     """A read-only connection: the database when free, else its replica."""
     try:
         return open_db(cfg.database, read_only=True)
-    except DatabaseBusy:
+    except DatabaseUnavailable:
         return open_db(cfg.replica, read_only=True)
 
 

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import duckdb
 
-from ..errors import DatabaseBusy, StorageError, TrackerError
+from ..errors import DatabaseBusy, DatabaseDamaged, StorageError, TrackerError
 from .schema import migrate
 
 
@@ -19,26 +19,57 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
 
 
+# What DuckDB says of a file that is not a database it can read.
+_DAMAGE = ("not a valid duckdb database", "could not read enough bytes", "corrupt database",
+           "checksum", "serialization error", "internal error", "failed to load",
+           "invalid database", "unrecognized", "wal")
+
+
+def _is_damage(exc: Exception) -> bool:
+    text = str(exc).lower()
+    if "no space left" in text or "read-only file system" in text or "permission" in text:
+        return False
+    return any(m in text for m in _DAMAGE) or isinstance(exc, (duckdb.SerializationException,
+                                                             duckdb.InternalException))
+
+
 def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the database (creating and migrating it when writable). Busy → DatabaseBusy."""
+    """Open the database (creating and migrating it when writable).
+
+    Raises DatabaseBusy (another process holds it), DatabaseDamaged (a file DuckDB cannot
+    read) or TrackerError (anything else, e.g. no database yet for a read-only open)."""
     path = Path(path)
     if read_only and not path.exists():
         raise TrackerError(f"{path}: no database yet (run `tracker init` or a collection first)")
+    if path.exists() and not path.is_file():
+        raise TrackerError(f"{path}: is not a file (storage.database must name a file)")
     path.parent.mkdir(parents=True, exist_ok=True)
+    con = None
     try:
         con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if _is_lock_error(exc):
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # our own bars, not DuckDB's on stderr
+        if not read_only:
+            migrate(con)
+        return con
+    except duckdb.Error as exc:
+        if con is not None:
+            try:
+                con.close()
+            except duckdb.Error:
+                pass
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, duckdb.IOException) and _is_lock_error(exc):
             raise DatabaseBusy(
                 f"{path} is held by another process (an open notebook or client?); "
                 "collected pages stay in the raw archive and load on the next run"
             ) from None
-        raise TrackerError(f"{path}: cannot open database: {exc}") from None
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")     # our own bars, not DuckDB's on stderr
-    if not read_only:
-        migrate(con)
-    return con
+        if _is_damage(exc):
+            raise DatabaseDamaged(
+                f"{path} cannot be read ({first}); collected pages stay in the raw archive; "
+                "`tracker rebuild` moves the file aside and rebuilds the database from raw"
+            ) from None
+        raise TrackerError(f"{path}: cannot open database: {first}") from None
 
 
 @contextmanager

@@ -76,6 +76,9 @@ class FileLoad:
 @dataclass
 class LoadResult:
     files: list[FileLoad] = field(default_factory=list)
+    replica_error: str | None = None     # the load committed; the replica is older
+    backup: Path | None = None           # rebuild: where the previous database is kept
+    moved_aside: tuple[Path, str] | None = None   # rebuild: an unreadable one, and why
 
     @property
     def pages(self) -> int:

@@ -5,17 +5,37 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import DatabaseDamaged
 from ..store.db import open_db, refresh_replica
 from ..store.loader import LOAD_MEMORY, LoadResult, load_pending
 from ..store.refs import ReferencedFileError
+from ..timeutil import utcnow
+
+
+def _aside(database: Path, tag: str) -> Path:
+    """Move the database (and its write-ahead log) to ``<name>.<tag>-<UTC time>``; never
+    over an earlier one."""
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    target = database.with_name(f"{database.name}.{tag}-{stamp}")
+    n = 1
+    while target.exists():
+        target = database.with_name(f"{database.name}.{tag}-{stamp}-{n}")
+        n += 1
+    os.replace(database, target)
+    wal = database.with_name(database.name + ".wal")
+    if wal.exists():
+        os.replace(wal, target.with_name(target.name + ".wal"))
+    return target
 
 
 def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
             progress=None, memory_limit: str | None = LOAD_MEMORY) -> LoadResult:
     """Load every raw file into a fresh database, then swap it in.
 
-    The previous database is kept beside it as ``<name>.bak`` (the last one only). If loading
-    fails, the previous database stays in place untouched.
+    The previous database is kept beside it: ``<name>.bak-<time>`` (earlier backups are never
+    overwritten), or ``<name>.corrupt-<time>`` if it cannot be opened (``result.moved_aside``).
+    If loading fails, the previous database stays in place untouched. Lines of the archive
+    that cannot be read are skipped and listed (``result.damaged``).
     """
     database = Path(database)
     fresh = database.with_name(database.name + ".rebuild")
@@ -35,10 +55,18 @@ def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
         raise ReferencedFileError(f"rebuild stopped ({database} is left as it was): "
                                   + "; ".join(missing))
     if database.exists():
-        # Probe that nobody holds it before swapping (raises DatabaseBusy).
-        open_db(database).close()
-        os.replace(database, database.with_name(database.name + ".bak"))
+        try:
+            # Probe that nobody holds it before swapping (raises DatabaseBusy).
+            open_db(database, read_only=True).close()
+        except DatabaseDamaged as exc:
+            result.moved_aside = (_aside(database, "corrupt"), str(exc).split(" (", 1)[-1]
+                                  .split(");", 1)[0])
+        else:
+            result.backup = _aside(database, "bak")
     os.replace(fresh, database)
     if replica:
-        refresh_replica(database, replica)
+        try:
+            refresh_replica(database, replica)
+        except Exception as exc:           # the rebuild itself is done
+            result.replica_error = str(exc)
     return result

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from ... import __version__
 from ...config import Config
-from ...errors import DatabaseBusy, TrackerError
+from ...errors import TrackerError
 from ...store.db import open_db
 from ...store.loader import page_listener
 from ...store.raw import RawWriter
@@ -252,7 +252,7 @@ def already_imported(cfg: Config) -> set[tuple[str, str]]:
             continue
         try:
             con = open_db(path, read_only=True)
-        except (DatabaseBusy, TrackerError):
+        except TrackerError:
             continue
         try:
             rows = con.execute(
