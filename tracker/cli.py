@@ -18,7 +18,7 @@ from .logs import setup_logging
 
 # Wider than 80 columns when piped (the demo's tables), the terminal's width otherwise.
 out = Console(width=None if sys.stdout.isatty() else 150)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)   # one message, one line: greppable in logs
 
 
 def _cfg(ctx: click.Context) -> Config:

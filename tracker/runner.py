@@ -27,7 +27,7 @@ from .sources.x import plan as xplan
 from .sources.x.client import Fetcher, make_client
 from .sources.x.collect import (collect_conversation, collect_timeline, lookup_posts,
                                 resolve_handles)
-from .store.db import open_db, refresh_replica
+from .store.db import damaged, open_db, refresh_replica
 from .store.loader import LoadResult, load_pending, loaded_files, pending_files
 from .store.pending import pending_cursors, pending_polls
 from .store.raw import RawWriter, list_raw_files
@@ -129,7 +129,8 @@ def _tracked_ids(cfg: Config, plan: xplan.XPlan) -> list[str]:
 
 
 def _prepare(cfg: Config, now: datetime) -> Context:
-    """Load what is pending, then read the plan; from the replica if the database is busy."""
+    """Load what is pending, then read the plan; from the replica if the database cannot be
+    written (busy, or damaged: collection goes on into raw either way)."""
     def from_con(con, busy: bool) -> Context:
         plan = xplan.read_plan(con)
         ids = _tracked_ids(cfg, plan)
@@ -143,9 +144,7 @@ def _prepare(cfg: Config, now: datetime) -> Context:
             xplan.deletion_candidates(con, ids, now, cfg.x.deletion_check_days), busy,
             cursors)
 
-    try:
-        con = open_db(cfg.database)
-    except DatabaseUnavailable as exc:
+    def without_database(exc: DatabaseUnavailable) -> Context:
         log.warning("database %s at start (%s); planning from the read-only replica",
                     exc.reason, exc)
         con = None
@@ -171,14 +170,25 @@ def _prepare(cfg: Config, now: datetime) -> Context:
                 (open_posts.discard if closed else open_posts.add)(post_id)
         ctx.plan.open_poll_posts = sorted(open_posts, key=lambda p: (len(p), p))
         return ctx
+
+    try:
+        con = open_db(cfg.database)
+    except DatabaseUnavailable as exc:
+        return without_database(exc)
     try:
         loaded = load_pending(con, cfg.raw_dir, memory_limit=cfg.storage.load_memory_limit)
         ctx = from_con(con, False)
-    except (duckdb.IOException, duckdb.FatalException, OSError) as exc:
-        raise StorageError(f"cannot write the database {cfg.database}: "
-                           f"{str(exc).splitlines()[0]}; nothing was collected") from None
-    finally:
+    except (duckdb.Error, OSError) as exc:
+        broken = damaged(cfg.database, exc)
+        if broken is None:
+            raise StorageError(f"cannot write the database {cfg.database}: "
+                               f"{str(exc).splitlines()[0]}; nothing was collected") from None
         con.close()
+        con = None
+        return without_database(broken)
+    finally:
+        if con is not None:
+            con.close()
     if loaded.files:
         try:
             refresh_replica(cfg.database, cfg.replica)
@@ -196,6 +206,11 @@ def load_now(cfg: Config, progress=None, retry_failed: bool = False) -> LoadResu
     try:
         result = load_pending(con, cfg.raw_dir, progress=progress, retry_failed=retry_failed,
                               memory_limit=cfg.storage.load_memory_limit)
+    except (duckdb.Error, OSError) as exc:
+        broken = damaged(cfg.database, exc)
+        if broken is None:
+            raise
+        raise broken from None
     finally:
         con.close()
     try:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import duckdb
 import pandas as pd
 
 from .config import Config
 from .errors import DatabaseUnavailable, TrackerError
-from .store.db import open_db
+from .store.db import damaged, open_db
 from .store.loader import damaged_files, failed_files, pending_files
 from .store.raw import list_raw_files
 
@@ -32,15 +33,14 @@ class Status:
 
 
 def collect_status(cfg: Config, limit: int = 10) -> Status:
-    """Read status from the database, or from the replica while the database is busy."""
-    con, source = None, None
+    """Read status from the database, or from the replica while the database is busy or
+    cannot be read (``Status.database`` says which)."""
     state = "ok" if cfg.database.exists() else "missing"
     for path, label in ((cfg.database, "database"), (cfg.replica, "read-only replica")):
         if not path.exists():
             continue
         try:
-            con, source = open_db(path, read_only=True), f"{label} {path}"
-            break
+            con = open_db(path, read_only=True)
         except DatabaseUnavailable as exc:
             if path == cfg.database:
                 state = f"{exc.reason}: {exc}"
@@ -49,27 +49,36 @@ def collect_status(cfg: Config, limit: int = 10) -> Status:
             if path == cfg.database:
                 state = f"unreadable: {exc}"
             continue
-    if con is None:
-        return Status("nothing yet", pending=list_raw_files(cfg.raw_dir), database=state)
-    try:
-        st = Status(source, database=state)
-        for t in COUNTED:
-            st.counts[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-        st.runs = con.execute(
-            "SELECT run_id, job, status, started_at, requests, pages, posts_read, new_rows, "
-            "updated_rows, load_deferred_at, coalesce(stop_reason, error) AS reason "
-            "FROM runs ORDER BY started_at DESC LIMIT ?", [limit]).df()
-        st.cursors = con.execute(
-            "SELECT source, scope, cursor, updated_at FROM sync_state ORDER BY source, scope"
-        ).df()
-        st.open_polls = con.execute(
-            "SELECT p.poll_id, p.post_id, p.voting_status, p.end_at, count(DISTINCT s.captured_at) "
-            "AS snapshots, max(s.captured_at) AS last_snapshot FROM polls p LEFT JOIN "
-            "poll_snapshots s USING (platform, poll_id) WHERE p.final_snapshot_at IS NULL "
-            "GROUP BY ALL ORDER BY p.poll_id").df()
-        st.pending = pending_files(con, cfg.raw_dir)
-        st.failed = failed_files(con)
-        st.damaged = damaged_files(con)
-        return st
-    finally:
-        con.close()
+        try:
+            return _read(cfg, con, f"{label} {path}", state, limit)
+        except (duckdb.Error, OSError) as exc:
+            broken = damaged(path, exc)
+            if broken is None:
+                raise
+            if path == cfg.database:
+                state = f"{broken.reason}: {broken}"
+        finally:
+            con.close()
+    return Status("nothing yet", pending=list_raw_files(cfg.raw_dir), database=state)
+
+
+def _read(cfg: Config, con, source: str, state: str, limit: int) -> Status:
+    st = Status(source, database=state)
+    for t in COUNTED:
+        st.counts[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    st.runs = con.execute(
+        "SELECT run_id, job, status, started_at, requests, pages, posts_read, new_rows, "
+        "updated_rows, load_deferred_at, coalesce(stop_reason, error) AS reason "
+        "FROM runs ORDER BY started_at DESC LIMIT ?", [limit]).df()
+    st.cursors = con.execute(
+        "SELECT source, scope, cursor, updated_at FROM sync_state ORDER BY source, scope"
+    ).df()
+    st.open_polls = con.execute(
+        "SELECT p.poll_id, p.post_id, p.voting_status, p.end_at, count(DISTINCT s.captured_at) "
+        "AS snapshots, max(s.captured_at) AS last_snapshot FROM polls p LEFT JOIN "
+        "poll_snapshots s USING (platform, poll_id) WHERE p.final_snapshot_at IS NULL "
+        "GROUP BY ALL ORDER BY p.poll_id").df()
+    st.pending = pending_files(con, cfg.raw_dir)
+    st.failed = failed_files(con)
+    st.damaged = damaged_files(con)
+    return st

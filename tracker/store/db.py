@@ -65,11 +65,39 @@ def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
                 "collected pages stay in the raw archive and load on the next run"
             ) from None
         if _is_damage(exc):
-            raise DatabaseDamaged(
-                f"{path} cannot be read ({first}); collected pages stay in the raw archive; "
-                "`tracker rebuild` moves the file aside and rebuilds the database from raw"
-            ) from None
+            raise damaged(path, exc) from None
         raise TrackerError(f"{path}: cannot open database: {first}") from None
+
+
+def check_readable(path: Path) -> None:
+    """Open the database read-only and read every value of every table.
+
+    Raises DatabaseBusy, or DatabaseDamaged if any block cannot be read (DuckDB opens a
+    truncated file and fails only when the lost blocks are read)."""
+    con = open_db(path, read_only=True)
+    try:
+        for (table,) in con.execute("SELECT table_name FROM duckdb_tables() "
+                                    "WHERE database_name = current_database()").fetchall():
+            q = '"' + table.replace('"', '""') + '"'
+            con.execute(f"SELECT sum(hash(COLUMNS(*))) FROM {q}").fetchall()
+    except (duckdb.Error, OSError) as exc:
+        broken = damaged(path, exc)
+        if broken is None:
+            raise
+        raise broken from None
+    finally:
+        con.close()
+
+
+def damaged(path: Path, exc: Exception) -> DatabaseDamaged | None:
+    """The DatabaseDamaged a DuckDB error means, if it says the file cannot be read (DuckDB
+    reads lazily: a truncated file opens, and fails when the lost blocks are read)."""
+    if not _is_damage(exc):
+        return None
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DatabaseDamaged(
+        f"{path} cannot be read ({first}); collected pages stay in the raw archive; "
+        "`tracker rebuild` moves the file aside and rebuilds the database from raw")
 
 
 @contextmanager

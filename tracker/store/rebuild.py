@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import DatabaseDamaged
-from ..store.db import open_db, refresh_replica
+from ..store.db import check_readable, open_db, refresh_replica
 from ..store.loader import LOAD_MEMORY, LoadResult, load_pending
 from ..store.refs import ReferencedFileError
 from ..timeutil import utcnow
@@ -56,8 +56,9 @@ def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
                                   + "; ".join(missing))
     if database.exists():
         try:
-            # Probe that nobody holds it before swapping (raises DatabaseBusy).
-            open_db(database, read_only=True).close()
+            # Probe that nobody holds it before swapping (raises DatabaseBusy), and that
+            # every block of it can be read
+            check_readable(database)
         except DatabaseDamaged as exc:
             result.moved_aside = (_aside(database, "corrupt"), str(exc).split(" (", 1)[-1]
                                   .split(");", 1)[0])
