@@ -15,6 +15,7 @@ from .config import Config, load_config
 from .errors import TrackerError
 from .lock import RunLock
 from .logs import setup_logging
+from .outputs import check_output_file
 
 # Wider than 80 columns when piped (the demo's tables), the terminal's width otherwise.
 out = Console(width=None if sys.stdout.isatty() else 150)
@@ -262,13 +263,15 @@ def sql(ctx: click.Context, query: str, fmt: str, output: str | None, live: bool
     """Run a read-only SQL QUERY against the replica and print or export the result."""
     from .query import export, run_query
 
-    df = run_query(_cfg(ctx), query, live=live)
+    cfg = _cfg(ctx)
+    if output and fmt == "table":
+        raise click.UsageError("-o needs --format csv, json or parquet")
+    target = check_output_file(cfg, output) if output else None
+    df = run_query(cfg, query, live=live)
     if fmt == "table":
-        if output:
-            raise click.UsageError("-o needs --format csv, json or parquet")
         out.print(_table(df))
         return
-    text = export(df, fmt, Path(output) if output else None)
+    text = export(df, fmt, target)
     if text is not None:
         click.echo(text, nl=False)
     else:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from .cli import _cfg, _report, _table, out
+from .outputs import check_output_file
 
 
 
@@ -81,13 +81,16 @@ def timeline(ctx: click.Context, story: str, fmt: str, output: str | None) -> No
 
     cfg = _cfg(ctx)
     cfg.story(story)
+    if output and fmt == "table":
+        raise click.UsageError("-o needs --format csv, json or parquet")
+    target = check_output_file(cfg, output) if output else None
     con = read_connection(cfg)
     try:
         df = api.timeline(con, story)
     finally:
         con.close()
     if fmt != "table":
-        text = export(df, fmt, Path(output) if output else None)
+        text = export(df, fmt, target)
         if text is not None:
             click.echo(text, nl=False)
         return

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from .cli import _cfg, _table, err, out
 from .errors import QueryError
+from .outputs import check_output_file
 
 
 def _press_report(result) -> None:
@@ -118,17 +118,19 @@ def press_list(ctx: click.Context, since: str | None, until: str | None, outlet:
         since_at, until_at = parse_when(since, "--since"), parse_when(until, "--until")
     except QueryError as exc:
         raise click.BadParameter(str(exc).split(": ", 1)[1]) from None
-    df = list_articles(_cfg(ctx), since=since_at, until=until_at, outlet=outlet,
+    cfg = _cfg(ctx)
+    if output and fmt == "table":
+        raise click.UsageError("-o needs --format csv or json")
+    target = check_output_file(cfg, output) if output else None
+    df = list_articles(cfg, since=since_at, until=until_at, outlet=outlet,
                        source=source, limit=limit, live=live)
     if fmt == "table":
-        if output:
-            raise click.UsageError("-o needs --format csv or json")
         if df.empty:
             out.print("no articles match", highlight=False)
             return
         out.print(_table(df))
         return
-    text = export(df, fmt, Path(output) if output else None)
+    text = export(df, fmt, target)
     if text is not None:
         click.echo(text, nl=False)
     else:

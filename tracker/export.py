@@ -25,6 +25,7 @@ from pathlib import Path
 from . import __version__
 from .config import Config
 from .errors import TrackerError
+from .outputs import MANIFEST, check_output_dir
 from .store.db import open_db
 from .timeutil import iso, utcnow
 
@@ -68,6 +69,9 @@ def export_parquet(cfg: Config, out: Path, *, live: bool = False,
                    overwrite: bool = False) -> ExportResult:
     """Write every table (and view) of the database to ``out`` as Parquet; see the module."""
     out = Path(out)
+    # a folder written whole and swapped in: never one holding the data, and --overwrite
+    # replaces only a previous export
+    check_output_dir(cfg, out, replace=True, option="--parquet")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise TrackerError(f"{out} exists and is not empty (pass --overwrite to replace it)")
     source = cfg.database if live else cfg.replica
@@ -116,7 +120,7 @@ def export_parquet(cfg: Config, out: Path, *, live: bool = False,
                 result.views[name] = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
             except Exception as exc:   # a view over a part not installed here: leave it out
                 result.skipped_views[name] = str(exc).splitlines()[0]
-        (tmp / "_manifest.json").write_text(json.dumps({
+        (tmp / MANIFEST).write_text(json.dumps({
             "exported_at": iso(utcnow()), "tool": f"tracker/{__version__}",
             "source": str(source), "tables": result.tables, "views": result.views,
             "partitioned_by": result.partitions,

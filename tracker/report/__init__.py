@@ -17,6 +17,7 @@ import duckdb
 
 from ..config import Config
 from ..errors import TrackerError
+from ..outputs import check_output_dir, check_output_file
 from .data import ReportData, gather, last_collected
 from .html import render_html
 from .index import SECTIONS, Section, StoryEntry, entry, render_index, short_window
@@ -93,6 +94,10 @@ def write_report(source: Config | duckdb.DuckDBPyConnection | str | os.PathLike,
             con.close()
     text = render_html(data, tz=tz)
     path = Path(path)
+    if isinstance(source, Config):
+        check_output_file(source, path)
+        if png is not None:
+            check_output_file(source, png, "--png")
     _write_text(path, text)
     png_path = None
     if png is not None:
@@ -113,6 +118,10 @@ def write_all(cfg: Config, directory: str | os.PathLike, *, tz: str = "UTC") -> 
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise TrackerError(f"--all writes into a folder and {directory} is a file")
+    check_output_dir(cfg, directory, option="-o")
+    for story in cfg.stories:
+        check_output_file(cfg, directory / report_file_name(story.id), "-o")
+    check_output_file(cfg, directory / "index.html", "-o")
     con, opened = _connect(cfg)
     try:
         gathered: list[tuple] = []
