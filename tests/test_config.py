@@ -60,3 +60,52 @@ def test_repository_config_is_valid():
 
     cfg = load_config(Path(__file__).resolve().parents[1] / "config.yaml")
     assert [a.handle for a in cfg.accounts] == ["ianbremmer", "elonmusk"]
+
+
+BAD_FILES = {
+    "binary": (lambda d: bytes(range(256)) * 8, "line 2: not UTF-8 text"),   # byte 10 ends line 1
+    "deep-yaml": (lambda d: b"a: " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+                  "nested too deeply"),
+    "parentheses": (lambda d: (
+        "stories:\n  - id: s\n    title: t\n    query: '" + "(" * 300 + "a" + ")" * 300
+        + "'\n    window: {start: 2022-10-01, end: 2022-10-31}\n").encode(),
+        "stories[0]: query of story 's' does not parse: more than 32 nested parentheses"),
+    "raw-dir-is-a-file": (lambda d: (d / "afile").write_text("") or
+                          b"storage: {raw_dir: afile}\n",
+                          "storage.raw_dir: "),
+    "database-is-a-folder": (lambda d: (d / "adir").mkdir() or
+                             b"storage: {database: adir}\n", "storage.database: "),
+    "billion-days": (lambda d: b"x: {replies_window_days: 1000000000}\n",
+                     "x.replies_window_days: Input should be less than or equal to 3650"),
+    "infinite-timeout": (lambda d: b"x: {timeout_seconds: .inf}\n",
+                         "x.timeout_seconds: Input should be a finite number"),
+    "nan-wait": (lambda d: b"x: {max_rate_limit_wait_seconds: .nan}\n",
+                 "x.max_rate_limit_wait_seconds: Input should be a finite number"),
+    "end-of-time": (lambda d: b"stories:\n  - {id: s, title: t, query: a, window: "
+                    b"{start: 2022-10-01, end: 9999-12-31}}\n",
+                    "stories[0].window.end: 9999-12-31 is outside 1990-01-01 .. 2199-12-31"),
+    "press-query-end": (lambda d: b"press: {queries: [{name: q, query: a, start: 2022-10-01, "
+                        b"end: 9999-12-31}]}\n", "press.queries[0].end: 9999-12-31 is outside"),
+    "duplicate-key": (lambda d: b"x: {max_requests_per_run: 5}\nx: {max_requests_per_run: 500}"
+                      b"\n", "line 2, column 1: invalid YAML: key 'x' is given twice (first on "
+                      "line 1)"),
+    "duplicate-nested": (lambda d: b"x:\n  page_size: 10\n  page_size: 20\n",
+                         "line 3, column 3: invalid YAML: key 'page_size' is given twice"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_hostile_config_files_give_one_clear_error_and_exit_2(tmp_path, name):
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    make, message = BAD_FILES[name]
+    path = tmp_path / "config.yaml"
+    path.write_bytes(make(tmp_path))
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert message in str(exc.value)
+    res = CliRunner().invoke(cli, ["--config", str(path), "status"], obj={})
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and message in res.output.replace("\n", "")

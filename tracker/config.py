@@ -19,7 +19,8 @@ HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are never a setting: `timeout_seconds: .inf` is refused, not run
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class StorageConfig(_Strict):
@@ -59,15 +60,15 @@ class XPricing(_Strict):
 class XConfig(_Strict):
     api_base_url: str = "https://api.x.com"
     bearer_token_env: str = "X_BEARER_TOKEN"
-    max_requests_per_run: int = Field(100, ge=1)
-    replies_window_days: int = Field(7, ge=0)
-    deletion_check_days: int = Field(7, ge=0)
-    backfill_max_posts: int = Field(3200, ge=0)
+    max_requests_per_run: int = Field(100, ge=1, le=10_000_000)
+    replies_window_days: int = Field(7, ge=0, le=3650)
+    deletion_check_days: int = Field(7, ge=0, le=3650)
+    backfill_max_posts: int = Field(3200, ge=0, le=100_000_000)
     page_size: int = Field(100, ge=5, le=100)
-    max_rate_limit_wait_seconds: float = Field(900, ge=0)
-    max_retries: int = Field(4, ge=0)
-    backoff_base_seconds: float = Field(1.0, ge=0)
-    backoff_max_seconds: float = Field(60, ge=0)
+    max_rate_limit_wait_seconds: float = Field(900, ge=0, le=86400)
+    max_retries: int = Field(4, ge=0, le=100)
+    backoff_base_seconds: float = Field(1.0, ge=0, le=3600)
+    backoff_max_seconds: float = Field(60, ge=0, le=86400)
     timeout_seconds: float = Field(30, gt=0, le=3600)      # per socket read
     request_deadline_seconds: float = Field(120, gt=0, le=3600)   # per request, in all
     max_body_bytes: ByteSize = Field(ByteSize(32 << 20), gt=0)   # a bigger answer is cut here
@@ -123,9 +124,24 @@ class ActorConfig(_Strict):
     _handle = field_validator("handle")(AccountConfig._handle.__func__)
 
 
+# Times a story window, a press query or a stored timestamp may take: wide enough for any
+# archive, narrow enough that every date computation (end + 1 day, a window's length) works.
+EARLIEST = date(1990, 1, 1)
+LATEST = date(2199, 12, 31)
+
+
+def _in_range(v: date) -> date:
+    d = v.date() if isinstance(v, datetime) else v
+    if not EARLIEST <= d <= LATEST:
+        raise ValueError(f"{v} is outside {EARLIEST} .. {LATEST}")
+    return v
+
+
 class WindowConfig(_Strict):
     start: date
     end: date
+
+    _range = field_validator("start", "end")(_in_range)
 
     @model_validator(mode="after")
     def _order(self) -> "WindowConfig":
@@ -197,7 +213,7 @@ class ScheduleConfig(_Strict):
     """When each job runs, for `tracker cron` and `tracker schedule` alike."""
 
     timezone: str = "UTC"
-    misfire_grace_seconds: int = Field(300, ge=1)
+    misfire_grace_seconds: int = Field(300, ge=1, le=86400)
     jobs: dict[str, ScheduledJobConfig] = {}
 
     @field_validator("timezone")
@@ -281,6 +297,9 @@ class PressQueryConfig(_Strict):
             raise ValueError("must not be empty")
         return v
 
+    _range = field_validator("start", "end")(
+        lambda v: v if v is None else _in_range(v))
+
     @staticmethod
     def _utc(v: date | datetime, end: bool = False) -> datetime:
         if isinstance(v, datetime):
@@ -310,9 +329,9 @@ class GdeltConfig(_Strict):
     enabled: bool = True
     volume: bool = True                   # also fetch timelinevolraw per query
     max_records: int = Field(250, ge=1, le=250)
-    min_window_minutes: int = Field(15, ge=1)   # never split a window below this
-    overlap_minutes: int = Field(60, ge=0)      # re-read this much before the last window end
-    min_interval_seconds: float = Field(5.0, ge=0)   # GDELT asks for one request every 5 s
+    min_window_minutes: int = Field(15, ge=1, le=525_600)   # never split a window below this
+    overlap_minutes: int = Field(60, ge=0, le=525_600)  # re-read this much before the window end
+    min_interval_seconds: float = Field(5.0, ge=0, le=3600)  # GDELT asks for one every 5 s
 
     @field_validator("api_base_url")
     @classmethod
@@ -326,13 +345,13 @@ class PressConfig(_Strict):
     feeds: list[FeedConfig] = []
     gdelt: GdeltConfig = GdeltConfig()
     queries: list[PressQueryConfig] = []
-    max_requests_per_run: int = Field(200, ge=1)
+    max_requests_per_run: int = Field(200, ge=1, le=10_000_000)
     timeout_seconds: float = Field(30, gt=0, le=3600)      # per socket read
     request_deadline_seconds: float = Field(120, gt=0, le=3600)   # per request, in all
     max_body_bytes: ByteSize = Field(ByteSize(10 << 20), gt=0)   # a bigger feed/page is cut
-    max_retries: int = Field(3, ge=0)
-    backoff_base_seconds: float = Field(1.0, ge=0)
-    backoff_max_seconds: float = Field(60, ge=0)
+    max_retries: int = Field(3, ge=0, le=100)
+    backoff_base_seconds: float = Field(1.0, ge=0, le=3600)
+    backoff_max_seconds: float = Field(60, ge=0, le=86400)
     user_agent: str = "poll-denial-tracker (press coverage collector)"
 
     @field_validator("feeds")
@@ -456,8 +475,40 @@ def parse_config(data: Any, *, base_dir: Path = Path("."), source: str = "config
     except ValidationError as exc:
         lines = [f"{_loc(e['loc'])}: {_message(e)}" for e in exc.errors()]
         raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from None
     cfg.base_dir = base_dir
+    for where, path, want_dir in (("storage.raw_dir", cfg.raw_dir, True),
+                                  ("storage.database", cfg.database, False),
+                                  ("storage.replica", cfg.replica, False)):
+        if path.exists() and path.is_dir() != want_dir:
+            raise ConfigError(f"{source}: {where}: {path} is a "
+                              f"{'file' if want_dir else 'folder'}; it must name a "
+                              f"{'folder' if want_dir else 'file'}")
     return cfg
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last one
+    silently: `x:` written twice would drop the first section's settings)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                continue              # the base constructor reports unhashable keys
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (first on line {seen[key]})",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+MAX_CONFIG_BYTES = 16 << 20
 
 
 def load_config(path: str | Path) -> Config:
@@ -466,12 +517,25 @@ def load_config(path: str | Path) -> Config:
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found (pass --config PATH)")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the config file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{p}: {len(raw):,} bytes is not a config file (more than 16 MB)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{p}: line {line}: not UTF-8 text (is it a binary file?)") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{p}:{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: invalid YAML: nested too deeply to read") from None
     cfg = parse_config(data, base_dir=p.resolve().parent, source=str(p))
     cfg.source_path = p.resolve()
     return cfg

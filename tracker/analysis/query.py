@@ -17,6 +17,11 @@ _AFTER = r"(?:$|[^\p{L}\p{N}_])"
 _RE2_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 
 
+# Deeper nesting than any real query needs; it also keeps the parser and the SQL it writes
+# far from Python's recursion limit.
+MAX_DEPTH = 32
+
+
 class QuerySyntaxError(ValueError):
     def __init__(self, message: str, position: int):
         super().__init__(f"{message} at position {position}")
@@ -85,6 +90,7 @@ class _Parser:
         self.text = text
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else ("END", "", len(self.text))
@@ -119,15 +125,21 @@ class _Parser:
         return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
 
     def not_(self):
-        if self.peek()[0] == "NOT":
-            self.take()
-            return Not(self.not_())
-        return self.atom()
+        nots = 0
+        while self.peek()[0] == "NOT":      # NOT NOT … in a loop: no recursion to exhaust
+            _, _, pos = self.take()
+            nots += 1
+        node = self.atom()
+        return Not(node) if nots % 2 else node       # NOT NOT x is x
 
     def atom(self):
         kind, value, pos = self.take()
         if kind == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QuerySyntaxError(f"more than {MAX_DEPTH} nested parentheses", pos)
             node = self.or_()
+            self.depth -= 1
             k, v, p = self.take()
             if k != ")":
                 raise QuerySyntaxError("missing ')'", p)

@@ -263,6 +263,28 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tupl
     return _merge(con, spec)
 
 
+# Times outside these are a source's nonsense (`created_at: 0000-01-01`), not history: they are
+# stored as NULL, like any value no parser accepts, so every reader (CSV, pandas) can read them.
+TIME_RANGE = ("1900-01-01 00:00:00+00", "2200-01-01 00:00:00+00")
+_time_columns: dict[str, list[str]] = {}
+
+
+def _drop_impossible_times(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    cols = _time_columns.get(spec.name)
+    if cols is None:
+        cols = _time_columns[spec.name] = [c for c, t in con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? AND table_schema = 'main' AND is_nullable = 'YES'",
+            [spec.name]).fetchall()
+            if t.startswith("TIMESTAMP") and c in spec.columns and c not in spec.key]
+    if not cols:
+        return
+    ok = "({c} IS NULL OR ({c} >= '{lo}'::TIMESTAMPTZ AND {c} < '{hi}'::TIMESTAMPTZ))"
+    conds = [ok.format(c=c, lo=TIME_RANGE[0], hi=TIME_RANGE[1]) for c in cols]
+    sets = [f"{c} = CASE WHEN {cond} THEN {c} END" for c, cond in zip(cols, conds)]
+    con.execute(f"UPDATE _agg SET {', '.join(sets)} WHERE NOT ({' AND '.join(conds)})")
+
+
 def _merge(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> tuple[int, int]:
     """Merge ``_stage`` (rows and their order, ``_ord``) into the table."""
     key = ", ".join(spec.key)
@@ -291,6 +313,7 @@ def _merge(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> tuple[int, int]:
     staged = con.execute(f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT s.*, EXISTS "
                          f"(SELECT 1 FROM {spec.name} t WHERE {on}) AS _old "
                          f"FROM ({select}) s").fetchone()[0]
+    _drop_impossible_times(con, spec)
     new = con.execute(f"INSERT INTO {spec.name} ({cols}) SELECT {cols} FROM _agg "
                       f"WHERE NOT _old").fetchone()[0]
     if spec.append_only or new == staged:

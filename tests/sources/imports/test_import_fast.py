@@ -189,3 +189,38 @@ def test_per_file_same_rows(tmp_path, monkeypatch, name):
     (fast, _), (slow, _) = both_ways(tmp_path, monkeypatch, corpus / name)
     assert fast == slow
     assert query(config(tmp_path / "always"), "SELECT count(*) FROM posts")[0][0] > 0
+
+
+def test_a_line_nested_too_deep_and_impossible_times_cost_nothing_else(tmp_path, monkeypatch):
+    """One line nested 100,000 deep is a bad line (file:line), not an aborted file; a time in
+    year 0 or 9999 is stored as NULL by both paths, so CSV output reads every row."""
+    def tweet(i, at):
+        return {"id": str(i), "text": f"t{i}", "author_id": "7", "created_at": at,
+                "conversation_id": str(i), "edit_history_tweet_ids": [str(i)]}
+
+    src = tmp_path / "hostile.jsonl"
+    src.write_text("\n".join([
+        json.dumps({"data": [tweet(1, "2022-10-10T10:00:00.000Z")],
+                    "includes": {"users": [{"id": "7", "username": "al", "name": "Al",
+                                            "created_at": "0000-01-01T00:00:00.000Z"}]}}),
+        json.dumps({"data": [tweet(2, "0000-01-01T00:00:00.000Z"),
+                             tweet(4, "0001-01-01T00:00:00.000Z"),
+                             tweet(5, "9999-12-31T23:59:59.000Z")]}),
+        '{"data": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        json.dumps({"data": [tweet(3, "2022-10-10T11:00:00.000Z")]})]) + "\n")
+    (fast, fres), (slow, sres) = both_ways(tmp_path, monkeypatch, src)
+    assert fast == slow
+    for res in (fres, sres):
+        (bad,) = res.details["stats"].bad
+        assert bad.startswith(f"{src}:3: ") and "nested too deeply" in bad
+    assert sorted((r[1], r[3]) for r in fast["posts"]) == [
+        ("1", datetime(2022, 10, 10, 10, 0, tzinfo=timezone.utc)), ("2", None), ("3",
+         datetime(2022, 10, 10, 11, 0, tzinfo=timezone.utc)), ("4", None), ("5", None)]
+    assert [r[5] for r in fast["accounts"]] == [None]
+    cfg = config(tmp_path / "always")
+    from tracker.query import export, run_query
+
+    text = export(run_query(cfg, "SELECT post_id, created_at FROM posts ORDER BY 1"), "csv",
+                  None)
+    assert text.splitlines()[1:] == ["1,2022-10-10T10:00:00.000000+0000", "2,",
+                                     "3,2022-10-10T11:00:00.000000+0000", "4,", "5,"]

@@ -39,7 +39,7 @@ FAST_MEMORY = "384MB"                   # per worker thread
 # A JSON scalar's raw text as _s() would print it: strings, and integers (no floats, bools).
 _INT = r"(0|-?[1-9][0-9]*)"
 _INT64 = r"(0|-?[1-9][0-9]{0,17})"
-_ISO = (r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3])"
+_ISO = (r"(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3])"
         r":[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?")
 _SAFE_ID = r"[^\x00-\x1f\"\\]*"        # needs no escaping inside a JSON string
 
