@@ -14,6 +14,7 @@ import pyarrow as pa
 from ..config import StoryConfig
 from . import rules
 from .query import parse_query, terms, to_sql
+from ..store.tx import rollback
 
 NEG = rules.cue_pattern(rules.NEGATION_CUES)
 DEN = rules.cue_pattern(rules.DENIAL_COVERAGE_CUES)
@@ -291,6 +292,6 @@ def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         results = [analyze_story(con, s) for s in stories if only in (None, s.id)]
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return results

@@ -32,6 +32,7 @@ from ..timeutil import iso, utcnow
 from .raw import list_raw_files, read_raw_file
 from .refs import ReferencedFileError, RefReader, resolve_body
 from .schema import SPECS, TableSpec
+from .tx import rollback
 
 # pages normalized ahead of the one being stored (each in its own worker thread)
 NORMALIZE_AHEAD = 2
@@ -185,6 +186,8 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
                 #           nothing recorded, retried next run
             except (duckdb.Error, pa.ArrowException, ValueError, TypeError,
                     ReferencedFileError) as exc:
+                if _machine_trouble(exc):
+                    raise                 # e.g. a COMMIT that could not write its log
                 fl = FileLoad(rel, error=f"{type(exc).__name__}: {exc}"[:2000])
                 con.execute("INSERT OR REPLACE INTO raw_files (path, error) VALUES (?, ?)",
                             [rel, fl.error])
@@ -197,6 +200,15 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path,
             # (the setting reads back rounded, "18.8 GiB": set again, it would not be the same)
             con.execute("RESET memory_limit")
     return result
+
+
+_MACHINE = ("no space left on device", "read-only file system", "could not write file",
+            "disk quota exceeded", "out of memory")
+
+
+def _machine_trouble(exc: Exception) -> bool:
+    """A failure of the disk or memory that DuckDB reports as another kind of error."""
+    return isinstance(exc, duckdb.Error) and any(m in str(exc).lower() for m in _MACHINE)
 
 
 def _parts(rows: list) -> Iterator[pa.Table]:
@@ -639,7 +651,7 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str,
                         _commit_rows(con, fl, merged, cursors, pages)
                         con.execute("COMMIT")
                     except Exception:
-                        con.execute("ROLLBACK")
+                        rollback(con)
                         raise
                     merged, cursors, pages = Rows(), {}, []
             else:
@@ -672,7 +684,7 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str,
                      damage_note(fl.bad_lines) if fl.bad_lines else None])
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     if checkpoint_was is not None:
         con.execute(f"SET checkpoint_threshold = '{checkpoint_was}'")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from ..analysis.ddl import ANALYSIS_DDL
+from .tx import rollback
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables for X collection", """
@@ -287,7 +288,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             )
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     return max(v for v, _, _ in MIGRATIONS)
 
