@@ -137,10 +137,14 @@ def collect_x(ctx: click.Context, accounts: tuple[str, ...], replies: bool) -> N
 
 
 @collect.command("replies")
+@click.option("--all", "every", is_flag=True,
+              help="Search every conversation of the window now, due or not (a catch-up, e.g. "
+                   "before writing a report).")
 @click.pass_context
-def collect_replies(ctx: click.Context) -> None:
-    """Replies to tracked posts younger than x.replies_window_days (recent search)."""
-    sys.exit(_run(runner.collect_replies, _cfg(ctx)).exit_code)
+def collect_replies(ctx: click.Context, every: bool) -> None:
+    """Replies in the tracked posts' conversations that are due (x.replies.schedule), in
+    batched recent searches, most urgent first; the rest waits for the next run."""
+    sys.exit(_run(runner.collect_replies, _cfg(ctx), every_conversation=every).exit_code)
 
 
 @cli.command("snapshot-polls")

@@ -57,6 +57,63 @@ class XPricing(_Strict):
     dedupe_reads_per_utc_day: bool = True
 
 
+class ScheduleTier(_Strict):
+    """Items younger than ``up_to_hours`` are re-read at most every ``every_hours`` (0: every
+    run)."""
+
+    up_to_hours: float = Field(gt=0, le=87_600)
+    every_hours: float = Field(ge=0, le=8_760)
+
+
+def _tiers(v: list[ScheduleTier]) -> list[ScheduleTier]:
+    ages = [t.up_to_hours for t in v]
+    if ages != sorted(ages) or len(set(ages)) != len(ages):
+        raise ValueError("tiers must be in increasing order of up_to_hours")
+    return v
+
+
+# Re-reads that thin with age, in the spirit of NewsDiffs' re-check schedule: most replies and
+# deletions come in the first hours.
+DEFAULT_REPLY_TIERS = [ScheduleTier(up_to_hours=6, every_hours=0),
+                       ScheduleTier(up_to_hours=24, every_hours=1),
+                       ScheduleTier(up_to_hours=72, every_hours=3),
+                       ScheduleTier(up_to_hours=168, every_hours=12)]
+DEFAULT_DELETION_TIERS = [ScheduleTier(up_to_hours=6, every_hours=0),
+                          ScheduleTier(up_to_hours=24, every_hours=2),
+                          ScheduleTier(up_to_hours=72, every_hours=6),
+                          ScheduleTier(up_to_hours=168, every_hours=24)]
+
+
+class RepliesConfig(_Strict):
+    """When a tracked post's conversation is searched for replies (x.replies)."""
+
+    schedule: list[ScheduleTier] = DEFAULT_REPLY_TIERS
+    # each search that found nothing new multiplies the spacing by this, up to max_quiet_factor
+    quiet_factor: float = Field(2.0, ge=1, le=100)
+    max_quiet_factor: float = Field(8.0, ge=1, le=1000)
+
+    _ordered = field_validator("schedule")(_tiers)
+
+
+class DeletionsConfig(_Strict):
+    """When a tracked post is looked up again to see whether it still exists (x.deletions)."""
+
+    schedule: list[ScheduleTier] = DEFAULT_DELETION_TIERS
+
+    _ordered = field_validator("schedule")(_tiers)
+
+
+class TimelinesConfig(_Strict):
+    """How tracked accounts' new posts are read (x.timelines)."""
+
+    # incremental reads of many accounts in one recent search (`from:ID OR from:ID …`); the
+    # user timeline stays for backfill and for cursors older than the search window
+    batch_search: bool = True
+    # an account with no post for this many days is read at most every quiet_every_hours
+    quiet_after_days: float = Field(7, gt=0, le=3650)
+    quiet_every_hours: float = Field(6, ge=0, le=8_760)
+
+
 class XConfig(_Strict):
     api_base_url: str = "https://api.x.com"
     bearer_token_env: str = "X_BEARER_TOKEN"
@@ -72,6 +129,15 @@ class XConfig(_Strict):
     timeout_seconds: float = Field(30, gt=0, le=3600)      # per socket read
     request_deadline_seconds: float = Field(120, gt=0, le=3600)   # per request, in all
     max_body_bytes: ByteSize = Field(ByteSize(32 << 20), gt=0)   # a bigger answer is cut here
+    # the longest recent-search query the account's access level allows (512 at the lowest;
+    # 1024 and 4096 are common higher limits): batches of conversations and accounts fill it
+    search_query_max_chars: int = Field(512, ge=64, le=100_000)
+    # a finished read covers what was posted up to its start less this margin (search indexes
+    # lag behind a few seconds): the cursor moves there even when nothing new was posted
+    coverage_margin_seconds: float = Field(120, ge=0, le=86_400)
+    timelines: TimelinesConfig = TimelinesConfig()
+    replies: RepliesConfig = RepliesConfig()
+    deletions: DeletionsConfig = DeletionsConfig()
     pricing: XPricing = XPricing()
 
     @field_validator("api_base_url")

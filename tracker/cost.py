@@ -13,10 +13,12 @@ The projection multiplies four things, each shown with where it came from:
 - **prices** from ``x.pricing`` (one place in config.yaml; the defaults are placeholders).
 
 The collectors' own behaviour is modelled as the tests and bench/ measure it: every post is read
-once (since_id), one timeline request per account per run (more when over 100 new posts), one
-search request per followed conversation per run, lookups of 100 ids a request for poll
-refreshes and deletion checks. With ``x.pricing.dedupe_reads_per_utc_day`` a post read several
-times in one UTC day (a poll refreshed every 10 minutes) is billed once that day.
+once (since_id); timelines in batched recent searches (as many accounts as
+``x.search_query_max_chars`` holds, a page per 100 new posts); each conversation searched as
+often as ``x.replies.schedule`` makes it due, in batches; each post looked up for deletion as
+often as ``x.deletions.schedule`` makes it due, 100 ids a request; poll refreshes 100 ids a
+request. With ``x.pricing.dedupe_reads_per_utc_day`` a post read several times in one UTC day
+(a poll refreshed every 10 minutes) is billed once that day.
 """
 
 from __future__ import annotations
@@ -43,6 +45,27 @@ RATE_HELP = {
     "polls_per_day": "polls per tracked account per day",
     "poll_days": "days a poll stays open",
 }
+
+
+# The characters of a post or account id in a query (ids of 2024 are 19 digits).
+ID_CHARS = 19
+
+
+def search_capacity(max_chars: int, term_chars: int) -> int:
+    """How many ``term OR term …`` fit in a query of max_chars."""
+    return max(1, (max_chars + len(" OR ")) // (term_chars + len(" OR ")))
+
+
+def lifetime_reads(tiers, window_hours: float, interval_hours: float) -> float:
+    """How many times an item is read over its life under a schedule of tiers, when runs come
+    every interval_hours: at most once a run, at most once per tier spacing."""
+    total, start = 0.0, 0.0
+    for tier in tiers:
+        end = min(tier.up_to_hours, window_hours)
+        if end > start:
+            total += (end - start) / max(tier.every_hours, interval_hours)
+        start = max(start, end)
+    return max(total, 1.0)
 
 
 def runs_per_month(expr: CronExpr, days: int = DAYS) -> int:
@@ -213,36 +236,51 @@ def project(cfg: Config, overrides: dict[str, float] | None = None,
     # handles -> ids: once, 100 a request (the first month only)
     out.append(cost("resolve_handles", math.ceil(n / 100), 0, 0, n, "first month only"))
 
-    # timelines: one since_id request per account per run, a page per 100 new posts
+    # timelines: batched recent searches (`from:ID OR …`, as many accounts as
+    # x.search_query_max_chars allows), a page per 100 new posts of a batch
     r = runs["collect_posts"]
     posts = n * ppd * days
+    per_search = search_capacity(cfg.x.search_query_max_chars, len("from:") + ID_CHARS)
     if r:
-        per_run = ppd * days / r                       # new posts per account per run
-        requests = r * n * max(1, math.ceil(per_run / 100))
-        nonempty = r * n * (1 - math.exp(-per_run))    # pages that carry posts (and authors)
+        batches = math.ceil(n / per_search) if cfg.x.timelines.batch_search else n
+        per_run = ppd * days / r * (n / batches)        # new posts per batch per run
+        requests = r * batches * max(1, math.ceil(per_run / 100))
+        nonempty = r * batches * (1 - math.exp(-per_run))
         reads = posts * (1 + inc)
-        out.append(cost("collect_posts", requests, reads, reads, nonempty))
-        if n > cfg.x.max_requests_per_run:
-            warnings.append(f"collect_posts needs at least {n} requests a run (one per account) "
-                            f"but x.max_requests_per_run is {cfg.x.max_requests_per_run}: "
-                            "runs stop on the budget and fall behind")
+        note = (f"{batches:,} batched searches a run ({per_search} accounts each)"
+                if cfg.x.timelines.batch_search else "one timeline request per account per run")
+        out.append(cost("collect_posts", requests, reads, reads, nonempty, note))
+        if batches > cfg.x.max_requests_per_run:
+            warnings.append(f"collect_posts needs at least {batches} requests a run but "
+                            f"x.max_requests_per_run is {cfg.x.max_requests_per_run}: runs stop "
+                            "on the budget and fall behind")
     else:
         out.append(cost("collect_posts", 0, 0, 0, 0, "not scheduled"))
 
-    # replies: one recent-search request per followed conversation per run
+    # replies: each conversation is searched as often as x.replies.schedule makes it due (at
+    # most once a run), in batches of as many conversations as a query holds
     r = runs["collect_replies"]
-    conversations = n * ppd * own * cfg.x.replies_window_days
-    if r and conversations:
-        per_conv_run = rates["replies_per_post"] / (cfg.x.replies_window_days * r / days)
-        requests = r * conversations * max(1, math.ceil(per_conv_run / 100))
-        reads = n * ppd * own * days * rates["replies_per_post"]
-        nonempty = r * conversations * (1 - math.exp(-per_conv_run))
-        out.append(cost("collect_replies", requests, reads, reads, nonempty,
-                        f"{conversations:,.0f} conversations followed at a time"))
-        if conversations > cfg.x.max_requests_per_run:
-            warnings.append(f"collect_replies follows ~{conversations:,.0f} conversations (one "
-                            f"request each per run) but x.max_requests_per_run is "
-                            f"{cfg.x.max_requests_per_run}")
+    started = n * ppd * own * days                       # conversations started in the period
+    followed = n * ppd * own * cfg.x.replies_window_days
+    if r and started:
+        interval = days * 24 / r
+        searches = started * lifetime_reads(cfg.x.replies.schedule,
+                                            cfg.x.replies_window_days * 24, interval)
+        per_request = search_capacity(cfg.x.search_query_max_chars,
+                                      len("conversation_id:") + ID_CHARS)
+        per_search_replies = rates["replies_per_post"] * started / max(searches, 1)
+        requests = math.ceil(searches / per_request) * max(
+            1, math.ceil(per_search_replies * per_request / 100))
+        reads = started * rates["replies_per_post"]
+        out.append(cost("collect_replies", requests, reads, reads, requests,
+                        f"{followed:,.0f} conversations followed, {searches / r:,.1f} due a "
+                        f"run on average, {per_request} a search (quiet ones are due less "
+                        "often than this: an upper bound)"))
+        if math.ceil(searches / r / per_request) > cfg.x.max_requests_per_run:
+            warnings.append(f"collect_replies has ~{searches / r:,.0f} due conversations a run "
+                            f"({math.ceil(searches / r / per_request)} requests) but "
+                            f"x.max_requests_per_run is {cfg.x.max_requests_per_run}: the rest "
+                            "is deferred from run to run")
     else:
         out.append(cost("collect_replies", 0, 0, 0, 0,
                         "not scheduled" if not r else "no conversations to follow"))
@@ -260,15 +298,20 @@ def project(cfg: Config, overrides: dict[str, float] | None = None,
         out.append(cost("snapshot_polls", 0, 0, 0, 0,
                         "not scheduled" if not r else "no polls"))
 
-    # deletion checks: tracked posts younger than x.deletion_check_days, 100 a request
+    # deletion checks: each tracked post looked up as often as x.deletions.schedule makes it
+    # due (at most once a run) while younger than x.deletion_check_days, 100 a request
     r = runs["check_deletions"]
-    candidates = n * ppd * cfg.x.deletion_check_days
-    if r and candidates:
-        requests = r * math.ceil(candidates / 100)
-        reads = r * candidates
-        billed = candidates * days * min(1.0, r / days) if dedupe else reads
-        out.append(cost("check_deletions", requests, reads, billed, 0,
-                        f"{candidates:,.0f} posts checked a run"))
+    written = n * ppd * days
+    if r and written:
+        interval = days * 24 / r
+        window_h = cfg.x.deletion_check_days * 24
+        checks = written * lifetime_reads(cfg.x.deletions.schedule, window_h, interval)
+        requests = math.ceil(checks / 100) if checks >= 100 else checks / 100 * r
+        # X bills a post read twice in one UTC day once: a post is billed at most once a day
+        billed_each = lifetime_reads(cfg.x.deletions.schedule, window_h, max(interval, 24))
+        billed = written * billed_each if dedupe else checks
+        out.append(cost("check_deletions", requests, checks, billed, 0,
+                        f"{checks / r:,.0f} posts looked up a run on average"))
     else:
         out.append(cost("check_deletions", 0, 0, 0, 0,
                         "not scheduled" if not r else "nothing to check"))

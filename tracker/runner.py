@@ -14,24 +14,26 @@ import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
 import duckdb
 
 from .config import Config
-from .errors import (ConfigError, DatabaseDamaged, DatabaseUnavailable, RunStopped,
-                     SourceError, StorageError, TrackerError)
+from .errors import (BudgetExhausted, ConfigError, DatabaseDamaged, DatabaseUnavailable,
+                     RunStopped, SourceError, StorageError, TrackerError)
 from .lock import RunLock
 from .sources.x import plan as xplan
 from .sources.x.client import Fetcher, make_client
-from .sources.x.collect import (collect_conversation, collect_timeline, lookup_posts,
+from .sources.x.collect import (FULL, LOOKUP_BATCH, REPLY_FIELDS, SEARCH_WINDOW, Member,
+                                collect_batch, collect_timeline, lookup_posts, pack,
                                 resolve_handles)
+from .sources.x.schedule import TOLERANCE
 from .store.db import damaged, open_db, refresh_replica
 from .store.loader import LoadResult, load_pending, loaded_files, pending_files
 from .store.pending import pending_cursors, pending_polls
 from .store.raw import RawWriter, list_raw_files
-from .timeutil import iso, utcnow
+from .timeutil import iso, snowflake_time, utcnow
 
 log = logging.getLogger("tracker.run")
 
@@ -73,8 +75,6 @@ class Context:
     cfg: Config
     now: datetime
     plan: xplan.XPlan
-    conversations: list[str]
-    deletion_ids: list[str]
     busy_at_start: bool
     cursors: dict[tuple[str, str], dict] = field(default_factory=dict)  # (source, scope)
     sleep: Callable[[float], None] = time.sleep
@@ -82,6 +82,25 @@ class Context:
 
     def cursor(self, source: str, scope: str) -> dict | None:
         return self.cursors.get((source, scope))
+
+    def stored(self, platform: str, post_ids: list[str]) -> set[str]:
+        """Which of these posts the database (or, while it is busy, its replica) holds."""
+        if not post_ids:
+            return set()
+        for path in (self.cfg.database, self.cfg.replica):
+            if not path.exists():
+                continue
+            try:
+                con = open_db(path, read_only=True)
+            except TrackerError:
+                continue
+            try:
+                return {r[0] for r in con.execute(
+                    "SELECT post_id FROM posts WHERE platform = ? AND post_id IN "
+                    "(SELECT unnest(?::VARCHAR[]))", [platform, post_ids]).fetchall()}
+            finally:
+                con.close()
+        return set()
 
     def absorb(self, stats, result: "RunResult") -> None:
         """Copy a fetcher's request counts into the run result."""
@@ -123,26 +142,16 @@ def new_run_id(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(2)
 
 
-def _tracked_ids(cfg: Config, plan: xplan.XPlan) -> list[str]:
-    return [plan.known_handles[a.handle.lower()] for a in cfg.accounts
-            if a.handle.lower() in plan.known_handles]
-
-
-def _prepare(cfg: Config, now: datetime) -> Context:
+def _prepare(cfg: Config, now: datetime, plan_options: dict | None = None) -> Context:
     """Load what is pending, then read the plan; from the replica if the database cannot be
     written (busy, or damaged: collection goes on into raw either way)."""
     def from_con(con, busy: bool) -> Context:
-        plan = xplan.read_plan(con)
-        ids = _tracked_ids(cfg, plan)
+        plan = xplan.read_plan(con, cfg, now, **(plan_options or {}))
         cursors = {}
         if con is not None:
             cursors = {(src, scope): json.loads(c) for src, scope, c in con.execute(
                 "SELECT source, scope, cursor FROM sync_state").fetchall()}
-        return Context(
-            cfg, now, plan,
-            xplan.conversations_to_follow(con, ids, now, cfg.x.replies_window_days),
-            xplan.deletion_candidates(con, ids, now, cfg.x.deletion_check_days), busy,
-            cursors)
+        return Context(cfg, now, plan, busy, cursors)
 
     def without_database(exc: DatabaseUnavailable) -> Context:
         log.warning("database %s at start (%s); planning from the read-only replica",
@@ -258,7 +267,7 @@ Body = Callable[[RawWriter, Context, "RunResult"], None]
 
 
 def run_job(cfg: Config, job: str, source: str, body: Body, *,
-            precheck: Callable[[], None] | None = None,
+            precheck: Callable[[], None] | None = None, plan_options: dict | None = None,
             sleep: Callable[[float], None] = time.sleep, clock=utcnow) -> RunResult:
     """Run one job under the lock: plan, collect into raw, load, refresh the replica, record.
 
@@ -269,7 +278,7 @@ def run_job(cfg: Config, job: str, source: str, body: Body, *,
         if precheck:
             precheck()
         now = clock()
-        ctx = _prepare(cfg, now)
+        ctx = _prepare(cfg, now, plan_options)
         ctx.sleep, ctx.clock = sleep, clock
         run_id = new_run_id(now)
         raw = RawWriter(cfg.raw_dir, source, run_id, started=now)
@@ -291,7 +300,8 @@ def run_job(cfg: Config, job: str, source: str, body: Body, *,
             raw.append({"type": "run_end", "finished_at": iso(clock()), "status": result.status,
                         "stop_reason": result.stop_reason, "error": result.error,
                         "requests": result.requests, "posts_read": result.posts_read,
-                        "by_purpose": result.by_purpose})
+                        "by_purpose": result.by_purpose,
+                        "deferred": result.details.get("deferred")})
         except StorageError as exc:   # the pages written so far load as a `crashed` run
             result.status, result.error = "failed", result.error or str(exc)
         try:
@@ -363,38 +373,135 @@ def _timelines(handles: list[str] | None) -> Body:
             wanted = [w for w in wanted if w.lower() in lower]
         ids = resolve_handles(f, wanted, ctx.plan.known_handles)
         failures = ScopeFailures()
-        for handle in wanted:
-            if handle not in ids:
-                log.warning("x: handle @%s not found (see api_errors)", handle)
-                continue
-            scope = f"timeline:{ids[handle]}"
+        margin = timedelta(seconds=cfg.x.coverage_margin_seconds)
+        search, direct, quiet = timeline_routes(ctx, wanted, ids)
+        # incremental reads first: many accounts a request
+        for batch in pack(search, cfg.x.search_query_max_chars):
+            handles_of = ", ".join(f"@{m.done['handle']}" for m in batch)
+            with failures.scope(f"timelines {handles_of}"):
+                ctx.plan.cursors.update(collect_batch(
+                    f, batch, purpose="timeline", now=ctx.now, page_size=cfg.x.page_size,
+                    fields=FULL, margin=margin))
+        for handle, account_id in direct:
+            scope = f"timeline:{account_id}"
             with failures.scope(f"timeline @{handle}"):
                 ctx.plan.cursors[scope] = collect_timeline(
-                    f, ids[handle], ctx.plan.cursors.get(scope),
-                    backfill_max=cfg.x.backfill_max_posts, page_size=cfg.x.page_size)
+                    f, account_id, ctx.plan.cursors.get(scope),
+                    backfill_max=cfg.x.backfill_max_posts, page_size=cfg.x.page_size,
+                    margin=margin)
+        result.details["timelines"] = {"search": len(search), "timeline": len(direct),
+                                       "quiet_not_due": quiet}
         failures.finish()
     return body
 
 
+def timeline_routes(ctx: Context, wanted: list[str], ids: dict[str, str]
+                    ) -> tuple[list[Member], list[tuple[str, str]], int]:
+    """(accounts read by batched recent search, (handle, id) read by their user timeline,
+    quiet accounts not due). The user timeline backfills a new account, finishes a stopped
+    pagination, and reads an account whose cursor is older than the search window."""
+    cfg, now = ctx.cfg, ctx.now
+    tl = cfg.x.timelines
+    oldest = now - SEARCH_WINDOW + timedelta(hours=1)
+    search: list[Member] = []
+    direct: list[tuple[str, str]] = []
+    quiet = 0
+    for handle in wanted:
+        if handle not in ids:
+            log.warning("x: handle @%s not found (see api_errors)", handle)
+            continue
+        aid = ids[handle]
+        cursor = ctx.plan.cursors.get(f"timeline:{aid}")
+        newest = (cursor or {}).get("newest_id")
+        if (not tl.batch_search or not cursor or cursor.get("gap") or not newest
+                or not str(newest).isdigit() or snowflake_time(newest) < oldest):
+            direct.append((handle, aid))
+            continue
+        last_post = ctx.plan.last_post_at.get(aid)
+        read = xplan._time(cursor.get("searched_at"))
+        if (last_post is not None and read is not None
+                and now - last_post > timedelta(days=tl.quiet_after_days)
+                and now < read + timedelta(hours=tl.quiet_every_hours) - TOLERANCE):
+            quiet += 1
+            continue
+        search.append(Member(f"timeline:{aid}", f"from:{aid}", aid, cursor,
+                             done={"handle": handle}))
+    search.sort(key=lambda m: int(m.newest or 0))       # alike cursors share a request
+    return search, direct, quiet
+
+
 def _replies(f: Fetcher, ctx: Context, result: RunResult) -> None:
+    """Due conversations in batched searches, most urgent first, within the budget; then the
+    referenced posts (parents, quoted posts) that are not stored yet, by id."""
+    cfg = ctx.cfg
     failures = ScopeFailures()
-    for cid in ctx.conversations:
-        scope = f"replies:{cid}"
-        with failures.scope(f"conversation {cid}"):
-            ctx.plan.cursors[scope] = collect_conversation(
-                f, cid, ctx.plan.cursors.get(scope), backfill_max=ctx.cfg.x.backfill_max_posts,
-                page_size=ctx.cfg.x.page_size)
+    due = ctx.plan.conversations
+    members = [Member(f"replies:{c.conversation_id}", f"conversation_id:{c.conversation_id}",
+                      c.conversation_id, ctx.plan.cursors.get(f"replies:{c.conversation_id}"),
+                      floor=c.conversation_id, done={"root_replies": c.root_replies})
+               for c in due]
+    # (in the plan's order: new and active first, then by tier and by how long unsearched;
+    # neighbours in that order are of like age, so their cursors are alike)
+    seen: set[str] = set()
+    wanted: set[str] = set()
+
+    def refs(body: dict) -> None:
+        data = body.get("data")
+        for t in data if isinstance(data, list) else []:
+            if not isinstance(t, dict):
+                continue
+            seen.add(str(t.get("id")))
+            for r in t.get("referenced_tweets") or []:
+                if isinstance(r, dict) and str(r.get("id", "")).isdigit():
+                    wanted.add(str(r["id"]))
+
+    batches = pack(members, cfg.x.search_query_max_chars)
+    done = 0
+    deferred: list[Member] = []
+    for i, batch in enumerate(batches):
+        if f.stats.requests >= cfg.x.max_requests_per_run:
+            deferred = [m for b in batches[i:] for m in b]
+            break
+        try:
+            with failures.scope(f"conversations {batch[0].key}…"):
+                ctx.plan.cursors.update(collect_batch(
+                    f, batch, purpose="replies", now=ctx.now, page_size=cfg.x.page_size,
+                    fields=REPLY_FIELDS, on_page=refs,
+                    margin=timedelta(seconds=cfg.x.coverage_margin_seconds)))
+        except BudgetExhausted:
+            deferred = [m for b in batches[i:] for m in b]      # (this one's gap is kept)
+            break
+        done += len(batch)
+    missing = sorted(wanted - seen, key=int)
+    stored = ctx.stored("x", missing)
+    missing = [p for p in missing if p not in stored]
+    parents_deferred = 0
+    try:
+        if missing and not deferred:
+            lookup_posts(f, missing, purpose="reply_parents")
+    except BudgetExhausted:
+        parents_deferred = len(missing)      # found again by the next run's searches
+    result.details["replies"] = {"conversations_due": len(due), "searched": done,
+                                 "requests_saved_by_batching": max(done - len(batches), 0),
+                                 "parents_looked_up": len(missing)}
+    if deferred or parents_deferred:
+        result.details["deferred"] = {"conversations": len(deferred),
+                                      "reply_parents": parents_deferred}
     failures.finish()
 
 
 def collect_posts(cfg: Config, handles: list[str] | None = None, **kw) -> RunResult:
-    """Timelines of the tracked accounts since their cursors (first run backfills)."""
+    """New posts of the tracked accounts since their cursors (first run backfills): batched
+    recent searches, the user timeline for backfill and old cursors."""
     return run_x_job(cfg, "collect_posts", _timelines(handles), **kw)
 
 
-def collect_replies(cfg: Config, **kw) -> RunResult:
-    """Replies to tracked posts younger than x.replies_window_days."""
-    return run_x_job(cfg, "collect_replies", _replies, **kw)
+def collect_replies(cfg: Config, *, every_conversation: bool = False, **kw) -> RunResult:
+    """Replies in the conversations that are due (x.replies.schedule), batched, most urgent
+    first; what the budget does not reach is deferred to the next run (status ok).
+    ``every_conversation``: search every conversation of the window now (a catch-up)."""
+    return run_x_job(cfg, "collect_replies", _replies,
+                     plan_options={"every_conversation": every_conversation}, **kw)
 
 
 def snapshot_polls(cfg: Config, **kw) -> RunResult:
@@ -405,9 +512,20 @@ def snapshot_polls(cfg: Config, **kw) -> RunResult:
 
 
 def check_deletions(cfg: Config, **kw) -> RunResult:
-    """Look recent tracked posts up by id; Not Found sets deleted_at, nothing is removed."""
+    """Look up the tracked posts that are due (x.deletions.schedule; a post not found last
+    time first); Not Found twice sets deleted_at, nothing is removed. What the budget does not
+    reach is deferred to the next run (status ok)."""
     def body(f: Fetcher, ctx: Context, result: RunResult) -> None:
-        lookup_posts(f, ctx.deletion_ids, purpose="deletion_check")
+        ids = ctx.plan.deletion_ids
+        budget = max(cfg.x.max_requests_per_run - f.stats.requests, 0)
+        now_ids, later = ids[:budget * LOOKUP_BATCH], ids[budget * LOOKUP_BATCH:]
+        try:
+            lookup_posts(f, now_ids, purpose="deletion_check")
+        except BudgetExhausted:
+            later = ids        # (cannot happen: the batches fit the budget)
+        result.details["deletions"] = {"due": len(ids), "checked": len(ids) - len(later)}
+        if later:
+            result.details["deferred"] = {"deletion_checks": len(later)}
     return run_x_job(cfg, "check_deletions", body, **kw)
 
 

@@ -47,7 +47,7 @@ def test_every_job_runs_from_tracker_run(world, api, tmp_path):
                        "FROM runs ORDER BY started_at") == [
         ("collect_posts", "x", "ok", 2, None),          # users/by + one timeline page
         ("snapshot_polls", "x", "ok", 1, None),         # the open poll's post
-        ("collect_replies", "x", "ok", 2, None),        # two young conversations
+        ("collect_replies", "x", "ok", 1, None),        # two conversations, one search
         ("check_deletions", "x", "ok", 1, None),        # both posts in one lookup
         ("analyze", "analysis", "ok", 0, None),          # no stories configured here
     ]

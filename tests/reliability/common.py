@@ -115,3 +115,9 @@ PY = sys.executable
 def cursor_of(path, scope: str) -> dict | None:
     got = q(path, "SELECT cursor FROM sync_state WHERE scope = ?", [scope])
     return json.loads(got[0][0]) if got else None
+
+
+def covers(cursor: dict | None, post_id: str) -> bool:
+    """A finished cursor at or past ``post_id`` (a finished read moves the cursor to the time
+    it began, less x.coverage_margin_seconds, even past the newest post)."""
+    return bool(cursor) and cursor.get("gap") is None and int(cursor["newest_id"]) >= int(post_id)

@@ -6,7 +6,7 @@ everything the archive holds and says loudly what it could not read.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -50,8 +50,10 @@ def test_damaged_database_collection_goes_on_and_rebuild_recovers(world, api, tm
     wal = db.with_name(db.name + ".wal")
     wal.unlink(missing_ok=True)
 
-    # new posts arrive: collection archives them although the database cannot be opened
-    new = [make_post(world, "100", clock.at + timedelta(minutes=i), f"later {i}")
+    # new posts arrive (the CLI reads with the real clock: they are posted now) and collection
+    # archives them although the database cannot be opened
+    now = datetime.now(timezone.utc)
+    new = [make_post(world, "100", now - timedelta(seconds=10 - i), f"later {i}")
            for i in range(5)]
     res = invoke(*cfg_args, "collect", "x", "--no-replies")
     assert res.exit_code == 5, res.output                     # DatabaseDamaged: act on it

@@ -22,7 +22,8 @@ from tracker.devserver.xapi import Fault
 from tracker.sources.press.job import collect_press
 from tracker.store.raw import list_raw_files, read_raw_file
 
-from .common import NO_SLEEP, arm_after, cursor_of, duplicate_keys, q, seed, served_posts
+from .common import (NO_SLEEP, arm_after, covers, cursor_of, duplicate_keys, q, seed,
+                     served_posts)
 
 
 def _two(world, clock, n=30):
@@ -116,7 +117,7 @@ def test_empty_page_with_a_token_does_not_end_pagination(world, make_cfg, clock)
     r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
     assert r.status == "ok"
     assert _stored(cfg, "100") == served_posts(world, "100")
-    assert cursor_of(cfg.database, "timeline:100") == {"newest_id": str(top), "gap": None}
+    assert covers(cursor_of(cfg.database, "timeline:100"), str(top))
     # and in the middle of a pagination
     world2_new = [make_post(world, "100", clock.at + timedelta(minutes=i), f"new {i}")
                   for i in range(150)]

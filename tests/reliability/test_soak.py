@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 import random
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from tracker import runner
 from tracker.config import load_config
 from tracker.cron import parse_cron
 from tracker.devserver.xapi import Fault, XWorld, serve
-from tracker.sources.x.plan import conversations_to_follow
+from tracker.sources.x.plan import conversations_due
 from tracker.store.raw import list_raw_files, read_raw_file
 from tracker.timeutil import snowflake_at
 
@@ -218,17 +217,20 @@ def test_200_scheduled_cycles_with_random_faults(tmp_path, monkeypatch):
                 gc.collect()
                 memory.append(rss_mb())
 
-        # one clean cycle: everything the world holds now gets collected (the replies step
-        # as many times as the budget needs to go round every conversation once)
+        # one clean cycle: everything the world holds now gets collected (a catch-up of the
+        # replies: every conversation of the window, as many runs as the budget needs)
         clock.advance(minutes=5)
         final = [runner.collect_posts(cfg, clock=clock, sleep=waits.append)]
         con = duckdb.connect(str(cfg.database), read_only=True)
         ids = [r[0] for r in con.execute("SELECT account_id FROM accounts WHERE account_id "
                                          "IN ('100', '101', '102')").fetchall()]
-        conversations = len(conversations_to_follow(con, ids, clock.at, 7))
+        conversations = len(conversations_due(con, ids, clock.at, cfg.x, every_one=True))
         con.close()
-        for _ in range(math.ceil(conversations / BUDGET)):
-            final.append(runner.collect_replies(cfg, clock=clock, sleep=waits.append))
+        catch_up = cfg.model_copy(update={"x": cfg.x.model_copy(
+            update={"max_requests_per_run": 10 * conversations + 10})})
+        final.append(runner.collect_replies(catch_up, clock=clock, sleep=waits.append,
+                                            every_conversation=True))
+        assert not final[-1].details.get("deferred") and conversations > 10
         final.append(runner.snapshot_polls(cfg, clock=clock, sleep=waits.append))
         final.append(runner.check_deletions(cfg, clock=clock, sleep=waits.append))
         for r in final:

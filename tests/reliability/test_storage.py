@@ -111,6 +111,7 @@ def _disk_full_case(leave: int, base: Path, clock) -> tuple:
         cfg = load_config(write_config(data, api))
         assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).status == "ok"
         before = tables(cfg)
+        clock.advance(hours=2)
         for i in range(450):                       # 5 pages of new posts, long texts
             make_post(world, "100", clock.at - timedelta(hours=1, seconds=i),
                       f"new post {i} " + "x" * 400, 1)
@@ -170,6 +171,7 @@ def test_read_only_data_folder_fails_cleanly_and_the_next_run_recovers(
     assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).status == "ok"
     before = tables(cfg)
     files = sorted(p.relative_to(data) for p in data.rglob("*") if p.is_file())
+    clock.advance(hours=2)
     for i in range(50):
         make_post(world, "100", clock.at - timedelta(hours=1, seconds=i), f"new {i}", 1)
     with read_only(data):

@@ -19,9 +19,12 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
+
+from ..timeutil import snowflake_at
 
 
 @dataclass
@@ -81,6 +84,8 @@ class XWorld:
         self.token = token
         self.lock = threading.RLock()
         self.window_remaining: dict[str, int] = {}
+        self.max_query_chars = 4096    # the API's limit for the access level being served
+        self.now: datetime | None = None   # set: search reaches back 7 days from it
         self.delay = 0.0   # seconds every answer waits (tests of runs interrupted mid-request)
 
     # ---- building the world ----
@@ -124,6 +129,40 @@ class XWorld:
         return sum(1 for r in self.requests if re.search(path_re, r.path))
 
     # ---- answering ----
+    def search(self, params: dict) -> tuple[int, dict]:
+        """Recent search: ``conversation_id:ID`` and ``from:ID|username`` terms joined by OR
+        (what the tracker sends), else all words. The query length is limited like the API's
+        access levels; with ``now`` set, only the last 7 days are searched and an older
+        since_id is refused, as the API does."""
+        q = (params.get("query") or "").strip()
+        if len(q) > self.max_query_chars:
+            return 400, {"title": "Invalid Request", "detail": f"query is {len(q)} "
+                         f"characters, more than {self.max_query_chars}"}
+        floor = None
+        if self.now is not None:
+            floor = snowflake_at(self.now - timedelta(days=7))
+            if params.get("since_id") and int(params["since_id"]) < floor:
+                return 400, {"title": "Invalid Request",
+                             "detail": "'since_id' must be a Tweet ID created after the start "
+                                       "of the search window"}
+        terms = [t.strip() for t in re.split(r"\s+OR\s+", q) if t.strip()]
+        ops = [re.fullmatch(r"(conversation_id|from):(\S+)", t) for t in terms]
+        if terms and all(ops):
+            return 200, self._page(self.search_terms(ops), params, 10, 100, floor)
+        words = q.lower().split()
+        cands = [t for t in self.tweets.values() if self._visible(t["id"])
+                 and self._latest(t) and all(w in t["text"].lower() for w in words)]
+        return 200, self._page(cands, params, 10, 100, floor)
+
+    def search_terms(self, ops: list) -> list[dict]:
+        convs = {m.group(2) for m in ops if m.group(1) == "conversation_id"}
+        froms = {m.group(2).lower() for m in ops if m.group(1) == "from"}
+        names = {str(u["id"]) for u in self.users.values()
+                 if str(u.get("username", "")).lower() in froms}
+        return [t for t in self.tweets.values() if self._visible(t["id"]) and self._latest(t)
+                and ((str(t.get("conversation_id")) in convs and t["id"] not in convs)
+                     or str(t.get("author_id")) in froms or str(t.get("author_id")) in names)]
+
     def _visible(self, tid: str) -> bool:
         return tid in self.tweets and tid not in self.deleted and tid not in self.protected
 
@@ -176,8 +215,11 @@ class XWorld:
     def _tweet_out(self, t: dict) -> dict:
         return {k: v for k, v in t.items() if not k.startswith("_")}
 
-    def _page(self, candidates: list[dict], params: dict, lo: int, hi: int) -> dict:
+    def _page(self, candidates: list[dict], params: dict, lo: int, hi: int,
+              floor: int | None = None) -> dict:
         items = sorted(candidates, key=lambda t: int(t["id"]), reverse=True)
+        if floor is not None:
+            items = [t for t in items if int(t["id"]) >= floor]
         if params.get("since_id"):
             items = [t for t in items if int(t["id"]) > int(params["since_id"])]
         if params.get("until_id"):
@@ -235,18 +277,7 @@ class XWorld:
                          and self._visible(t["id"]) and self._latest(t)]
                 return 200, self._page(cands, params, 5, 100)
             if path == "/2/tweets/search/recent":
-                q = params.get("query") or ""
-                cm = re.fullmatch(r"conversation_id:(\d+)", q.strip())
-                if cm:
-                    cid = cm.group(1)
-                    cands = [t for t in self.tweets.values()
-                             if str(t.get("conversation_id")) == cid and t["id"] != cid
-                             and self._visible(t["id"]) and self._latest(t)]
-                else:
-                    words = q.lower().split()
-                    cands = [t for t in self.tweets.values() if self._visible(t["id"])
-                             and self._latest(t) and all(w in t["text"].lower() for w in words)]
-                return 200, self._page(cands, params, 10, 100)
+                return self.search(params)
             if path == "/2/tweets":
                 ids = [i for i in (params.get("ids") or "").split(",") if i]
                 if not ids or len(ids) > 100:

@@ -221,9 +221,11 @@ class ArchivingFetcher:
     def fetch(self, *, purpose: str, endpoint: str, send: Callable[[], requests.Response],
               params: dict | None = None, scope: str | None = None,
               cursor_fn: Callable[[Any, Answer], tuple[dict | None, Any]] | None = None,
+              cursors_fn: Callable[[Any, Answer], dict[str, dict]] | None = None,
               pace: tuple[str, float] | None = None, url: str | None = None) -> Answer:
         """Send, archive, judge; see the module. ``cursor_fn(parsed, answer)`` runs on an
-        accepted answer before it is archived, so the page carries the cursor it justifies.
+        accepted answer before it is archived, so the page carries the cursor it justifies;
+        ``cursors_fn`` likewise for a page that covers several scopes (scope -> cursor).
 
         Raises BudgetExhausted, RateLimited (cursor intact, resumes) or SourceError.
         """
@@ -256,18 +258,22 @@ class ArchivingFetcher:
             ok = self.accepted(status) and not incomplete and problem is None
             answer = Answer(status or 0, text or "", headers, 0, iso(fetched_at), parsed,
                             url=url)
-            cursor = None
-            if ok and cursor_fn is not None:
+            cursor, cursors = None, None
+            if ok and (cursor_fn is not None or cursors_fn is not None):
                 try:
-                    cursor, answer.extra = cursor_fn(parsed, answer)
+                    if cursor_fn is not None:
+                        cursor, answer.extra = cursor_fn(parsed, answer)
+                    if cursors_fn is not None:
+                        cursors = cursors_fn(parsed, answer)
                 except (TypeError, ValueError, AttributeError, KeyError, IndexError,
                         OverflowError, RecursionError) as exc:
                     shape = f"unexpected response shape: {type(exc).__name__}: {exc}"[:500]
-                    cursor = None
+                    cursor = cursors = None
             answer.seq = self.raw.page(
                 purpose=purpose, endpoint=endpoint, params=params or {}, scope=scope,
                 fetched_at=fetched_at, status=status, headers=headers, body=text,
-                cursor_after=cursor, error=conn_error or incomplete or problem or shape)
+                cursor_after=cursor, cursors_after=cursors,
+                error=conn_error or incomplete or problem or shape)
             self.stats.pages += 1
             if incomplete:
                 raise SourceError(f"{endpoint}: {incomplete} (what came is archived)")

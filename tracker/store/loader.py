@@ -473,6 +473,18 @@ def _advancing(con: duckdb.DuckDBPyConnection, cursors: dict) -> dict:
     return out
 
 
+def page_cursors(rec: dict) -> dict[str, dict]:
+    """scope -> cursor a page justifies: its ``cursor_after`` for its ``scope``, and every
+    cursor of a page that covers several scopes (``cursors_after``)."""
+    out: dict[str, dict] = {}
+    if rec.get("cursor_after") is not None and rec.get("scope"):
+        out[rec["scope"]] = rec["cursor_after"]
+    many = rec.get("cursors_after")
+    if isinstance(many, dict):
+        out.update({k: v for k, v in many.items() if isinstance(v, dict)})
+    return out
+
+
 def _normalize_page(rec: dict) -> tuple[dict, Rows | None, Exception | None]:
     """A page's rows, or the reason it cannot be read."""
     try:
@@ -627,9 +639,9 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str,
                     fl.quarantined += 1
                     rows = None
                 else:
-                    if rec.get("cursor_after") is not None and rec.get("scope"):
-                        cursors[(rec["source"], rec["scope"])] = (
-                            json.dumps(rec["cursor_after"], sort_keys=True), rec["fetched_at"],
+                    for scope, cursor in page_cursors(rec).items():
+                        cursors[(rec["source"], scope)] = (
+                            json.dumps(cursor, sort_keys=True), rec["fetched_at"],
                             f"{rec['run_id']}:{rec['seq']}")
                 page_row = _page_row(rec, rel, rl.line, items, error)
                 first_page = first_page or page_row
@@ -671,13 +683,16 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str,
                 error = (f"{error}; " if error else "") + damage_note(fl.bad_lines)
             e = end or {}
             con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO runs (run_id, job, source, started_at, finished_at, status, "
+                "stop_reason, error, requests, pages, posts_read, load_deferred_at, new_rows, "
+                "updated_rows, deferred) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
                 [run_id, start.get("job") or "unknown", start.get("source"),
                  start.get("started_at") or (first_page["fetched_at"] if first_page
                                              else iso(utcnow())),
                  e.get("finished_at"), status, e.get("stop_reason"), error, e.get("requests"),
-                 fl.pages, e.get("posts_read"), deferred, fl.new_rows, fl.updated_rows])
+                 fl.pages, e.get("posts_read"), deferred, fl.new_rows, fl.updated_rows,
+                 json.dumps(e["deferred"]) if isinstance(e.get("deferred"), dict) else None])
         con.execute("INSERT OR REPLACE INTO raw_files (path, run_id, lines, loaded_at, error, "
                     "damage) VALUES (?, ?, ?, ?, NULL, ?)",
                     [rel, run_id, fl.pages, iso(utcnow()),

@@ -10,13 +10,15 @@ from .raw import read_raw_file
 
 def pending_cursors(raw_dir: Path, files: list[str]) -> dict[tuple[str, str], dict]:
     """(source, scope) -> newest cursor found in the given raw files, in run order."""
+    from .loader import page_cursors
+
     out: dict[tuple[str, str], dict] = {}
     for rel in files:
         for rl in read_raw_file(Path(raw_dir) / rel):
             rec = rl.record
-            if (rec and rec.get("type") == "page" and rec.get("scope")
-                    and rec.get("cursor_after") is not None):
-                out[(rec.get("source"), rec["scope"])] = rec["cursor_after"]
+            if rec and rec.get("type") == "page":
+                for scope, cursor in page_cursors(rec).items():
+                    out[(rec.get("source"), scope)] = cursor
     return out
 
 

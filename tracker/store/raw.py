@@ -69,13 +69,20 @@ class RawWriter:
 
     def page(self, *, purpose: str, endpoint: str, params: dict, scope: str | None,
              fetched_at, status: int | None, headers: dict | None, body: str | None,
-             cursor_after: dict | None = None, error: str | None = None) -> int:
-        return self.append({
+             cursor_after: dict | None = None, error: str | None = None,
+             cursors_after: dict[str, dict] | None = None) -> int:
+        """Archive one answer. ``cursor_after`` is the cursor of ``scope`` that this page
+        justifies; a page that covers several scopes at once (a batched search) carries
+        ``cursors_after``, one cursor per scope."""
+        record = {
             "type": "page", "purpose": purpose, "endpoint": endpoint, "params": params,
             "scope": scope, "fetched_at": iso(fetched_at), "status": status,
             "headers": headers or {}, "body": body, "cursor_after": cursor_after,
             "error": error, "tool": f"tracker/{__version__}",
-        })
+        }
+        if cursors_after:
+            record["cursors_after"] = cursors_after
+        return self.append(record)
 
 
 @dataclass

@@ -266,6 +266,11 @@ ALTER TABLE posts ADD COLUMN missing_run VARCHAR;
 -- torn write), with where they are; the rest of the file is loaded.
 ALTER TABLE raw_files ADD COLUMN damage VARCHAR;
 """),
+    (5, "what a run deferred to the next one", """
+-- runs.deferred: due work a run left for the next one when its request budget ran out, e.g.
+-- {"conversations": 40, "deletion_checks": 250}; NULL when it did everything that was due.
+ALTER TABLE runs ADD COLUMN deferred JSON;
+"""),
 ]
 
 

@@ -11,6 +11,7 @@ from tests.helpers import rows, snapshot
 from tracker import runner
 from tracker.devserver.xapi import Fault
 from tracker.store.raw import list_raw_files, read_raw_file
+from tracker.timeutil import snowflake_at, snowflake_time
 
 NO_SLEEP = {"sleep": lambda s: None}
 
@@ -29,15 +30,22 @@ def test_backfill_paginates_and_second_run_reads_only_new(world, make_cfg, clock
     assert (r1.status, r1.requests, r1.pages, r1.posts_read) == ("ok", 4, 4, 250)
     assert r1.by_purpose == {"users": 1, "timeline": 3}
     assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(250, 250)]
+    # the cursor covers what was posted up to the read's first page (less the margin), so it
+    # is past the newest post: nothing posted since then can be older than it
+    (cursor,) = [json.loads(c) for (c,) in rows(cfg, "SELECT cursor FROM sync_state")]
     newest = max(world.tweets, key=int)
-    assert rows(cfg, "SELECT cursor FROM sync_state") == [
-        (json.dumps({"gap": None, "newest_id": newest}),)]
+    assert cursor["gap"] is None and int(cursor["newest_id"]) > int(newest)
+    assert clock.at - timedelta(minutes=3) < snowflake_time(cursor["newest_id"]) \
+        < clock.at - timedelta(minutes=1)
 
-    new = make_post(world, "100", clock.at, "fresh post")
+    clock.advance(minutes=15)
+    new = make_post(world, "100", clock.at - timedelta(minutes=1), "fresh post")
     r2 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    # then a batched recent search (one account here) since that cursor
     assert (r2.requests, r2.posts_read, r2.by_purpose) == (1, 1, {"timeline": 1})
     last = world.requests[-1]
-    assert last.params["since_id"] == newest and last.params["max_results"] == "100"
+    assert last.path == "/2/tweets/search/recent" and last.params["query"] == "from:100"
+    assert last.params["since_id"] == cursor["newest_id"] and last.params["max_results"] == "100"
     assert rows(cfg, "SELECT count(*) FROM posts") == [(251,)]
     assert rows(cfg, "SELECT text FROM posts WHERE post_id = ?", [new["id"]]) == [("fresh post",)]
 
@@ -46,10 +54,11 @@ def test_same_collection_twice_adds_nothing(world, make_cfg, clock):
     seed(world, clock, 30)
     cfg = make_cfg()
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    before = snapshot(cfg.replica, exclude=("runs", "raw_pages"))
+    before = snapshot(cfg.replica, exclude=("runs", "raw_pages", "sync_state"))
     r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    assert (r.new_rows, r.updated_rows, r.posts_read) == (0, 0, 0)
-    assert snapshot(cfg.replica, exclude=("runs", "raw_pages")) == before
+    # one row changes: the cursor, which now says when the account was last read
+    assert (r.new_rows, r.updated_rows, r.posts_read) == (0, 1, 0)
+    assert snapshot(cfg.replica, exclude=("runs", "raw_pages", "sync_state")) == before
 
 
 def test_handles_resolved_once_and_rename_recorded_not_duplicated(world, make_cfg, clock):
@@ -104,13 +113,18 @@ def test_reply_thread_collected_incrementally(world, make_cfg, clock):
     cfg = make_cfg()
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
     res = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
-    assert (res.requests, res.posts_read) == (1, 2)   # the reply plus the included root
+    # the reply only: the root is stored, so the search does not ask for it again
+    assert (res.requests, res.posts_read) == (1, 1)
     assert world.requests[-1].params["query"] == f"conversation_id:{root['id']}"
-    r2 = make_post(world, "100", clock.at - timedelta(hours=1), "@bob yes",
+    (covered,) = rows(cfg, "SELECT cursor->>'newest_id' FROM sync_state "
+                           "WHERE scope = 'replies:' || ?", [root["id"]])[0]
+    assert int(covered) > int(r1["id"])         # the search covered up to its own time
+    clock.advance(hours=1)
+    r2 = make_post(world, "100", clock.at - timedelta(minutes=10), "@bob yes",
                    conversation_id=root["id"], in_reply_to_user_id="200",
                    referenced_tweets=[{"type": "replied_to", "id": r1["id"]}])
     runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
-    assert world.requests[-1].params["since_id"] == r1["id"]
+    assert world.requests[-1].params["since_id"] == covered
     assert rows(cfg, "SELECT post_id, reply_to_post_id, conversation_id FROM posts "
                      "WHERE reply_to_post_id IS NOT NULL ORDER BY post_id") == [
         (r1["id"], root["id"], root["id"]), (r2["id"], r1["id"], root["id"])]
@@ -133,8 +147,10 @@ def test_edit_becomes_a_version(world, make_cfg, clock):
     v1 = make_post(world, "100", clock.at - timedelta(minutes=30), "teh claim")
     cfg = make_cfg()
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    v2_id = str(int(v1["id"]) + (60_000 << 22))
+    clock.advance(minutes=10)                    # edited ten minutes later: a new id
+    v2_id = str(snowflake_at(clock.at))
     world.edit(v1["id"], {**v1, "id": v2_id, "text": "the claim"})
+    clock.advance(minutes=1)
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
     assert rows(cfg, "SELECT edit_chain_id, version_index, version_post_id, text "
                      "FROM post_versions ORDER BY version_index") == [
@@ -144,7 +160,9 @@ def test_edit_becomes_a_version(world, make_cfg, clock):
 
 
 def test_deletion_and_protected_are_recorded_never_removed(world, make_cfg, clock):
-    seed(world, clock, 3)
+    world.add_user({"id": "100", "username": "alice", "name": "Alice"})
+    for i in range(3):           # young posts: looked up by every check
+        make_post(world, "100", clock.at - timedelta(hours=2, minutes=i), f"post {i}")
     a, b, c = sorted(world.tweets, key=int)
     cfg = make_cfg()
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
@@ -167,9 +185,10 @@ def test_deletion_and_protected_are_recorded_never_removed(world, make_cfg, cloc
                                 (c, False, False, None)]
     assert rows(cfg, "SELECT deleted_at = missing_since FROM posts WHERE post_id = ?",
                 [a]) == [(True,)]
-    # the next check skips what is known deleted
+    # the next check skips what is known deleted, and c, seen a moment ago (its spacing at 8
+    # hours old is 2 hours); b has not answered since it turned protected
     runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
-    assert world.requests[-1].params["ids"] == ",".join([b, c])
+    assert world.requests[-1].params["ids"] == b
 
 
 def test_429_with_near_reset_waits_then_succeeds(world, make_cfg, clock):
@@ -188,7 +207,8 @@ def test_429_with_far_reset_stops_cleanly_and_resumes(world, make_cfg, clock):
     seed(world, clock, 250)
     reset = int(clock.at.timestamp()) + 3600
     cfg = make_cfg(max_rate_limit_wait_seconds=60)
-    world.faults.append(Fault(r"/tweets$", status=429, body='{"title": "Too Many Requests"}',
+    world.faults.append(Fault(r"/(tweets|recent)$", status=429,
+                              body='{"title": "Too Many Requests"}',
                               headers={"x-rate-limit-reset": str(reset)}))
     # let the first timeline page through, then 429
     world.faults[0].times = 0
@@ -314,9 +334,10 @@ def test_repeating_pagination_token_is_detected_and_stopped(world, make_cfg, clo
     assert gap is not None and gap["read"] == 200
 
 
-def test_a_budget_smaller_than_the_conversations_rotates_through_them(world, make_cfg, clock):
-    # 5 conversations, a budget of 2 requests a run: before the fix, every run searched the
-    # same first two conversations and the replies to the other three were never read
+def test_a_budget_smaller_than_the_due_conversations_defers_the_rest(world, make_cfg, clock):
+    # 5 young conversations, one a search (a short query limit), 2 requests a run: each run
+    # exits 0, searches the most urgent ones it can and records the rest as deferred; the
+    # next run goes on with those, never searching the same ones again first
     world.add_user({"id": "100", "username": "alice", "name": "Alice"})
     world.add_user({"id": "200", "username": "bob", "name": "Bob"})
     replies = []
@@ -325,20 +346,30 @@ def test_a_budget_smaller_than_the_conversations_rotates_through_them(world, mak
         replies.append(make_post(world, "200", clock.at - timedelta(hours=9 - i), f"re {i}", 1,
                                  conversation_id=root["id"], in_reply_to_user_id="100",
                                  referenced_tweets=[{"type": "replied_to", "id": root["id"]}]))
-    cfg = make_cfg(max_requests_per_run=2)
+    cfg = make_cfg(max_requests_per_run=2, search_query_max_chars=64)
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
     runs = [runner.collect_replies(cfg, clock=clock, **NO_SLEEP) for _ in range(3)]
-    assert [(r.status, r.requests) for r in runs] == [("stopped", 2)] * 3
+    assert [(r.status, r.exit_code, r.requests) for r in runs] == [("ok", 0, 2)] * 2 + [
+        ("ok", 0, 1)]
+    assert [r.details.get("deferred") for r in runs] == [
+        {"conversations": 3, "reply_parents": 0}, {"conversations": 1, "reply_parents": 0},
+        None]
     searched = [r.params["query"] for r in world.requests if r.path.endswith("/recent")]
-    assert len(searched) == 6 and len(set(searched[:5])) == 5   # all five before any twice
-    assert searched[5] == searched[0]                           # then the least recent one
+    assert len(searched) == 5 == len(set(searched))          # each once, youngest first
+    assert searched[0] == f"conversation_id:{replies[4]['conversation_id']}"
     assert {p for (p,) in rows(cfg, "SELECT post_id FROM posts WHERE author_id = '200'")} == {
         r["id"] for r in replies}
+    assert [json.loads(d) if d else None for (d,) in rows(
+        cfg, "SELECT deferred FROM runs WHERE job = 'collect_replies' ORDER BY started_at")] == [
+        {"conversations": 3, "reply_parents": 0}, {"conversations": 1, "reply_parents": 0},
+        None]
 
 
 def test_a_budget_smaller_than_the_deletion_candidates_rotates_through_them(
         world, make_cfg, clock):
-    seed(world, clock, 250)
+    world.add_user({"id": "100", "username": "alice", "name": "Alice"})
+    for i in range(250):        # young posts: due at every check
+        make_post(world, "100", clock.at - timedelta(hours=5, seconds=i), f"post {i}")
     newest = max(world.tweets, key=int)
     cfg = make_cfg(max_requests_per_run=4)        # users/by + 3 timeline pages
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
@@ -346,6 +377,9 @@ def test_a_budget_smaller_than_the_deletion_candidates_rotates_through_them(
     cfg = make_cfg(max_requests_per_run=1)        # one lookup of 100 posts a run
     runs = [runner.check_deletions(cfg, clock=clock, **NO_SLEEP) for _ in range(4)]
     assert [r.requests for r in runs] == [1, 1, 1, 1]
+    # each run exits 0 and records what it left; the deletion is confirmed by the second
+    assert [(r.status, r.details.get("deferred")) for r in runs] == [
+        ("ok", {"deletion_checks": 150})] * 2 + [("ok", {"deletion_checks": 149})] * 2
     looked_up = [i for r in world.requests if r.path == "/2/tweets"
                  for i in r.params["ids"].split(",")]
     # the one a run did not find is looked up first by the next, which confirms it; the

@@ -8,6 +8,7 @@ handled here, never with ``wait_on_rate_limit`` (which sleeps without bound, als
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import math
 import time
@@ -21,7 +22,7 @@ from ...config import XConfig
 from ...errors import RateLimited
 from ...jsonload import loads
 from ...store.raw import RawWriter
-from ...timeutil import utcnow
+from ...timeutil import iso, parse_iso, utcnow
 from ..fetch import ArchivingFetcher, FetchLimits
 from ..http import GuardedAdapter
 
@@ -48,6 +49,7 @@ class Page:
 
     body: dict
     seq: int
+    seen_at: str = ""        # the earlier of our clock and the server's Date
 
     @property
     def meta(self) -> dict:
@@ -133,14 +135,19 @@ class Fetcher(ArchivingFetcher):
 
     def get(self, *, purpose: str, endpoint: str, call: Callable[..., Any], params: dict,
             scope: str | None = None,
-            cursor_fn: Callable[[dict], dict | None] | None = None) -> Page:
-        """Fetch one page (see ArchivingFetcher.fetch). Raises BudgetExhausted, RateLimited
-        (cursor intact, resumes) or SourceError."""
+            cursor_fn: Callable[[dict, str], dict | None] | None = None,
+            cursors_fn: Callable[[dict, str], dict[str, dict]] | None = None) -> Page:
+        """Fetch one page (see ArchivingFetcher.fetch). The cursor functions get the body and
+        when the page was seen (``seen_at``: the earlier of our clock and the server's Date);
+        ``cursors_fn`` gives the cursors of a page that covers several scopes. Raises
+        BudgetExhausted, RateLimited (cursor intact, resumes) or SourceError."""
         answer = self.fetch(
             purpose=purpose, endpoint=endpoint, params=_clean(params), scope=scope,
             send=lambda: self._call(call, params),
-            cursor_fn=(lambda body, _a: (cursor_fn(body), None)) if cursor_fn else None)
-        return Page(answer.parsed, answer.seq)
+            cursor_fn=(lambda body, a: (cursor_fn(body, seen_at(a)), None)) if cursor_fn
+            else None,
+            cursors_fn=(lambda body, a: cursors_fn(body, seen_at(a))) if cursors_fn else None)
+        return Page(answer.parsed, answer.seq, seen_at(answer))
 
     def rate_limit_wait(self, resp, endpoint: str, attempt: int) -> float:
         detail = _api_detail(resp.text)
@@ -166,6 +173,21 @@ class Fetcher(ArchivingFetcher):
                 "stopping with cursors intact", reset_at=reset)
         log.warning("x %s: HTTP 429, waiting %.0fs for the rate-limit window", endpoint, wait)
         return wait
+
+
+def seen_at(answer) -> str:
+    """When an answer was given: our clock, or the server's Date if that is earlier (a clock
+    that runs ahead must not make a cursor claim more than the server has shown)."""
+    date = answer.headers.get("date")
+    if date:
+        try:
+            server = email.utils.parsedate_to_datetime(date)
+            ours = parse_iso(answer.fetched_at)
+            if server.tzinfo is not None and server < ours:
+                return iso(server)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    return answer.fetched_at
 
 
 def _clean(params: dict) -> dict:

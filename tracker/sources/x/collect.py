@@ -9,9 +9,13 @@ carries the cursor it justifies and the loader commits both together.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from ...errors import RunStopped, SourceError
+from ...timeutil import parse_iso, snowflake_at
 from .client import Fetcher
 
 TWEET_FIELDS = ["attachments", "author_id", "conversation_id", "created_at", "edit_controls",
@@ -77,15 +81,53 @@ def _next_token(body: dict) -> str | None:
 
 def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: Callable,
                         params: dict, scope: str, cursor: dict | None, backfill_max: int,
-                        page_size: int) -> dict:
+                        page_size: int,
+                        fan_out: Callable[[dict, dict, str], dict[str, dict]] | None = None,
+                        on_page: Callable[[dict], None] | None = None,
+                        margin: timedelta | None = None) -> dict:
     """Read everything newer than the cursor (finishing any gap first); return the new cursor.
 
     Only a missing ``next_token`` ends a pagination: the search endpoints answer some pages
     with no results and a token to the rest. The repeated-token and until_id guards and the
-    request budget bound the loop.
+    request budget bound the loop. ``fan_out(cursor, body, seen_at)`` turns the cursor of a
+    page that covers several scopes (a batched search) into one cursor per scope, which the
+    page carries instead; ``on_page(body)`` sees every page read.
+
+    ``margin``: a finished pagination covers everything posted up to its first page's time
+    (the earlier of our clock and the server's Date) less the margin, so the cursor moves to
+    at least that moment's id even when nothing new was posted. Cursors of a quiet and a busy
+    scope then stay alike, and a batched search for both re-reads nothing.
     """
     cur = {"newest_id": None, "gap": None, **(cursor or {})}
     seen_tokens: set[str] = set()
+    started: dict[str, str] = {}        # "at": when this call's own pagination began
+
+    def done(newest: str | None) -> dict:
+        if margin is not None and started.get("at"):
+            floor = str(snowflake_at(parse_iso(started["at"]) - margin))
+            newest = max(filter(None, (_id(newest), floor)), key=int)
+        return {"newest_id": newest, "gap": None}
+
+    def get(p: dict, judge: Callable[[dict], dict], opens: bool = False):
+        def note(at: str) -> None:
+            if opens and at:
+                started.setdefault("at", at)
+
+        if fan_out is None:
+            def one(body: dict, at: str) -> dict:
+                note(at)
+                return judge(body)
+            page = fetcher.get(purpose=purpose, endpoint=endpoint, call=call, params=p,
+                               scope=scope, cursor_fn=one)
+        else:
+            def many(body: dict, at: str) -> dict[str, dict]:
+                note(at)
+                return fan_out(judge(body), body, at)
+            page = fetcher.get(purpose=purpose, endpoint=endpoint, call=call, params=p,
+                               scope=scope, cursors_fn=many)
+        if on_page is not None:
+            on_page(page.body)
+        return page
 
     def fill_gap(cur: dict, token: str | None) -> dict:
         while cur.get("gap"):
@@ -109,13 +151,12 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
                 top = gap.get("newest_id") or newest
                 limit = gap.get("since_id") is None and read >= backfill_max
                 if not _next_token(body) or limit:
-                    return {"newest_id": top or cur.get("newest_id"), "gap": None}
+                    return done(top or cur.get("newest_id"))
                 return {"newest_id": cur.get("newest_id"),
                         "gap": {**gap, "until_id": oldest or gap.get("until_id"),
                                 "newest_id": top, "read": read}}
 
-            page = fetcher.get(purpose=purpose, endpoint=endpoint, call=call, params=p,
-                               scope=scope, cursor_fn=after)
+            page = get(p, after)
             new = after(page.body)
             if (new.get("gap") and cur["gap"].get("until_id") and new["gap"].get("until_id")
                     and int(new["gap"]["until_id"]) >= int(cur["gap"]["until_id"])
@@ -127,7 +168,7 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
         return cur
 
     if cur.get("gap"):
-        cur = fill_gap(cur, None)
+        cur = fill_gap(cur, None)      # a pagination a stopped run left: no time of its own
 
     p = {**params, "max_results": page_size}
     if cur.get("newest_id"):
@@ -137,18 +178,17 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
         newest, oldest, n = _bounds(body)
         nxt = _next_token(body)
         if not n and not nxt:
-            return dict(cur)
+            return done(cur.get("newest_id"))
         limit = cur.get("newest_id") is None and n >= backfill_max
         if nxt and not limit:
             return {"newest_id": cur.get("newest_id"),
                     "gap": {"since_id": cur.get("newest_id"), "until_id": oldest,
                             "newest_id": newest, "read": n}}
-        return {"newest_id": newest or cur.get("newest_id"), "gap": None}
+        return done(newest or cur.get("newest_id"))
 
     if cur.get("newest_id") is None and backfill_max <= 0:
         return cur
-    page = fetcher.get(purpose=purpose, endpoint=endpoint, call=call, params=p, scope=scope,
-                       cursor_fn=first)
+    page = get(p, first, opens=True)
     cur = first(page.body)
     if cur.get("gap"):
         cur = fill_gap(cur, _next_token(page.body))
@@ -156,24 +196,116 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
 
 
 def collect_timeline(fetcher: Fetcher, account_id: str, cursor: dict | None, *,
-                     backfill_max: int, page_size: int) -> dict:
+                     backfill_max: int, page_size: int,
+                     margin: timedelta | None = None) -> dict:
     """A tracked account's posts, replies, quotes and reposts since the cursor."""
     return collect_incremental(
         fetcher, purpose="timeline", endpoint="GET /2/users/:id/tweets",
         call=fetcher.client.get_users_tweets, params={"id": account_id, **FULL},
         scope=f"timeline:{account_id}", cursor=cursor, backfill_max=backfill_max,
-        page_size=page_size)
+        page_size=page_size, margin=margin)
 
 
-def collect_conversation(fetcher: Fetcher, conversation_id: str, cursor: dict | None, *,
-                         backfill_max: int, page_size: int) -> dict:
-    """Replies in one conversation via recent search ``conversation_id:<id>``."""
-    return collect_incremental(
-        fetcher, purpose="replies", endpoint="GET /2/tweets/search/recent",
-        call=fetcher.client.search_recent_tweets,
-        params={"query": f"conversation_id:{conversation_id}", **FULL},
-        scope=f"replies:{conversation_id}", cursor=cursor, backfill_max=backfill_max,
-        page_size=max(10, page_size))
+# What a conversation search asks for: no referenced posts (the conversation's root and the
+# parents are stored already, or come in the same results; the rest are looked up by id, once),
+# so a page never brings back a post the database holds.
+REPLY_EXPANSIONS = [e for e in EXPANSIONS
+                    if e not in ("referenced_tweets.id", "referenced_tweets.id.author_id")]
+REPLY_FIELDS = {**FULL, "expansions": REPLY_EXPANSIONS}
+SEARCH_WINDOW = timedelta(days=7)       # what recent search reaches back
+SEPARATOR = " OR "
+
+
+@dataclass
+class Member:
+    """One scope of a batched search: a conversation or an account."""
+
+    scope: str                      # "replies:<conversation id>" or "timeline:<account id>"
+    term: str                       # "conversation_id:<id>" or "from:<id>"
+    key: str                        # what results match on: conversation id or author id
+    cursor: dict | None
+    floor: str | None = None        # everything at or below this id is not wanted
+    done: dict = field(default_factory=dict)   # set on the cursor when a search completes
+
+    @property
+    def newest(self) -> str | None:
+        mine = _id((self.cursor or {}).get("newest_id"))
+        return max(filter(None, (mine, self.floor)), key=int, default=None)
+
+
+def pack(members: list[Member], max_chars: int) -> list[list[Member]]:
+    """Members in batches whose ``term OR term …`` query fits in max_chars, in order."""
+    batches: list[list[Member]] = []
+    length = 0
+    for m in members:
+        extra = len(m.term) + (len(SEPARATOR) if batches and batches[-1] else 0)
+        if not batches or length + extra > max_chars:
+            batches.append([m])
+            length = len(m.term)
+        else:
+            batches[-1].append(m)
+            length += extra
+    return batches
+
+
+def search_floor(now: datetime) -> str:
+    """The oldest since_id recent search accepts (a little inside its 7-day window)."""
+    return str(snowflake_at(now - SEARCH_WINDOW + timedelta(minutes=10)))
+
+
+def collect_batch(fetcher: Fetcher, members: list[Member], *, purpose: str, now: datetime,
+                  page_size: int, fields: dict, margin: timedelta | None = None,
+                  on_page: Callable[[dict], None] | None = None) -> dict[str, dict]:
+    """One recent search for several scopes (``term OR term …``); returns each scope's cursor.
+
+    The search starts after the oldest member's cursor (never skipping a reply or post of any
+    member); members whose state is exactly alike resume a stopped pagination where it
+    stopped. Every page carries every member's cursor: while a pagination is unfinished the
+    shared gap, once finished the batch's newest id (what the search covered for all of them)
+    and the member's ``done`` fields, with ``quiet`` counting searches that found nothing.
+    """
+    floor = search_floor(now)
+    states = {json.dumps({"n": (m.cursor or {}).get("newest_id"), "g": (m.cursor or {}).get(
+        "gap")}, sort_keys=True) for m in members}
+    first = members[0].cursor or {}
+    if len(states) == 1 and first.get("gap") and _id(first.get("newest_id")):
+        start = {"newest_id": first["newest_id"], "gap": first["gap"]}
+    else:
+        since = min((m.newest for m in members if m.newest), key=int, default=None)
+        start = {"newest_id": max(filter(None, (since, floor)), key=int), "gap": None}
+    found: dict[str, int] = {m.key: 0 for m in members}
+    match = "conversation_id" if members[0].term.startswith("conversation_id:") else "author_id"
+    last: dict[str, dict] = {}
+
+    def fan(batch: dict, body: dict, fetched_at: str) -> dict[str, dict]:
+        data = body.get("data")
+        for t in data if isinstance(data, list) else []:
+            if isinstance(t, dict) and str(t.get(match)) in found \
+                    and str(t.get("id")) != str(t.get(match)):
+                found[str(t.get(match))] += 1
+        out = {}
+        for m in members:
+            old = m.cursor or {}
+            if batch.get("gap"):
+                out[m.scope] = {**old, "newest_id": old.get("newest_id"), "gap": batch["gap"]}
+            else:
+                top = max(filter(None, (m.newest, _id(batch.get("newest_id")))), key=int,
+                          default=None)
+                quiet = 0 if found[m.key] else int(old.get("quiet") or 0) + 1
+                out[m.scope] = {**old, **m.done, "newest_id": top, "gap": None,
+                                "quiet": quiet, "searched_at": fetched_at}
+        last.clear()
+        last.update(out)
+        return out
+
+    query = SEPARATOR.join(m.term for m in members)
+    label = members[0].scope + (f" +{len(members) - 1}" if len(members) > 1 else "")
+    collect_incremental(
+        fetcher, purpose=purpose, endpoint="GET /2/tweets/search/recent",
+        call=fetcher.client.search_recent_tweets, params={"query": query, **fields},
+        scope=label, cursor=start, backfill_max=0, page_size=max(10, page_size),
+        fan_out=fan, on_page=on_page, margin=margin)
+    return dict(last)
 
 
 # A deletion check does not expand polls: only poll refreshes (and first sightings) snapshot
