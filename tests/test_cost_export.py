@@ -55,21 +55,25 @@ def test_cost_projection_from_the_schedule_and_given_rates(tmp_path):
     p = project(cfg, {"posts_per_day": 4, "replies_per_post": 50, "polls_per_day": 0.5},
                 measure=False)
     jobs = {j.job: j for j in p.jobs}
+    # timelines: the 10 accounts fit one search (18 `from:` terms in 512 characters): one
+    # request a run. Replies: 960 conversations a month, each searched 6 times in its first 6
+    # hours (every run), 18 times up to a day (hourly), 8 times up to its 2-day window (every 3
+    # hours), 13 to a search. Deletions: 1,200 posts, each looked up on 3 daily runs of its 3 days
     assert {k: (j.runs, j.requests) for k, j in jobs.items()} == {
-        "resolve_handles": (0, 1), "collect_posts": (720, 7200),
-        "collect_replies": (720, 720 * 64), "snapshot_polls": (1440, 1440),
-        "check_deletions": (30, 60)}
-    # reads: every post once (+0.5 referenced), 50 replies per own post (80 % own),
-    # 5 open polls re-read each run but billed once a UTC day, 120 recent posts checked daily
+        "resolve_handles": (0, 1), "collect_posts": (720, 720),
+        "collect_replies": (720, math.ceil(960 * 32 / 13)), "snapshot_polls": (1440, 1440),
+        "check_deletions": (30, 36)}
+    # reads: every post once (+0.5 referenced), 50 replies per own post (80 % own), once each;
+    # 5 open polls re-read each run but billed once a UTC day
     assert jobs["collect_posts"].post_reads == 10 * 4 * 30 * 1.5
     assert jobs["collect_replies"].post_reads == pytest.approx(10 * 4 * 0.8 * 30 * 50)
     assert (jobs["snapshot_polls"].post_reads, jobs["snapshot_polls"].billed_post_reads) == (
         1440 * 5, 5 * 30)
     assert (jobs["check_deletions"].post_reads, jobs["check_deletions"].billed_post_reads) == (
-        30 * 120, 120 * 30)
-    nonempty = 7200 * (1 - math.exp(-1 / 6))
+        1200 * 3, 1200 * 3)
+    nonempty = 720 * (1 - math.exp(-10 / 6))
     assert jobs["collect_posts"].user_reads == pytest.approx(nonempty)
-    assert jobs["collect_posts"].usd == pytest.approx(1800 * 0.01 + nonempty * 0.1 + 7.2)
+    assert jobs["collect_posts"].usd == pytest.approx(1800 * 0.01 + nonempty * 0.1 + 0.72)
     assert jobs["resolve_handles"].usd == pytest.approx(0.001 + 10 * 0.1)
     assert p.total_usd == pytest.approx(100 + sum(j.usd for j in p.jobs))
     assert p.rate_sources["posts_per_day"] == "given"
@@ -88,11 +92,16 @@ def test_cost_without_dedupe_bills_every_read(tmp_path):
 
 
 def test_cost_warns_when_one_run_needs_more_than_the_budget(tmp_path):
-    cfg = parse_config({"accounts": [{"handle": f"a{i}"} for i in range(150)]},
+    accounts = [{"handle": f"a{i}"} for i in range(150)]
+    cfg = parse_config({"accounts": accounts, "x": {"timelines": {"batch_search": False}}},
                        base_dir=tmp_path)
     p = project(cfg, measure=False)
     assert p.schedule_source.startswith("the README's crontab")
     assert any("collect_posts needs at least 150 requests" in w for w in p.warnings)
+    # batched, the 150 accounts take 9 searches a run: within the budget
+    p = project(parse_config({"accounts": accounts}, base_dir=tmp_path), measure=False)
+    assert not any("collect_posts" in w for w in p.warnings)
+    assert next(j for j in p.jobs if j.job == "collect_posts").requests == 2880 * 9
 
 
 def _measured_db(tmp_path):
