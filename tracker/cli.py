@@ -245,6 +245,13 @@ def status(ctx: click.Context, n_runs: int) -> None:
                       ("open polls", st.open_polls)):
         if df is not None:
             out.print(_table(df, title) if len(df) else f"{title}: none")
+    b = st.backlog
+    if b:
+        out.print(f"backlog: {b['conversations_due']} of {b['conversations_followed']} "
+                  f"conversations due a search, {b['deletions_due']} of "
+                  f"{b['deletions_followed']} posts due a deletion check"
+                  + (f"; the oldest due item has waited {b['oldest_due_hours']:.1f} h"
+                     if b["oldest_due_hours"] > 0 else ""), highlight=False)
     for path, error in st.failed:
         out.print(f"[red]raw file not loaded[/]: {path}: {error}", highlight=False)
     for path, damage in st.damaged:

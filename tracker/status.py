@@ -9,9 +9,11 @@ import pandas as pd
 
 from .config import Config
 from .errors import DatabaseUnavailable, TrackerError
+from .sources.x.plan import read_plan
 from .store.db import damaged, open_db
 from .store.loader import damaged_files, failed_files, pending_files
 from .store.raw import list_raw_files
+from .timeutil import utcnow
 
 COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "articles",
            "article_sources", "story_items", "api_errors",
@@ -30,6 +32,8 @@ class Status:
     damaged: list[tuple[str, str]] = field(default_factory=list)
     # the database: "ok", "missing", "busy: …" or "damaged: …" (then status reads the replica)
     database: str = "ok"
+    # due work now: conversations and deletion checks, and how long the oldest has waited
+    backlog: dict = field(default_factory=dict)
 
 
 def collect_status(cfg: Config, limit: int = 10) -> Status:
@@ -68,8 +72,9 @@ def _read(cfg: Config, con, source: str, state: str, limit: int) -> Status:
         st.counts[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
     st.runs = con.execute(
         "SELECT run_id, job, status, started_at, requests, pages, posts_read, new_rows, "
-        "updated_rows, load_deferred_at, coalesce(stop_reason, error) AS reason "
+        "updated_rows, load_deferred_at, deferred, coalesce(stop_reason, error) AS reason "
         "FROM runs ORDER BY started_at DESC LIMIT ?", [limit]).df()
+    st.backlog = read_plan(con, cfg, utcnow()).backlog.as_dict()
     st.cursors = con.execute(
         "SELECT source, scope, cursor, updated_at FROM sync_state ORDER BY source, scope"
     ).df()
