@@ -26,7 +26,7 @@ from .lock import RunLock
 from .sources.x import plan as xplan
 from .sources.x.client import Fetcher, make_client
 from .sources.x.collect import (FULL, LOOKUP_BATCH, REPLY_FIELDS, SEARCH_WINDOW, Member,
-                                collect_batch, collect_timeline, lookup_posts, pack,
+                                collect_batch, collect_timeline, lookup_posts, pack_alike,
                                 resolve_handles)
 from .sources.x.schedule import TOLERANCE
 from .store.db import damaged, open_db, refresh_replica
@@ -376,7 +376,7 @@ def _timelines(handles: list[str] | None) -> Body:
         margin = timedelta(seconds=cfg.x.coverage_margin_seconds)
         search, direct, quiet = timeline_routes(ctx, wanted, ids)
         # incremental reads first: many accounts a request
-        for batch in pack(search, cfg.x.search_query_max_chars):
+        for batch in pack_alike(search, cfg.x.search_query_max_chars):
             handles_of = ", ".join(f"@{m.done['handle']}" for m in batch)
             with failures.scope(f"timelines {handles_of}"):
                 ctx.plan.cursors.update(collect_batch(
@@ -425,8 +425,7 @@ def timeline_routes(ctx: Context, wanted: list[str], ids: dict[str, str]
             quiet += 1
             continue
         search.append(Member(f"timeline:{aid}", f"from:{aid}", aid, cursor,
-                             done={"handle": handle}))
-    search.sort(key=lambda m: int(m.newest or 0))       # alike cursors share a request
+                             done={"handle": handle}, last=ctx.plan.last_post_id.get(aid)))
     return search, direct, quiet
 
 
@@ -438,7 +437,8 @@ def _replies(f: Fetcher, ctx: Context, result: RunResult) -> None:
     due = ctx.plan.conversations
     members = [Member(f"replies:{c.conversation_id}", f"conversation_id:{c.conversation_id}",
                       c.conversation_id, ctx.plan.cursors.get(f"replies:{c.conversation_id}"),
-                      floor=c.conversation_id, done={"root_replies": c.root_replies})
+                      floor=c.conversation_id, done={"root_replies": c.root_replies},
+                      last=c.last_id)
                for c in due]
     # (in the plan's order: new and active first, then by tier and by how long unsearched;
     # neighbours in that order are of like age, so their cursors are alike)
@@ -455,7 +455,7 @@ def _replies(f: Fetcher, ctx: Context, result: RunResult) -> None:
                 if isinstance(r, dict) and str(r.get("id", "")).isdigit():
                     wanted.add(str(r["id"]))
 
-    batches = pack(members, cfg.x.search_query_max_chars)
+    batches = pack_alike(members, cfg.x.search_query_max_chars)
     done = 0
     deferred: list[Member] = []
     for i, batch in enumerate(batches):

@@ -130,8 +130,9 @@ class XWorld:
 
     # ---- answering ----
     def search(self, params: dict) -> tuple[int, dict]:
-        """Recent search: ``conversation_id:ID`` and ``from:ID|username`` terms joined by OR
-        (what the tracker sends), else all words. The query length is limited like the API's
+        """Recent search: ``conversation_id:ID`` and ``from:ID|username`` terms joined by OR,
+        optionally as ``(…) is:reply`` (what the tracker sends), else all words. A
+        conversation's root matches its own conversation_id, as on the API. The query length is limited like the API's
         access levels; with ``now`` set, only the last 7 days are searched and an older
         since_id is refused, as the API does."""
         q = (params.get("query") or "").strip()
@@ -145,10 +146,18 @@ class XWorld:
                 return 400, {"title": "Invalid Request",
                              "detail": "'since_id' must be a Tweet ID created after the start "
                                        "of the search window"}
+        replies_only = False
+        wrapped = re.fullmatch(r"\((.*)\)\s+is:reply", q)
+        if wrapped:
+            q, replies_only = wrapped.group(1), True
         terms = [t.strip() for t in re.split(r"\s+OR\s+", q) if t.strip()]
         ops = [re.fullmatch(r"(conversation_id|from):(\S+)", t) for t in terms]
         if terms and all(ops):
-            return 200, self._page(self.search_terms(ops), params, 10, 100, floor)
+            found = self.search_terms(ops)
+            if replies_only:
+                found = [t for t in found if any(r.get("type") == "replied_to" for r in
+                                                 t.get("referenced_tweets") or [])]
+            return 200, self._page(found, params, 10, 100, floor)
         words = q.lower().split()
         cands = [t for t in self.tweets.values() if self._visible(t["id"])
                  and self._latest(t) and all(w in t["text"].lower() for w in words)]
@@ -160,8 +169,8 @@ class XWorld:
         names = {str(u["id"]) for u in self.users.values()
                  if str(u.get("username", "")).lower() in froms}
         return [t for t in self.tweets.values() if self._visible(t["id"]) and self._latest(t)
-                and ((str(t.get("conversation_id")) in convs and t["id"] not in convs)
-                     or str(t.get("author_id")) in froms or str(t.get("author_id")) in names)]
+                and (str(t.get("conversation_id")) in convs or str(t.get("author_id")) in froms
+                     or str(t.get("author_id")) in names)]
 
     def _visible(self, tid: str) -> bool:
         return tid in self.tweets and tid not in self.deleted and tid not in self.protected
@@ -224,8 +233,8 @@ class XWorld:
             items = [t for t in items if int(t["id"]) > int(params["since_id"])]
         if params.get("until_id"):
             items = [t for t in items if int(t["id"]) < int(params["until_id"])]
-        if params.get("pagination_token"):
-            token = params["pagination_token"]
+        token = params.get("pagination_token") or params.get("next_token")
+        if token:
             if not token.startswith("next-"):
                 raise ValueError("invalid pagination_token")
             items = [t for t in items if int(t["id"]) < int(token[5:])]

@@ -115,7 +115,7 @@ def test_reply_thread_collected_incrementally(world, make_cfg, clock):
     res = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
     # the reply only: the root is stored, so the search does not ask for it again
     assert (res.requests, res.posts_read) == (1, 1)
-    assert world.requests[-1].params["query"] == f"conversation_id:{root['id']}"
+    assert world.requests[-1].params["query"] == f"(conversation_id:{root['id']}) is:reply"
     (covered,) = rows(cfg, "SELECT cursor->>'newest_id' FROM sync_state "
                            "WHERE scope = 'replies:' || ?", [root["id"]])[0]
     assert int(covered) > int(r1["id"])         # the search covered up to its own time
@@ -356,7 +356,7 @@ def test_a_budget_smaller_than_the_due_conversations_defers_the_rest(world, make
         None]
     searched = [r.params["query"] for r in world.requests if r.path.endswith("/recent")]
     assert len(searched) == 5 == len(set(searched))          # each once, youngest first
-    assert searched[0] == f"conversation_id:{replies[4]['conversation_id']}"
+    assert searched[0] == f"(conversation_id:{replies[4]['conversation_id']}) is:reply"
     assert {p for (p,) in rows(cfg, "SELECT post_id FROM posts WHERE author_id = '200'")} == {
         r["id"] for r in replies}
     assert [json.loads(d) if d else None for (d,) in rows(

@@ -97,7 +97,7 @@ def test_three_accounts_280_posts_budget_100_every_run_exits_0(world, make_cfg, 
     young = rows(cfg, "SELECT count(DISTINCT conversation_id) FROM posts WHERE author_id IN "
                       "('1', '2', '3') AND created_at > ?", [clock.at - timedelta(hours=6)])
     assert due == young[0][0] and due > 0
-    assert again.requests == len(searches(world, before)) == -(-due // 13)   # 13 a query
+    assert again.requests == len(searches(world, before)) == -(-due // 12)   # 12 a query
     assert (again.status, again.posts_read) == ("ok", 0)
 
 
@@ -110,12 +110,14 @@ def test_batches_fill_the_query_limit_and_never_exceed_it(world, make_cfg, clock
     runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
     r = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
     queries = [s.params["query"] for s in searches(world)]
-    # "conversation_id:" and a 19-digit id are 35 characters: 13 of them and 12 " OR " fit
+    # "conversation_id:" and a 19-digit id are 35 characters: 12 of them, 11 " OR " and
+    # "(…) is:reply" fit (the youngest conversations first)
     assert r.status == "ok" and r.requests == 3
-    assert [q.count("conversation_id:") for q in queries] == [13, 13, 4]
-    assert all(len(q) <= 512 for q in queries) and len(queries[0]) > 512 - 39
-    assert {c for q in queries for c in q.replace("conversation_id:", "").split(" OR ")} == {
-        p["id"] for p in roots}
+    assert [q.count("conversation_id:") for q in queries] == [6, 12, 12]
+    assert all(len(q) <= 512 for q in queries) and len(queries[1]) > 512 - 39
+    assert all(q.startswith("(") and q.endswith(") is:reply") for q in queries)
+    assert {c for q in queries for c in q[1:-len(") is:reply")].replace(
+        "conversation_id:", "").split(" OR ")} == {p["id"] for p in roots}
 
 
 def test_a_batch_of_members_with_different_cursors_skips_nothing(world, make_cfg, clock):
@@ -134,8 +136,9 @@ def test_a_batch_of_members_with_different_cursors_skips_nothing(world, make_cfg
     before = len(world.requests)
     r = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
     (s,) = searches(world, before)                              # one search for both
-    assert s.params["query"] in (f"conversation_id:{a['id']} OR conversation_id:{b['id']}",
-                                 f"conversation_id:{b['id']} OR conversation_id:{a['id']}")
+    assert s.params["query"] in (
+        f"(conversation_id:{a['id']} OR conversation_id:{b['id']}) is:reply",
+        f"(conversation_id:{b['id']} OR conversation_id:{a['id']}) is:reply")
     cursor_a = json.loads(rows(cfg, "SELECT cursor FROM sync_state WHERE scope = ?",
                                [f"replies:{a['id']}"])[0][0])
     # since the older of the two (a's), so nothing of either is skipped, nothing read twice

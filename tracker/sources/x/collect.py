@@ -10,6 +10,7 @@ carries the cursor it justifies and the loader commits both together.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
@@ -84,7 +85,8 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
                         page_size: int,
                         fan_out: Callable[[dict, dict, str], dict[str, dict]] | None = None,
                         on_page: Callable[[dict], None] | None = None,
-                        margin: timedelta | None = None) -> dict:
+                        margin: timedelta | None = None,
+                        token_param: str = "pagination_token") -> dict:
     """Read everything newer than the cursor (finishing any gap first); return the new cursor.
 
     Only a missing ``next_token`` ends a pagination: the search endpoints answer some pages
@@ -141,7 +143,7 @@ def collect_incremental(fetcher: Fetcher, *, purpose: str, endpoint: str, call: 
             if gap.get("since_id"):
                 p["since_id"] = gap["since_id"]
             if token:
-                p["pagination_token"] = token
+                p[token_param] = token       # search calls it next_token
             elif gap.get("until_id"):
                 p["until_id"] = gap["until_id"]
 
@@ -214,6 +216,7 @@ REPLY_EXPANSIONS = [e for e in EXPANSIONS
 REPLY_FIELDS = {**FULL, "expansions": REPLY_EXPANSIONS}
 SEARCH_WINDOW = timedelta(days=7)       # what recent search reaches back
 SEPARATOR = " OR "
+REPLIES_ONLY = "is:reply"
 
 
 @dataclass
@@ -226,6 +229,7 @@ class Member:
     cursor: dict | None
     floor: str | None = None        # everything at or below this id is not wanted
     done: dict = field(default_factory=dict)   # set on the cursor when a search completes
+    last: str | None = None         # the newest post of this scope already stored
 
     @property
     def newest(self) -> str | None:
@@ -233,8 +237,46 @@ class Member:
         return max(filter(None, (mine, self.floor)), key=int, default=None)
 
 
+def pack_alike(members: list[Member], max_chars: int) -> list[list[Member]]:
+    """Members in batches that fit max_chars and re-read nothing, the first member's batch
+    first.
+
+    A batch searches after its members' oldest cursor S; a member whose stored posts reach
+    past S would get them again (billed again). So a batch only holds members whose newest
+    stored post is at or before S (each member's [newest stored, cursor] interval contains S):
+    the fewest such batches come from taking, again and again, the lowest remaining cursor as
+    S and every member it fits (interval stabbing). Members in an unfinished pagination only
+    batch with members in exactly the same one, so that it resumes where it stopped.
+    """
+    order = {id(m): i for i, m in enumerate(members)}
+    groups: dict[str, list[Member]] = defaultdict(list)
+    for m in members:
+        c = m.cursor or {}
+        key = json.dumps([c.get("newest_id"), c.get("gap")], sort_keys=True) \
+            if c.get("gap") else ""
+        groups[key].append(m)
+    batches: list[list[Member]] = []
+    for key, group in groups.items():
+        if key:
+            batches += pack(group, max_chars)
+            continue
+        left = sorted(group, key=lambda m: (int(m.newest or 0), order[id(m)]))
+        while left:
+            since = int(left[0].newest or 0)
+            fits = [m for m in left if int(m.last or 0) <= since]
+            chosen = pack(fits or left[:1], max_chars)[0]
+            batches.append(chosen)
+            taken = {id(m) for m in chosen}
+            left = [m for m in left if id(m) not in taken]
+    batches.sort(key=lambda b: min(order[id(m)] for m in b))
+    return batches
+
+
 def pack(members: list[Member], max_chars: int) -> list[list[Member]]:
-    """Members in batches whose ``term OR term …`` query fits in max_chars, in order."""
+    """Members in batches whose ``term OR term …`` query fits in max_chars, in order (with
+    room for the parentheses and ``is:reply`` around conversations)."""
+    if members and members[0].term.startswith("conversation_id:"):
+        max_chars -= len(f"() {REPLIES_ONLY}")
     batches: list[list[Member]] = []
     length = 0
     for m in members:
@@ -299,12 +341,15 @@ def collect_batch(fetcher: Fetcher, members: list[Member], *, purpose: str, now:
         return out
 
     query = SEPARATOR.join(m.term for m in members)
+    if match == "conversation_id":
+        # a conversation's root is no reply: `is:reply` keeps the stored roots out
+        query = f"({query}) {REPLIES_ONLY}"
     label = members[0].scope + (f" +{len(members) - 1}" if len(members) > 1 else "")
     collect_incremental(
         fetcher, purpose=purpose, endpoint="GET /2/tweets/search/recent",
         call=fetcher.client.search_recent_tweets, params={"query": query, **fields},
         scope=label, cursor=start, backfill_max=0, page_size=max(10, page_size),
-        fan_out=fan, on_page=on_page, margin=margin)
+        fan_out=fan, on_page=on_page, margin=margin, token_param="next_token")
     return dict(last)
 
 

@@ -44,6 +44,7 @@ class ConversationDue:
     age_hours: float
     root_replies: int | None        # the root's reply_count as last read (None: unknown)
     why: str                        # "new", "active" or "due"
+    last_id: str | None = None      # the newest post of the conversation already stored
 
 
 @dataclass
@@ -70,8 +71,10 @@ class XPlan:
     cursors: dict[str, dict] = field(default_factory=dict)        # scope -> cursor
     open_poll_posts: list[str] = field(default_factory=list)
     tracked_ids: list[str] = field(default_factory=list)
-    # account id -> its newest post's creation time (for quiet accounts)
+    # account id -> its newest post's creation time (for quiet accounts), and the newest id of
+    # its posts already stored (for batching accounts whose searches re-read nothing)
     last_post_at: dict[str, datetime] = field(default_factory=dict)
+    last_post_id: dict[str, str] = field(default_factory=dict)
     conversations: list[ConversationDue] = field(default_factory=list)   # due, in order
     deletion_ids: list[str] = field(default_factory=list)                # due, in order
     backlog: Backlog = field(default_factory=Backlog)
@@ -105,10 +108,14 @@ def read_plan(con: duckdb.DuckDBPyConnection | None, cfg=None, now: datetime | N
     plan.tracked_ids = [plan.known_handles[h.lower()] for h in handles
                         if h.lower() in plan.known_handles]
     if plan.tracked_ids:
-        plan.last_post_at = dict(con.execute(
-            "SELECT author_id, max(created_at) FROM posts WHERE platform = 'x' "
-            "AND author_id IN (SELECT unnest(?::VARCHAR[])) AND seen_in = 'data' "
-            "GROUP BY author_id", [plan.tracked_ids]).fetchall())
+        for author, at, last in con.execute(
+                "SELECT author_id, max(created_at) FILTER (WHERE seen_in = 'data'), "
+                "max(TRY_CAST(post_id AS HUGEINT))::VARCHAR FROM posts WHERE platform = 'x' "
+                "AND author_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY author_id",
+                [plan.tracked_ids]).fetchall():
+            if at is not None:
+                plan.last_post_at[author] = at
+            plan.last_post_id[author] = last
     plan.conversations = conversations_due(con, plan.tracked_ids, now, cfg.x, plan.backlog,
                                            every_one=every_conversation)
     plan.deletion_ids = deletions_due(con, plan.tracked_ids, now, cfg.x, plan.backlog)
@@ -159,19 +166,22 @@ def conversations_due(con: duckdb.DuckDBPyConnection | None, author_ids: list[st
         "AND created_at >= ? AND conversation_id IS NOT NULL GROUP BY conversation_id), "
         "cur AS (SELECT substr(scope, 9) AS cid, cursor FROM sync_state "
         "WHERE source = 'x' AND scope LIKE 'replies:%'), "
-        "arrived AS (SELECT conversation_id AS cid, max(first_seen_at) AS at FROM posts "
-        "WHERE platform = 'x' AND conversation_id IN (SELECT cid FROM mine) "
-        "AND post_id <> conversation_id GROUP BY conversation_id) "
+        "arrived AS (SELECT conversation_id AS cid, max(first_seen_at) FILTER (WHERE post_id "
+        "<> conversation_id) AS at, max(TRY_CAST(post_id AS HUGEINT)) FILTER (WHERE post_id "
+        "<> conversation_id)::VARCHAR AS last_id "
+        "FROM posts WHERE platform = 'x' AND conversation_id IN (SELECT cid FROM mine) "
+        "GROUP BY conversation_id) "
         "SELECT m.cid, m.last_post_at, c.cursor->>'searched_at', "
         "TRY_CAST(c.cursor->>'quiet' AS INTEGER), TRY_CAST(c.cursor->>'root_replies' AS BIGINT), "
-        "r.reply_count, r.last_seen_at, a.at "
+        "r.reply_count, r.last_seen_at, a.at, a.last_id "
         "FROM mine m LEFT JOIN cur c USING (cid) LEFT JOIN arrived a USING (cid) "
         "LEFT JOIN posts r ON r.platform = 'x' AND r.post_id = m.cid",
         [author_ids, since]).fetchall()
     rc = xcfg.replies
     out: list[tuple] = []
     oldest = 0.0
-    for cid, last_post_at, searched, quiet, root_replies, replies, root_seen, arrived in rows:
+    for (cid, last_post_at, searched, quiet, root_replies, replies, root_seen, arrived,
+         last_id) in rows:
         age = max((now - last_post_at).total_seconds() / 3600, 0.0)
         every = spacing(age, rc.schedule)
         if every is None:
@@ -179,7 +189,7 @@ def conversations_due(con: duckdb.DuckDBPyConnection | None, author_ids: list[st
         searched_at = _time(searched)
         tier = tier_of(age, rc.schedule)
         if searched_at is None:
-            out.append(((0, tier, 0.0, -_num(cid)), ConversationDue(cid, age, replies, "new")))
+            out.append(((0, tier, 0.0, -_num(cid)), ConversationDue(cid, age, replies, "new", last_id)))
             oldest = max(oldest, age)
             continue
         last = searched_at.timestamp()
@@ -187,14 +197,15 @@ def conversations_due(con: duckdb.DuckDBPyConnection | None, author_ids: list[st
         active = ((fresh and replies is not None and root_replies is not None
                    and replies > root_replies) or (arrived is not None and arrived > searched_at))
         if active:
-            out.append(((0, tier, last, -_num(cid)), ConversationDue(cid, age, replies, "active")))
+            out.append(((0, tier, last, -_num(cid)), ConversationDue(cid, age, replies, "active",
+                                                                 last_id)))
             continue
         quiet_n = (quiet or 0) + (1 if fresh and replies is not None and replies == root_replies
                                   else 0)
         factor = min(rc.quiet_factor ** quiet_n, rc.max_quiet_factor)
         next_at = searched_at + timedelta(hours=every * factor)
         if every == 0 or now >= next_at - TOLERANCE or every_one:
-            out.append(((1, tier, last, -_num(cid)), ConversationDue(cid, age, replies, "due")))
+            out.append(((1, tier, last, -_num(cid)), ConversationDue(cid, age, replies, "due", last_id)))
             oldest = max(oldest, (now - next_at).total_seconds() / 3600)
     # new and active ones first, then the youngest tier, then the longest unsearched: a run
     # the budget stops is continued by the next
