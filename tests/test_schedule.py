@@ -147,13 +147,17 @@ def test_schedule_config_errors_name_the_path(schedule, message):
     assert message in str(exc.value)
 
 
-def test_the_repository_config_has_the_issues_schedule():
+def test_the_repository_config_has_a_staggered_schedule():
     cfg = load_config(ROOT / "config.yaml")
     assert cfg.schedule.timezone == "UTC" and cfg.schedule.misfire_grace_seconds == 300
-    assert {k: v.cron for k, v in cfg.schedule.jobs.items()} == {
-        "collect_posts": "*/15 * * * *", "snapshot_polls": "*/10 * * * *",
-        "collect_replies": "7 * * * *", "check_deletions": "30 */6 * * *",
-        "collect_press": "*/30 * * * *", "analyze": "5 * * * *"}
+    jobs = {k: v.cron for k, v in cfg.schedule.jobs.items()}
+    assert jobs == {
+        "collect_posts": "*/15 * * * *", "collect_replies": "5-59/15 * * * *",
+        "snapshot_polls": "2-59/10 * * * *", "check_deletions": "38 * * * *",
+        "collect_press": "11-59/30 * * * *", "analyze": "57 * * * *"}
+    # no two jobs start at the same minute (they share one lock)
+    minutes = [m for c in jobs.values() for m in parse_cron(c).minute]
+    assert len(minutes) == len(set(minutes))
 
 
 # ---- tracker cron -----------------------------------------------------------------------

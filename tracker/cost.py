@@ -3,8 +3,8 @@
 The projection multiplies four things, each shown with where it came from:
 
 - **the schedule**: runs per 30 days of each job, from ``schedule.jobs`` (cron expressions) or,
-  when no job is scheduled there, the README's crontab (posts and replies every 15 minutes,
-  polls every 10, deletions every 6 hours);
+  when no job is scheduled there, the default schedule of config.yaml (posts and replies every
+  15 minutes, polls every 10, deletion checks hourly);
 - **the accounts** in ``accounts``;
 - **rates measured in the database** (its read-only replica) over the newest 30 days of the
   tracked accounts' posts: posts per account per day, referenced posts per post, replies per
@@ -33,8 +33,8 @@ from .cron import CronExpr, parse_cron
 DAYS = 30
 JOBS = ("collect_posts", "collect_replies", "snapshot_polls", "check_deletions")
 # The README's crontab, used when schedule.jobs names none of the X jobs.
-DEFAULT_CRON = {"collect_posts": "*/15 * * * *", "collect_replies": "*/15 * * * *",
-                "snapshot_polls": "*/10 * * * *", "check_deletions": "30 */6 * * *"}
+DEFAULT_CRON = {"collect_posts": "*/15 * * * *", "collect_replies": "5-59/15 * * * *",
+                "snapshot_polls": "2-59/10 * * * *", "check_deletions": "38 * * * *"}
 DEFAULT_RATES = {"posts_per_day": 10.0, "includes_per_post": 0.5, "own_share": 0.8,
                  "replies_per_post": 20.0, "polls_per_day": 0.05, "poll_days": 1.0}
 RATE_HELP = {
