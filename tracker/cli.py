@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from . import __version__, runner
-from .config import Config, load_config
-from .errors import TrackerError
-from .lock import RunLock
-from .logs import setup_logging
-from .outputs import check_output_file
+from tracker import __version__, runner
+from tracker.config import Config, load_config
+from tracker.errors import TrackerError
+from tracker.lock import RunLock
+from tracker.logs import setup_logging
+from tracker.outputs import check_output_file
 
 # Wider than 80 columns when piped (the demo's tables), the terminal's width otherwise.
 out = Console(width=None if sys.stdout.isatty() else 150)
@@ -103,7 +103,7 @@ def cli(ctx: click.Context, config_path: str, log_level: str, log_file: str | No
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the database (applying migrations), the raw folder and the read-only replica."""
-    from .store.db import open_db, refresh_replica
+    from tracker.store.db import open_db, refresh_replica
 
     cfg = _cfg(ctx)
     with RunLock(cfg.lock_file):
@@ -207,8 +207,8 @@ def rebuild(ctx: click.Context) -> None:
     A database that cannot be opened is moved aside as .corrupt-TIME; a readable one is kept
     as .bak-TIME. Exits 1 if a raw line could not be read (each is named).
     """
-    from .store.raw import list_raw_files
-    from .store.rebuild import rebuild as do_rebuild
+    from tracker.store.raw import list_raw_files
+    from tracker.store.rebuild import rebuild as do_rebuild
 
     cfg = _cfg(ctx)
     with RunLock(cfg.lock_file):
@@ -231,7 +231,7 @@ def rebuild(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context, n_runs: int) -> None:
     """Last runs, cursors, pages waiting to load, open polls and table sizes."""
-    from .status import collect_status
+    from tracker.status import collect_status
 
     cfg = _cfg(ctx)
     st = collect_status(cfg, n_runs)
@@ -272,7 +272,7 @@ def status(ctx: click.Context, n_runs: int) -> None:
 @click.pass_context
 def sql(ctx: click.Context, query: str, fmt: str, output: str | None, live: bool) -> None:
     """Run a read-only SQL QUERY against the replica and print or export the result."""
-    from .query import export, run_query
+    from tracker.query import export, run_query
 
     cfg = _cfg(ctx)
     if output and fmt == "table":
@@ -294,8 +294,8 @@ def sql(ctx: click.Context, query: str, fmt: str, output: str | None, live: bool
               type=click.Path(file_okay=False), help="Where the demo keeps its database.")
 def demo(workdir: str) -> None:
     """Run the collection over the bundled sample through a local API server, then show it."""
-    from .demo import SUMMARY_QUERIES, run_demo
-    from .query import run_query
+    from tracker.demo import SUMMARY_QUERIES, run_demo
+    from tracker.query import run_query
 
     out.print("[bold]Demo[/]: replaying data/sample (a reconstruction of the October 2022 "
               "episode) through a local X API server on 127.0.0.1.\n")
@@ -311,11 +311,11 @@ def demo(workdir: str) -> None:
         out.print()
         out.print(_table(run_query(result.config, q), title))
 
-    from .analysis import api
-    from .analysis.run import read_connection
-    from .cli_analysis import print_firsts, print_timeline
-    from .demo import DEMO_STORY
-    from .report import write_report
+    from tracker.analysis import api
+    from tracker.analysis.run import read_connection
+    from tracker.cli_analysis import print_firsts, print_timeline
+    from tracker.demo import DEMO_STORY
+    from tracker.report import write_report
 
     story = DEMO_STORY["id"]
     con = read_connection(result.config)

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from .cli import _cfg, _report, _table, out
-from .outputs import check_output_file
+from tracker.cli import _cfg, _report, _table, out
+from tracker.outputs import check_output_file
 
 
 
@@ -17,7 +17,7 @@ from .outputs import check_output_file
 @click.pass_context
 def analyze(ctx: click.Context, story: str | None) -> None:
     """Match items to the configured stories and label them (idempotent)."""
-    from .analysis.run import run_analysis
+    from tracker.analysis.run import run_analysis
 
     result = run_analysis(_cfg(ctx), story)
     _report(result)
@@ -31,8 +31,8 @@ def analyze(ctx: click.Context, story: str | None) -> None:
 @click.pass_context
 def stories(ctx: click.Context) -> None:
     """Each story with its first claim, press report, denial, rebuttal and the lags."""
-    from .analysis import api
-    from .analysis.run import read_connection
+    from tracker.analysis import api
+    from tracker.analysis.run import read_connection
 
     con = read_connection(_cfg(ctx))
     try:
@@ -75,9 +75,9 @@ def print_firsts(df) -> None:
 @click.pass_context
 def timeline(ctx: click.Context, story: str, fmt: str, output: str | None) -> None:
     """A story's timeline: time (UTC), event, who, what, evidence."""
-    from .analysis import api
-    from .analysis.run import read_connection
-    from .query import export
+    from tracker.analysis import api
+    from tracker.analysis.run import read_connection
+    from tracker.query import export
 
     cfg = _cfg(ctx)
     cfg.story(story)
@@ -130,7 +130,7 @@ def label(ctx: click.Context, story: str, item: str, event: str, note: str | Non
 
     The analyst's label wins over the automatic one and survives every re-analysis.
     """
-    from .analysis.run import set_label
+    from tracker.analysis.run import set_label
 
     result = set_label(_cfg(ctx), story, item, event, note)
     _report(result)
@@ -143,7 +143,7 @@ def label(ctx: click.Context, story: str, item: str, event: str, note: str | Non
 @click.pass_context
 def unlabel(ctx: click.Context, story: str, item: str) -> None:
     """Withdraw the analyst's label on ITEM in STORY (the automatic label applies again)."""
-    from .analysis.run import unset_label
+    from tracker.analysis.run import unset_label
 
     result = unset_label(_cfg(ctx), story, item)
     _report(result)

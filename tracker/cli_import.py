@@ -9,7 +9,7 @@ from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, T
                            TimeElapsedColumn, TransferSpeedColumn)
 from rich.table import Table
 
-from .cli import _cfg, err, out
+from tracker.cli import _cfg, err, out
 
 FIRST_SEEN = {
     "retrieved_at": "each line's own retrieval time (twarc's __twarc.retrieved_at); lines "
@@ -96,7 +96,7 @@ def import_(ctx: click.Context, fmt: str, paths: tuple[str, ...], source_name: s
     Importing the same file twice changes nothing; what collectors already stored is merged,
     never duplicated. Bad lines are reported as FILE:LINE: reason and the rest goes on.
     """
-    from .sources.imports.run import import_files
+    from tracker.sources.imports.run import import_files
 
     cfg = _cfg(ctx)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),

@@ -27,7 +27,7 @@ def run_cmd(ctx: click.Context, job: str) -> None:
     """
     import jobs as jobs_pkg
 
-    from .cli import _cfg, _run
+    from tracker.cli import _cfg, _run
 
     cfg = _cfg(ctx)
     module = jobs_pkg.load(job)
@@ -53,8 +53,8 @@ def cron_cmd(ctx: click.Context, log_dir: str | None, env_file: str | None) -> N
     Paste them into `crontab -e`. Each line is `cd DIR && tracker --config CONFIG run JOB >>
     LOG 2>&1`; the log folder is created now. The token is never printed.
     """
-    from .cli import _cfg, err
-    from .scheduler import crontab
+    from tracker.cli import _cfg, err
+    from tracker.scheduler import crontab
 
     cfg = _cfg(ctx)
     text = crontab(cfg, log_dir=Path(log_dir) if log_dir else None,
@@ -82,8 +82,8 @@ def schedule_cmd(ctx: click.Context, dry_run: bool, fast: float | None) -> None:
     as `missed` in runs. On SIGTERM/SIGINT no new job starts; a running job finishes its raw
     file and its load, then the process exits 0. Logs at INFO unless --log-level is given.
     """
-    from .cli import _cfg
-    from .scheduler import SchedulerService, next_fire_times, quiet_apscheduler
+    from tracker.cli import _cfg
+    from tracker.scheduler import SchedulerService, next_fire_times, quiet_apscheduler
 
     root = ctx.find_root()
     if root.get_parameter_source("log_level") in (ParameterSource.DEFAULT, None):

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from .cli import _cfg, _table, err, out
-from .errors import QueryError
-from .outputs import check_output_file
+from tracker.cli import _cfg, _table, err, out
+from tracker.errors import QueryError
+from tracker.outputs import check_output_file
 
 
 def _press_report(result) -> None:
@@ -45,7 +45,7 @@ def _problems(result) -> None:
 @click.pass_context
 def collect_press_cmd(ctx: click.Context, feeds: tuple[str, ...], gdelt: bool) -> None:
     """Press coverage: every feed (conditional GET), then the press queries on GDELT."""
-    from .sources.press.job import collect_press
+    from tracker.sources.press.job import collect_press
 
     result = collect_press(_cfg(ctx), feeds=list(feeds) or None,
                            gdelt=gdelt and not feeds)
@@ -77,7 +77,7 @@ def press() -> None:
 @click.pass_context
 def press_add(ctx: click.Context, targets: tuple[str, ...], url: str | None) -> None:
     """Add articles from URLs or saved HTML files (title, date, authors, text by trafilatura)."""
-    from .sources.press.job import add_pages
+    from tracker.sources.press.job import add_pages
 
     result = add_pages(_cfg(ctx), list(targets), url=url)
     _press_report(result)
@@ -111,8 +111,8 @@ def press_list(ctx: click.Context, since: str | None, until: str | None, outlet:
                source: str | None, limit: int, fmt: str, output: str | None,
                live: bool) -> None:
     """Stored articles, in the order they were first reported, with every source."""
-    from .query import export
-    from .sources.press.listing import list_articles, parse_when
+    from tracker.query import export
+    from tracker.sources.press.listing import list_articles, parse_when
 
     try:
         since_at, until_at = parse_when(since, "--since"), parse_when(until, "--until")

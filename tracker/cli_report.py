@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _cfg, out
+from tracker.cli import _cfg, out
 
 
 @click.command()
@@ -38,7 +38,7 @@ def report(ctx: click.Context, story: str | None, all_stories: bool, output: str
     With --all (and no STORY), writes every configured story's report into a folder, with an
     index.html listing each story's title, window and firsts, linked to its report.
     """
-    from .report import write_all, write_report
+    from tracker.report import write_all, write_report
 
     if all_stories:
         if story:

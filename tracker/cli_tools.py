@@ -33,8 +33,8 @@ def cost_cmd(ctx: click.Context, posts_per_day, replies_per_post, polls_per_day,
     """
     from rich.table import Table
 
-    from .cli import _cfg, out
-    from .cost import RATE_HELP, project
+    from tracker.cli import _cfg, out
+    from tracker.cost import RATE_HELP, project
 
     cfg = _cfg(ctx)
     proj = project(cfg, {"posts_per_day": posts_per_day, "replies_per_post": replies_per_post,
@@ -84,8 +84,8 @@ def export_cmd(ctx: click.Context, parquet_dir: str, live: bool, overwrite: bool
     tables as DIR/<table>.parquet, the views under DIR/views/. Read it back with
     read_parquet('DIR/posts/**/*.parquet', hive_partitioning = true).
     """
-    from .cli import _cfg, err, out
-    from .export import export_parquet
+    from tracker.cli import _cfg, err, out
+    from tracker.export import export_parquet
 
     res = export_parquet(_cfg(ctx), Path(parquet_dir), live=live, overwrite=overwrite)
     rows = sum(res.tables.values())

@@ -27,8 +27,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .config import Config
-from .cron import CronExpr, parse_cron
+from tracker.config import Config
+from tracker.cron import CronExpr, parse_cron
 
 DAYS = 30
 JOBS = ("collect_posts", "collect_replies", "snapshot_polls", "check_deletions")
@@ -135,8 +135,8 @@ def measure_rates(cfg: Config, days: int = DAYS) -> tuple[dict[str, float], dict
 
     Returns (rates, how each was found); a rate nothing measures is left out.
     """
-    from .errors import TrackerError
-    from .store.db import open_db
+    from tracker.errors import TrackerError
+    from tracker.store.db import open_db
 
     path = cfg.replica if cfg.replica.exists() else cfg.database
     if not path.exists():

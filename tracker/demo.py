@@ -12,14 +12,14 @@ from typing import Callable
 
 import yaml
 
-from . import runner
-from .analysis.run import run_analysis
-from .config import Config, load_config
-from .devserver.press import PressSample
-from .devserver.press import serve as serve_press
-from .devserver.sample import SampleWorld
-from .devserver.xapi import serve
-from .errors import TrackerError
+from tracker import runner
+from tracker.analysis.run import run_analysis
+from tracker.config import Config, load_config
+from tracker.devserver.press import PressSample
+from tracker.devserver.press import serve as serve_press
+from tracker.devserver.sample import SampleWorld
+from tracker.devserver.xapi import serve
+from tracker.errors import TrackerError
 
 DEMO_TOKEN_ENV = "TRACKER_DEMO_TOKEN"
 DEMO_STORY = {
@@ -81,7 +81,7 @@ def run_demo(workdir: Path, on_run: Callable[[str, runner.RunResult], None] | No
         }, sort_keys=False))
         cfg = load_config(cfg_path)
         result = DemoResult(cfg)
-        from .sources.press.job import collect_press
+        from tracker.sources.press.job import collect_press
 
         jobs = (runner.snapshot_polls, runner.collect_posts, runner.collect_replies,
                 runner.check_deletions, collect_press)

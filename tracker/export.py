@@ -22,12 +22,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .config import Config
-from .errors import TrackerError
-from .outputs import MANIFEST, check_output_dir
-from .store.db import open_db
-from .timeutil import iso, utcnow
+from tracker import __version__
+from tracker.config import Config
+from tracker.errors import TrackerError
+from tracker.outputs import MANIFEST, check_output_dir
+from tracker.store.db import open_db
+from tracker.timeutil import iso, utcnow
 
 # table -> (partition column (an existing column, or a literal), time column for the month)
 PARTITIONED = {

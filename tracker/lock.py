@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import LockHeld, StorageError
+from tracker.errors import LockHeld, StorageError
 
 
 class RunLock:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import Config
-from .errors import TrackerError
+from tracker.config import Config
+from tracker.errors import TrackerError
 
 MANIFEST = "_manifest.json"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .config import Config
-from .errors import DatabaseDamaged, QueryError, TrackerError
-from .store.db import open_db
+from tracker.config import Config
+from tracker.errors import DatabaseDamaged, QueryError, TrackerError
+from tracker.store.db import open_db
 
 FORMATS = ("table", "csv", "json", "parquet")
 

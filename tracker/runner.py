@@ -19,21 +19,21 @@ from typing import Callable, Iterator
 
 import duckdb
 
-from .config import Config
-from .errors import (BudgetExhausted, ConfigError, DatabaseDamaged, DatabaseUnavailable,
+from tracker.config import Config
+from tracker.errors import (BudgetExhausted, ConfigError, DatabaseDamaged, DatabaseUnavailable,
                      RunStopped, SourceError, StorageError, TrackerError)
-from .lock import RunLock
-from .sources.x import plan as xplan
-from .sources.x.client import Fetcher, make_client
-from .sources.x.collect import (FULL, LOOKUP_BATCH, REPLY_FIELDS, SEARCH_WINDOW, Member,
+from tracker.lock import RunLock
+from tracker.sources.x import plan as xplan
+from tracker.sources.x.client import Fetcher, make_client
+from tracker.sources.x.collect import (FULL, LOOKUP_BATCH, REPLY_FIELDS, SEARCH_WINDOW, Member,
                                 collect_batch, collect_timeline, lookup_posts, pack_alike,
                                 resolve_handles)
-from .sources.x.schedule import TOLERANCE
-from .store.db import damaged, open_db, refresh_replica
-from .store.loader import LoadResult, load_pending, loaded_files, pending_files
-from .store.pending import pending_cursors, pending_polls
-from .store.raw import RawWriter, list_raw_files
-from .timeutil import iso, snowflake_time, utcnow
+from tracker.sources.x.schedule import TOLERANCE
+from tracker.store.db import damaged, open_db, refresh_replica
+from tracker.store.loader import LoadResult, load_pending, loaded_files, pending_files
+from tracker.store.pending import pending_cursors, pending_polls
+from tracker.store.raw import RawWriter, list_raw_files
+from tracker.timeutil import iso, snowflake_time, utcnow
 
 log = logging.getLogger("tracker.run")
 
@@ -245,7 +245,7 @@ def error_summary(exc: BaseException, cfg: Config, frames: int = 4) -> str:
     What ``runs.error`` keeps of an unexpected exception: enough to find the bug at 3 a.m.
     without a debugger, on one line.
     """
-    from .logs import redact
+    from tracker.logs import redact
 
     where = []
     for fr in reversed(traceback.extract_tb(exc.__traceback__)[-frames:]):

@@ -37,12 +37,12 @@ from typing import Any, Callable
 
 import jobs as jobs_pkg
 
-from .config import Config
-from .cron import parse_cron
-from .errors import ConfigError, DatabaseUnavailable, LockHeld, RunStopped
-from .lock import RunLock
-from .store.raw import RawWriter
-from .timeutil import iso, utcnow
+from tracker.config import Config
+from tracker.cron import parse_cron
+from tracker.errors import ConfigError, DatabaseUnavailable, LockHeld, RunStopped
+from tracker.lock import RunLock
+from tracker.store.raw import RawWriter
+from tracker.timeutil import iso, utcnow
 
 log = logging.getLogger("tracker.schedule")
 
@@ -69,7 +69,7 @@ def record_run(cfg: Config, job: str, status: str, *, started: datetime,
     then loads it if the lock and the database are free; otherwise the next run loads it.
     Returns the run id.
     """
-    from .runner import load_now, new_run_id
+    from tracker.runner import load_now, new_run_id
 
     started = started.astimezone(timezone.utc)
     run_id = new_run_id(started)
@@ -305,7 +305,7 @@ class SchedulerService:
         from apscheduler.events import (EVENT_JOB_ERROR, EVENT_JOB_EXECUTED,
                                         EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED,
                                         EVENT_SCHEDULER_STARTED)
-        from .runner import error_summary
+        from tracker.runner import error_summary
 
         if ev.code == EVENT_SCHEDULER_STARTED:
             self._on_started()

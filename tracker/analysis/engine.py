@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from ..config import StoryConfig
-from . import rules
-from .query import parse_query, terms, to_sql
-from ..store.tx import rollback
+from tracker.config import StoryConfig
+from tracker.analysis import rules
+from tracker.analysis.query import parse_query, terms, to_sql
+from tracker.store.tx import rollback
 
 NEG = rules.cue_pattern(rules.NEGATION_CUES)
 DEN = rules.cue_pattern(rules.DENIAL_COVERAGE_CUES)
@@ -249,7 +249,7 @@ def _stance(con: duckdb.DuckDBPyConnection) -> pa.Table:
     ids = [r[0] for r in rows]
     results = []
     if rows:
-        from .stance import predict_stance
+        from tracker.analysis.stance import predict_stance
 
         results = predict_stance([r[1] or "" for r in rows], [r[2] or "" for r in rows])
     return pa.table({

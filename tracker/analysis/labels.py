@@ -6,10 +6,10 @@ Keeping them in raw means `tracker rebuild` restores them and every change is au
 from __future__ import annotations
 
 
-from ..errors import MalformedPage
-from ..jsonload import loads
-from ..sources.rows import Rows
-from .rules import EVENT_TYPES
+from tracker.errors import MalformedPage
+from tracker.jsonload import loads
+from tracker.sources.rows import Rows
+from tracker.analysis.rules import EVENT_TYPES
 
 
 def label_record(story_id: str, item_kind: str, item_id: str, action: str,

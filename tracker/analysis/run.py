@@ -8,13 +8,13 @@ import re
 
 import duckdb
 
-from ..config import Config
-from ..errors import DatabaseUnavailable, RunStopped, TrackerError
-from ..runner import RunResult, run_job
-from ..store.db import open_db
-from .engine import analyze
-from .labels import label_record
-from .rules import EVENT_TYPES
+from tracker.config import Config
+from tracker.errors import DatabaseUnavailable, RunStopped, TrackerError
+from tracker.runner import RunResult, run_job
+from tracker.store.db import open_db
+from tracker.analysis.engine import analyze
+from tracker.analysis.labels import label_record
+from tracker.analysis.rules import EVENT_TYPES
 
 
 def run_analysis(cfg: Config, story_id: str | None = None, **kw) -> RunResult:
@@ -54,7 +54,7 @@ def parse_item(item: str) -> tuple[str, str]:
         return "post", item
     if re.match(r"^https?://", item):
         try:
-            from ..sources.press.canonical import canonical_url
+            from tracker.sources.press.canonical import canonical_url
         except ImportError:
             return "article", item
         return "article", canonical_url(item)

@@ -140,14 +140,14 @@ class Encoded:
 
     @classmethod
     def of(cls, replies: Sequence[Reply], embeddings: bool = True) -> Encoded:
-        from .stance import embed, featurize
+        from tracker.analysis.stance import embed, featurize
 
         feats = featurize([r.text for r in replies], [r.parent_text for r in replies])
         return cls(feats, embed([r.text for r in replies]) if embeddings else None)
 
 
 def _fit(replies: Sequence[Reply], idx: Sequence[int], enc: Encoded, **train_kw):
-    from .stance import train
+    from tracker.analysis.stance import train
 
     dense = train_kw.get("dense", True)
     return train([replies[i].text for i in idx], [replies[i].parent_text for i in idx],
@@ -157,7 +157,7 @@ def _fit(replies: Sequence[Reply], idx: Sequence[int], enc: Encoded, **train_kw)
 
 def _predict(model, replies: Sequence[Reply], idx: Sequence[int], enc: Encoded,
              use_rules: bool = True) -> list[str]:
-    from .stance import predict_featurized
+    from tracker.analysis.stance import predict_featurized
 
     emb = enc.emb[list(idx)] if model.needs_embeddings else None
     res = predict_featurized([replies[i].text for i in idx], [enc.feats[i] for i in idx],
@@ -185,7 +185,7 @@ def select_settings(replies: Sequence[Reply], idx: Sequence[int], enc: Encoded,
     the best macro-F1 (then deny F1) pooled over leave-one-event-out *within* the replies
     ``idx``: each of their events is predicted by a model trained on the others. Only these
     replies are read, so a held-out event outside ``idx`` is never seen."""
-    from .stance import GRID
+    from tracker.analysis.stance import GRID
 
     evs = sorted({replies[i].event for i in idx})
     gold = [replies[i].label for i in idx]
@@ -220,7 +220,7 @@ def leave_one_event_out(replies: list[Reply], held_out: list[str] | None = None,
     the v2 settings by :func:`select_settings` inside the training events (else the defaults,
     or ``train_kw``). The v1 model is retrained the way it was trained before
     (:data:`stance.V1_SETTINGS`)."""
-    from .stance import V1_SETTINGS, cue_only
+    from tracker.analysis.stance import V1_SETTINGS, cue_only
 
     if enc is None:
         enc = Encoded.of(replies, embeddings=any(s.startswith("model v2") for s in systems))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..timeutil import parse_iso
-from .xapi import XWorld
+from tracker.timeutil import parse_iso
+from tracker.devserver.xapi import XWorld
 
 
 def sample_dir() -> Path:

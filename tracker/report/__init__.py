@@ -15,13 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from ..config import Config
-from ..errors import TrackerError
-from ..outputs import check_output_dir, check_output_file
-from .data import ReportData, gather, last_collected
-from .html import render_html
-from .index import SECTIONS, Section, StoryEntry, entry, render_index, short_window
-from .timefmt import TimeFormat
+from tracker.config import Config
+from tracker.errors import TrackerError
+from tracker.outputs import check_output_dir, check_output_file
+from tracker.report.data import ReportData, gather, last_collected
+from tracker.report.html import render_html
+from tracker.report.index import SECTIONS, Section, StoryEntry, entry, render_index, short_window
+from tracker.report.timefmt import TimeFormat
 
 __all__ = ["IndexResult", "ReportResult", "ReportData", "Section", "SECTIONS", "StoryEntry",
            "gather", "render_html", "render_index", "report_file_name", "write_all",
@@ -65,10 +65,10 @@ def _connect(source) -> tuple[duckdb.DuckDBPyConnection, bool]:
     if isinstance(source, duckdb.DuckDBPyConnection):
         return source, False
     if isinstance(source, Config):
-        from ..analysis.run import read_connection
+        from tracker.analysis.run import read_connection
 
         return read_connection(source), True
-    from ..store.db import open_db
+    from tracker.store.db import open_db
 
     return open_db(Path(source), read_only=True), True
 
@@ -101,7 +101,7 @@ def write_report(source: Config | duckdb.DuckDBPyConnection | str | os.PathLike,
     _write_text(path, text)
     png_path = None
     if png is not None:
-        from .png import screenshot
+        from tracker.report.png import screenshot
 
         png_path = screenshot(path, Path(png), fallback_height=slide_height_estimate(data))
     return ReportResult(path.resolve(), png_path, len(data.timeline), data.story_id)

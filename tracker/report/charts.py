@@ -17,10 +17,10 @@ import textwrap
 
 import pandas as pd
 
-from .colors import EVENT_STYLES, STANCE_STYLES, event_style, option_color
-from .data import ReportData
-from .timefmt import TimeFormat, lag_label, window_label
-from .view import Lanes, active_span, milestones
+from tracker.report.colors import EVENT_STYLES, STANCE_STYLES, event_style, option_color
+from tracker.report.data import ReportData
+from tracker.report.timefmt import TimeFormat, lag_label, window_label
+from tracker.report.view import Lanes, active_span, milestones
 
 LANE_PX, BAND_PX, GAP_PX = 58, 170, 56
 # Above the panels: a strip for Plotly's toolbar, then one row of milestone labels (the page's

@@ -11,9 +11,9 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from ..analysis import api
-from ..errors import TrackerError
-from ..timeutil import utcnow
+from tracker.analysis import api
+from tracker.errors import TrackerError
+from tracker.timeutil import utcnow
 
 ROLE_ORDER = {"claimant": 0, "subject": 1, "other": 2}
 

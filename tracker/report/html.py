@@ -21,12 +21,12 @@ from importlib import resources
 
 import jinja2
 
-from .. import __version__
-from .charts import figure
-from .colors import EVENT_STYLES, STANCE_STYLES, event_style
-from .data import ReportData
-from .timefmt import TimeFormat, window_label
-from .view import firsts_rows, lag_rows, lanes_and_items, poll_rows, press_rows
+from tracker import __version__
+from tracker.report.charts import figure
+from tracker.report.colors import EVENT_STYLES, STANCE_STYLES, event_style
+from tracker.report.data import ReportData
+from tracker.report.timefmt import TimeFormat, window_label
+from tracker.report.view import firsts_rows, lag_rows, lanes_and_items, poll_rows, press_rows
 
 PLOTLY_FILE = "plotly-basic.min.js"
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from .. import __version__
-from ..timeutil import utcnow
-from .data import ReportData
-from .timefmt import TimeFormat, lag_label
-from .view import MILESTONES, milestones
+from tracker import __version__
+from tracker.timeutil import utcnow
+from tracker.report.data import ReportData
+from tracker.report.timefmt import TimeFormat, lag_label
+from tracker.report.view import MILESTONES, milestones
 
 
 @dataclass
@@ -95,7 +95,7 @@ def render_index(stories: list[StoryEntry], tf: TimeFormat,
                  generated_at: datetime | None = None,
                  last_collected: datetime | None = None) -> str:
     """The index page (a str)."""
-    from .html import _asset, _env, csp
+    from tracker.report.html import _asset, _env, csp
 
     sections = SECTIONS if sections is None else sections
     rows = {s.id: (s.rows(stories, tf) if s.rows else None) for s in sections}

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from .colors import event_style
-from .data import ReportData
-from .timefmt import TimeFormat, lag_label
+from tracker.report.colors import event_style
+from tracker.report.data import ReportData
+from tracker.report.timefmt import TimeFormat, lag_label
 
 PRESS_LANE = "press"
 OTHERS_LANE = "others (replies, mentions)"

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .rows import Rows
+from tracker.sources.rows import Rows
 
 
 def cursor_rank(source: str) -> Callable[[dict], tuple] | None:
     """How a source orders its cursors by what they cover (None: the later load wins)."""
     if source == "x":
-        from .x.plan import cursor_rank as x_rank
+        from tracker.sources.x.plan import cursor_rank as x_rank
 
         return x_rank
     return None
@@ -21,19 +21,19 @@ def cursor_rank(source: str) -> Callable[[dict], tuple] | None:
 
 def normalizer(source: str) -> Callable[[dict], Rows]:
     if source == "x":
-        from .x.normalize import normalize
+        from tracker.sources.x.normalize import normalize
 
         return normalize
     if source == "press":
-        from .press.normalize import normalize
+        from tracker.sources.press.normalize import normalize
 
         return normalize
     if source == "import" or source.startswith("import-"):   # tracker import [--source-name]
-        from .imports.normalize import normalize
+        from tracker.sources.imports.normalize import normalize
 
         return normalize
     if source == "analyst":
-        from ..analysis.labels import normalize
+        from tracker.analysis.labels import normalize
 
         return normalize
     if source in ("analysis",):

@@ -30,11 +30,11 @@ from typing import Any, Callable
 
 import requests
 
-from ..errors import BudgetExhausted, SourceError
-from ..jsonload import loads
-from ..store.raw import RawWriter
-from ..timeutil import iso, utcnow
-from .http import DeadlineExceeded
+from tracker.errors import BudgetExhausted, SourceError
+from tracker.jsonload import loads
+from tracker.store.raw import RawWriter
+from tracker.timeutil import iso, utcnow
+from tracker.sources.http import DeadlineExceeded
 
 log = logging.getLogger("tracker.fetch")
 

@@ -10,8 +10,8 @@ from typing import Iterator
 
 import duckdb
 
-from ..errors import DatabaseBusy, DatabaseDamaged, StorageError, TrackerError
-from .schema import migrate
+from tracker.errors import DatabaseBusy, DatabaseDamaged, StorageError, TrackerError
+from tracker.store.schema import migrate
 
 
 def _is_lock_error(exc: Exception) -> bool:

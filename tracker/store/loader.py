@@ -23,16 +23,16 @@ from typing import Callable, Iterator
 import duckdb
 import pyarrow as pa
 
-from ..errors import MalformedPage
-from ..sources import cursor_rank, normalizer
-from ..sources.rows import Rows
-from ..sources.x.bulk import (BULK_BATCH_BYTES, BULK_MIN_BYTES, bulk_mode, bulk_size,
+from tracker.errors import MalformedPage
+from tracker.sources import cursor_rank, normalizer
+from tracker.sources.rows import Rows
+from tracker.sources.x.bulk import (BULK_BATCH_BYTES, BULK_MIN_BYTES, bulk_mode, bulk_size,
                               normalize_pages)
-from ..timeutil import iso, utcnow
-from .raw import list_raw_files, read_raw_file
-from .refs import ReferencedFileError, RefReader, resolve_body
-from .schema import SPECS, TableSpec
-from .tx import rollback
+from tracker.timeutil import iso, utcnow
+from tracker.store.raw import list_raw_files, read_raw_file
+from tracker.store.refs import ReferencedFileError, RefReader, resolve_body
+from tracker.store.schema import SPECS, TableSpec
+from tracker.store.tx import rollback
 
 # pages normalized ahead of the one being stored (each in its own worker thread)
 NORMALIZE_AHEAD = 2

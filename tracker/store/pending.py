@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .raw import read_raw_file
+from tracker.store.raw import read_raw_file
 
 
 def pending_cursors(raw_dir: Path, files: list[str]) -> dict[tuple[str, str], dict]:
     """(source, scope) -> newest cursor found in the given raw files, in run order."""
-    from .loader import page_cursors
+    from tracker.store.loader import page_cursors
 
     out: dict[tuple[str, str], dict] = {}
     for rel in files:
@@ -28,8 +28,8 @@ def pending_polls(raw_dir: Path, files: list[str]) -> dict[str, tuple[str | None
     So that a poll first seen while the database is busy is refreshed on schedule, and one seen
     closed is not read again, before the pages are loaded.
     """
-    from ..errors import MalformedPage
-    from ..sources.x.normalize import normalize
+    from tracker.errors import MalformedPage
+    from tracker.sources.x.normalize import normalize
 
     out: dict[str, tuple[str | None, bool]] = {}
     for rel in files:

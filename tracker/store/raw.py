@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .. import __version__
-from ..errors import StorageError
-from ..jsonload import loads
-from ..timeutil import iso, utcnow
+from tracker import __version__
+from tracker.errors import StorageError
+from tracker.jsonload import loads
+from tracker.timeutil import iso, utcnow
 
 RAW_SUFFIX = ".jsonl.gz"
 

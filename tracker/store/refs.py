@@ -21,7 +21,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ..errors import TrackerError
+from tracker.errors import TrackerError
 
 
 class ReferencedFileError(TrackerError):

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from ..analysis.ddl import ANALYSIS_DDL
-from .tx import rollback
+from tracker.analysis.ddl import ANALYSIS_DDL
+from tracker.store.tx import rollback
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables for X collection", """

@@ -23,13 +23,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ...jsonload import loads
-from ...timeutil import iso
-from ..x.normalize import PLATFORM, _j
-from ..x.normalize import normalize as x_normalize
+from tracker.jsonload import loads
+from tracker.timeutil import iso
+from tracker.sources.x.normalize import PLATFORM, _j
+from tracker.sources.x.normalize import normalize as x_normalize
 
 if TYPE_CHECKING:
-    from .normalize import _Chunk
+    from tracker.sources.imports.normalize import _Chunk
 
 _local = threading.local()
 BATCH_LINES = int(os.environ.get("TRACKER_IMPORT_BATCH_LINES", "4"))
@@ -364,7 +364,7 @@ def twarc_lines(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
     """Normalize a chunk of twarc2 lines into ``ch``: API pages here, the rest in Python; if
     DuckDB refuses the chunk (a value it cannot read, e.g. a lone surrogate escape), the whole
     chunk goes through Python."""
-    from .normalize import _python_twarc
+    from tracker.sources.imports.normalize import _python_twarc
 
     try:
         vectorized(ch, data, first, at)

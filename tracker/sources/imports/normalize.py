@@ -29,12 +29,12 @@ import os
 from collections import Counter
 from typing import Any, Iterator
 
-from ...errors import MalformedPage
-from ...jsonload import loads
-from ...timeutil import iso, parse_iso
-from ..rows import Rows
-from ..x.normalize import normalize as x_normalize
-from . import twarc, v1
+from tracker.errors import MalformedPage
+from tracker.jsonload import loads
+from tracker.timeutil import iso, parse_iso
+from tracker.sources.rows import Rows
+from tracker.sources.x.normalize import normalize as x_normalize
+from tracker.sources.imports import twarc, v1
 
 FORMATS = ("twarc2", "x-archive", "v1")
 
@@ -321,7 +321,7 @@ def normalize(record: dict) -> Rows:
     kind = params.get("kind", "lines")
     ch = _Chunk(record)
     if fmt == "twarc2" and fast_enabled(len(body) if isinstance(body, (str, bytes)) else 0):
-        from . import fast
+        from tracker.sources.imports import fast
 
         fast.twarc_lines(ch, body, first, at)
         return ch.result()

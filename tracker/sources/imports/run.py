@@ -15,15 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ... import __version__
-from ...config import Config
-from ...errors import TrackerError
-from ...store.db import open_db
-from ...store.loader import page_listener
-from ...store.raw import RawWriter
-from ...timeutil import iso, parse_iso, utcnow
-from . import scan
-from .normalize import FORMATS, archive_account, archive_tweet
+from tracker import __version__
+from tracker.config import Config
+from tracker.errors import TrackerError
+from tracker.store.db import open_db
+from tracker.store.loader import page_listener
+from tracker.store.raw import RawWriter
+from tracker.timeutil import iso, parse_iso, utcnow
+from tracker.sources.imports import scan
+from tracker.sources.imports.normalize import FORMATS, archive_account, archive_tweet
 
 log = logging.getLogger("tracker.import")
 
@@ -196,7 +196,7 @@ def find_inputs(fmt: str, paths: list[Path]) -> tuple[list[Input], dict]:
 
 def _archive_reply(el) -> tuple[str, str | None] | None:
     """(id, id it replies to) of an archive element."""
-    from .v1 import _id
+    from tracker.sources.imports.v1 import _id
 
     t = archive_tweet(el)
     tid = _id(t) if t else None
@@ -207,7 +207,7 @@ def archive_roots(inputs: list[Input]) -> dict[str, str]:
     """Conversation roots of the archive's replies that reach one of its own posts replying
     to nothing (a reply to someone else's post has no known root). Archives list the newest
     first, so this reads the files once before they are cut into chunks."""
-    from .v1 import conversation_roots
+    from tracker.sources.imports.v1 import conversation_roots
 
     pairs: list[tuple[str, str | None]] = []
     for inp in inputs:
@@ -269,7 +269,7 @@ def _shape(path: Path) -> str | None:
     """What a twarc2 file holds, from its first line: API pages or flattened tweets."""
     import gzip
 
-    from .twarc import is_page
+    from tracker.sources.imports.twarc import is_page
 
     try:
         opener = gzip.open if scan.is_gzip(path) else open
@@ -294,7 +294,7 @@ def import_files(cfg: Config, fmt: str, paths: list[str | Path], *,
     Returns the RunResult; ``result.details`` holds per-input figures, ``result.tables`` the
     rows read/new/updated per table and ``details['stats']`` what the loader read.
     """
-    from ...runner import RunResult, run_job
+    from tracker.runner import RunResult, run_job
 
     progress = progress or Progress()
     if source_name and not _NAME.match(source_name):

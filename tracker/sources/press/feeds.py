@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...config import FeedConfig
-from ...errors import SourceError
-from .http import PressFetcher
-from .normalize import parse_feed
+from tracker.config import FeedConfig
+from tracker.errors import SourceError
+from tracker.sources.press.http import PressFetcher
+from tracker.sources.press.normalize import parse_feed
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5")

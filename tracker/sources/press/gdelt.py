@@ -15,11 +15,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ...config import GdeltConfig, PressQueryConfig
-from ...errors import MalformedPage, SourceError
-from ...timeutil import iso, parse_iso
-from .http import PressFetcher
-from .normalize import gdelt_count, gdelt_json
+from tracker.config import GdeltConfig, PressQueryConfig
+from tracker.errors import MalformedPage, SourceError
+from tracker.timeutil import iso, parse_iso
+from tracker.sources.press.http import PressFetcher
+from tracker.sources.press.normalize import gdelt_count, gdelt_json
 
 log = logging.getLogger("tracker.press")
 FMT = "%Y%m%d%H%M%S"

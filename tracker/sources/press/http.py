@@ -16,12 +16,12 @@ from typing import Callable
 
 import requests
 
-from ... import __version__
-from ...config import PressConfig
-from ...store.raw import RawWriter
-from ...timeutil import utcnow
-from ..fetch import ArchivingFetcher, FetchLimits
-from ..http import GuardedAdapter
+from tracker import __version__
+from tracker.config import PressConfig
+from tracker.store.raw import RawWriter
+from tracker.timeutil import utcnow
+from tracker.sources.fetch import ArchivingFetcher, FetchLimits
+from tracker.sources.http import GuardedAdapter
 
 log = logging.getLogger("tracker.press")
 

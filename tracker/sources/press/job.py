@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 
-from ...config import Config, PressQueryConfig
-from ...errors import ConfigError, RunStopped, SourceError, TrackerError
-from ...runner import Context, RunResult, run_job
-from ...store.raw import RawWriter
-from ...timeutil import iso
-from .feeds import FeedOutcome, collect_feed, scope_of
-from .gdelt import QueryOutcome, collect_query
-from .http import PressFetcher
-from .normalize import PageInfo
-from .pages import add_page
+from tracker.config import Config, PressQueryConfig
+from tracker.errors import ConfigError, RunStopped, SourceError, TrackerError
+from tracker.runner import Context, RunResult, run_job
+from tracker.store.raw import RawWriter
+from tracker.timeutil import iso
+from tracker.sources.press.feeds import FeedOutcome, collect_feed, scope_of
+from tracker.sources.press.gdelt import QueryOutcome, collect_query
+from tracker.sources.press.http import PressFetcher
+from tracker.sources.press.normalize import PageInfo
+from tracker.sources.press.pages import add_page
 
 log = logging.getLogger("tracker.press")
 SOURCE = "press"
@@ -73,7 +73,7 @@ def _select_feeds(cfg: Config, names: list[str] | None):
 
 def story_queries(cfg: Config) -> list[PressQueryConfig]:
     """One GDELT query per story whose query GDELT can express (named ``story-<id>``)."""
-    from ...analysis.query import parse_query, to_gdelt
+    from tracker.analysis.query import parse_query, to_gdelt
 
     names = {q.name for q in cfg.press.queries}
     out = []

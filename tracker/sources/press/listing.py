@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from ...config import Config
-from ...errors import QueryError
-from ...query import run_query
+from tracker.config import Config
+from tracker.errors import QueryError
+from tracker.query import run_query
 
 # reported_at: the publisher's time when known, else GDELT's seendate, else our first sighting;
 # `clock` says which one it is.

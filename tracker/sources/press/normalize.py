@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ...errors import MalformedPage
-from ...jsonload import loads
-from ...timeutil import iso
-from ..rows import Rows
-from .canonical import BadURL, canonical_url, domain_of
-from .http import FINAL_URL, body_encoding
+from tracker.errors import MalformedPage
+from tracker.jsonload import loads
+from tracker.timeutil import iso
+from tracker.sources.rows import Rows
+from tracker.sources.press.canonical import BadURL, canonical_url, domain_of
+from tracker.sources.press.http import FINAL_URL, body_encoding
 
 FEED_NO_DATE = "no date in the feed entry; first_seen_at (our clock) is the only time"
 PAGE_NO_DATE = "no publication date on the page; first_seen_at (our clock) is the only time"

@@ -10,10 +10,10 @@ import hashlib
 import re
 from pathlib import Path
 
-from ...errors import MalformedPage, SourceError
-from ...store.raw import RawWriter
-from .http import FINAL_URL, PressFetcher, decode
-from .normalize import PageInfo, extract_page
+from tracker.errors import MalformedPage, SourceError
+from tracker.store.raw import RawWriter
+from tracker.sources.press.http import FINAL_URL, PressFetcher, decode
+from tracker.sources.press.normalize import PageInfo, extract_page
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 

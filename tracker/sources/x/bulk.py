@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import os
 
-from ...errors import MalformedPage
-from ..rows import Rows
-from .normalize import normalize
+from tracker.errors import MalformedPage
+from tracker.sources.rows import Rows
+from tracker.sources.x.normalize import normalize
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def normalize_pages(records: list[dict]) -> list[tuple[dict, Rows | None, Except
     import duckdb
     import pyarrow as pa
 
-    from ..imports import fast
+    from tracker.sources.imports import fast
 
     lines = [bulk_line(r) for r in records]
     ch = _PagesChunk(records)

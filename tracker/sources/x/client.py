@@ -18,13 +18,13 @@ from typing import Any, Callable
 import requests
 import tweepy
 
-from ...config import XConfig
-from ...errors import RateLimited
-from ...jsonload import loads
-from ...store.raw import RawWriter
-from ...timeutil import iso, parse_iso, utcnow
-from ..fetch import ArchivingFetcher, FetchLimits
-from ..http import GuardedAdapter
+from tracker.config import XConfig
+from tracker.errors import RateLimited
+from tracker.jsonload import loads
+from tracker.store.raw import RawWriter
+from tracker.timeutil import iso, parse_iso, utcnow
+from tracker.sources.fetch import ArchivingFetcher, FetchLimits
+from tracker.sources.http import GuardedAdapter
 
 log = logging.getLogger("tracker.x")
 

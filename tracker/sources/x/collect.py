@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from ...errors import RunStopped, SourceError
-from ...timeutil import parse_iso, snowflake_at
-from .client import Fetcher
+from tracker.errors import RunStopped, SourceError
+from tracker.timeutil import parse_iso, snowflake_at
+from tracker.sources.x.client import Fetcher
 
 TWEET_FIELDS = ["attachments", "author_id", "conversation_id", "created_at", "edit_controls",
                 "edit_history_tweet_ids", "entities", "in_reply_to_user_id", "lang",

@@ -6,10 +6,10 @@ import json
 import re
 from typing import Any
 
-from ...errors import MalformedPage
-from ...jsonload import loads
-from ...timeutil import parse_iso
-from ..rows import Rows
+from tracker.errors import MalformedPage
+from tracker.jsonload import loads
+from tracker.timeutil import parse_iso
+from tracker.sources.rows import Rows
 
 PLATFORM = "x"
 

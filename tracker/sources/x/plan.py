@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from ...timeutil import parse_iso
-from .schedule import TOLERANCE, spacing
+from tracker.timeutil import parse_iso
+from tracker.sources.x.schedule import TOLERANCE, spacing
 
 
 def _num(value) -> int:
