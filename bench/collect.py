@@ -3,7 +3,7 @@
     python bench/collect.py [--accounts 20 --posts 1000 --polls 50] [--quick]
 
 Part 1 builds a world of N accounts x M posts (some carrying open polls), serves it on
-127.0.0.1 with tracker.devserver.xapi and runs the real jobs (tweepy included) against it:
+127.0.0.1 with tracker.testing.xapi and runs the real jobs (tweepy included) against it:
 
   backfill     collect_posts once; requests vs the minimum
                ceil(accounts/100) users/by + sum(ceil(posts/100)) timeline pages
@@ -41,10 +41,10 @@ import duckdb
 
 from tracker import runner
 from tracker.config import Config, parse_config
-from tracker.devserver.xapi import XWorld, serve
+from tracker.testing.xapi import XWorld, serve
 from tracker.store.db import open_db
 from tracker.store.loader import load_pending
-from tracker.timeutil import snowflake_at
+from tracker.core.timeutil import snowflake_at
 
 TOKEN = "bench-token-0000-not-real"
 START = datetime(2022, 10, 12, 12, 0, tzinfo=timezone.utc)

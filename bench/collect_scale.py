@@ -50,11 +50,11 @@ from collect import NO_SLEEP, TOKEN, Checks, Clock, ratio, tweet  # noqa: E402
 
 from tracker import runner  # noqa: E402
 from tracker.config import load_config  # noqa: E402
-from tracker.cron import parse_cron  # noqa: E402
-from tracker.devserver.xapi import XWorld, serve  # noqa: E402
-from tracker.jsonload import loads  # noqa: E402
+from tracker.core.cron import parse_cron  # noqa: E402
+from tracker.testing.xapi import XWorld, serve  # noqa: E402
+from tracker.core.jsonload import loads  # noqa: E402
 from tracker.store.raw import read_raw_file  # noqa: E402
-from tracker.timeutil import parse_iso  # noqa: E402
+from tracker.core.timeutil import parse_iso  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 START = datetime(2022, 10, 3, 0, 0, tzinfo=timezone.utc)
@@ -393,8 +393,8 @@ def main(argv=None) -> int:
             print(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
-    print(f"\n| accounts | posts | replies | requests/day | ÷ minimum | ÷ today's design | "
-          f"reads÷distinct timelines | replies | missed | median / p95 delay (min) |")
+    print("\n| accounts | posts | replies | requests/day | ÷ minimum | ÷ today's design | "
+          "reads÷distinct timelines | replies | missed | median / p95 delay (min) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['accounts']:,} | {r['posts']:,} | {r['replies']:,} | "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from tracker.errors import TrackerError
+from tracker.core.errors import TrackerError
 
 # job name -> module (in the order `tracker cron` prints them)
 JOBS: dict[str, str] = {

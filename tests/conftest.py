@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tracker.config import Config, parse_config
-from tracker.devserver.xapi import XWorld, serve
-from tracker.timeutil import snowflake_at
+from tracker.testing.xapi import XWorld, serve
+from tracker.core.timeutil import snowflake_at
 
 TOKEN = "test-token-5f2b9c1e-not-real"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"

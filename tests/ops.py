@@ -30,7 +30,7 @@ def press_available() -> str | None:
     if why:
         return why
     try:
-        importlib.import_module("tracker.devserver.press")
+        importlib.import_module("tracker.testing.press")
     except ImportError as exc:
         return f"the local press server is not in this checkout ({exc})"
     return None
@@ -42,7 +42,7 @@ def press():
     if press_available():
         yield None
         return
-    server = importlib.import_module("tracker.devserver.press")
+    server = importlib.import_module("tracker.testing.press")
     pworld = server.PressWorld()
     pworld.put_feed("/wire.rss", RSS)
     with server.serve(pworld) as url:

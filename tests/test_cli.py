@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import cli
-from tracker.lock import RunLock
+from tracker.core.lock import RunLock
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tracker.config import load_config, parse_config
-from tracker.errors import ConfigError
+from tracker.core.errors import ConfigError
 
 
 @pytest.mark.parametrize("data, message", [

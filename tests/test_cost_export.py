@@ -17,7 +17,7 @@ from tracker import runner
 from tracker.cli import cli
 from tracker.config import load_config, parse_config
 from tracker.cost import project, runs_per_month
-from tracker.cron import parse_cron
+from tracker.core.cron import parse_cron
 from tracker.store.db import open_db, refresh_replica
 
 NO_SLEEP = {"sleep": lambda s: None}

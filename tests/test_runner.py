@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import TOKEN, make_post
 from tests.helpers import rows, snapshot
 from tracker import runner
-from tracker.errors import ConfigError, LockHeld
-from tracker.lock import RunLock
+from tracker.core.errors import ConfigError, LockHeld
+from tracker.core.lock import RunLock
 from tracker.store.raw import list_raw_files
 from tracker.store.rebuild import rebuild
 
@@ -107,10 +107,10 @@ def test_rebuild_reproduces_every_table(world, make_cfg, clock):
 
 
 def test_token_never_reaches_logs_even_at_debug(world, make_cfg, clock, caplog):
-    from tracker.logs import setup_logging
+    from tracker.core.logs import setup_logging
 
     seed(world, clock, 3)
-    world.faults.append(__import__("tracker.devserver.xapi", fromlist=["Fault"]).Fault(
+    world.faults.append(__import__("tracker.testing.xapi", fromlist=["Fault"]).Fault(
         r"/tweets$", status=503))
     setup_logging("DEBUG")
     logging.getLogger("tweepy").setLevel(logging.DEBUG)  # even if someone turns it on

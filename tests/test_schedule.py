@@ -24,11 +24,11 @@ from tests.ops import (JOBS_HERE, all_jobs, db_rows, press, seed,  # noqa: F401
 from tracker import runner
 from tracker.cli import cli
 from tracker.config import load_config, parse_config
-from tracker.devserver.xapi import Fault
-from tracker.cron import CronError, parse_cron
-from tracker.errors import ConfigError, LockHeld
-from tracker.lock import RunLock
-from tracker.logs import setup_logging
+from tracker.testing.xapi import Fault
+from tracker.core.cron import CronError, parse_cron
+from tracker.core.errors import ConfigError, LockHeld
+from tracker.core.lock import RunLock
+from tracker.core.logs import setup_logging
 from tracker.scheduler import SchedulerService, crontab, record_run, tracker_command
 from tracker.store.raw import list_raw_files, read_raw_file
 

@@ -12,10 +12,10 @@ from rich.table import Table
 
 from tracker import __version__, runner
 from tracker.config import Config, load_config
-from tracker.errors import TrackerError
-from tracker.lock import RunLock
-from tracker.logs import setup_logging
-from tracker.outputs import check_output_file
+from tracker.core.errors import TrackerError
+from tracker.core.lock import RunLock
+from tracker.core.logs import setup_logging
+from tracker.core.outputs import check_output_file
 
 # Wider than 80 columns when piped (the demo's tables), the terminal's width otherwise.
 out = Console(width=None if sys.stdout.isatty() else 150)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from tracker.cli import _cfg, _report, _table, out
-from tracker.outputs import check_output_file
+from tracker.core.outputs import check_output_file
 
 
 

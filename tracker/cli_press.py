@@ -7,8 +7,8 @@ import sys
 import click
 
 from tracker.cli import _cfg, _table, err, out
-from tracker.errors import QueryError
-from tracker.outputs import check_output_file
+from tracker.core.errors import QueryError
+from tracker.core.outputs import check_output_file
 
 
 def _press_report(result) -> None:

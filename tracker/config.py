@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pydantic import (BaseModel, ByteSize, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
-from tracker.errors import ConfigError
+from tracker.core.errors import ConfigError
 
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 
@@ -243,7 +243,7 @@ class StoryConfig(_Strict):
 
     @model_validator(mode="after")
     def _query(self) -> "StoryConfig":
-        from tracker.analysis.query import QuerySyntaxError, parse_query
+        from tracker.core.storyquery import QuerySyntaxError, parse_query
 
         try:
             parse_query(self.query)
@@ -266,7 +266,7 @@ class ScheduledJobConfig(_Strict):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from tracker.cron import CronError, parse_cron
+        from tracker.core.cron import CronError, parse_cron
 
         try:
             parse_cron(v)

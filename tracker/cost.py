@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from tracker.config import Config
-from tracker.cron import CronExpr, parse_cron
+from tracker.core.cron import CronExpr, parse_cron
 
 DAYS = 30
 JOBS = ("collect_posts", "collect_replies", "snapshot_polls", "check_deletions")
@@ -135,7 +135,7 @@ def measure_rates(cfg: Config, days: int = DAYS) -> tuple[dict[str, float], dict
 
     Returns (rates, how each was found); a rate nothing measures is left out.
     """
-    from tracker.errors import TrackerError
+    from tracker.core.errors import TrackerError
     from tracker.store.db import open_db
 
     path = cfg.replica if cfg.replica.exists() else cfg.database

@@ -15,11 +15,11 @@ import yaml
 from tracker import runner
 from tracker.analysis.run import run_analysis
 from tracker.config import Config, load_config
-from tracker.devserver.press import PressSample
-from tracker.devserver.press import serve as serve_press
-from tracker.devserver.sample import SampleWorld
-from tracker.devserver.xapi import serve
-from tracker.errors import TrackerError
+from tracker.testing.press import PressSample
+from tracker.testing.press import serve as serve_press
+from tracker.testing.sample import SampleWorld
+from tracker.testing.xapi import serve
+from tracker.core.errors import TrackerError
 
 DEMO_TOKEN_ENV = "TRACKER_DEMO_TOKEN"
 DEMO_STORY = {

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from tracker import __version__
 from tracker.config import Config
-from tracker.errors import TrackerError
-from tracker.outputs import MANIFEST, check_output_dir
+from tracker.core.errors import TrackerError
+from tracker.core.outputs import MANIFEST, check_output_dir
 from tracker.store.db import open_db
-from tracker.timeutil import iso, utcnow
+from tracker.core.timeutil import iso, utcnow
 
 # table -> (partition column (an existing column, or a literal), time column for the month)
 PARTITIONED = {

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from tracker.config import Config
-from tracker.errors import DatabaseDamaged, QueryError, TrackerError
+from tracker.core.errors import DatabaseDamaged, QueryError, TrackerError
 from tracker.store.db import open_db
 
 FORMATS = ("table", "csv", "json", "parquet")

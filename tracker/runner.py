@@ -20,9 +20,9 @@ from typing import Callable, Iterator
 import duckdb
 
 from tracker.config import Config
-from tracker.errors import (BudgetExhausted, ConfigError, DatabaseDamaged, DatabaseUnavailable,
+from tracker.core.errors import (BudgetExhausted, ConfigError, DatabaseDamaged, DatabaseUnavailable,
                      RunStopped, SourceError, StorageError, TrackerError)
-from tracker.lock import RunLock
+from tracker.core.lock import RunLock
 from tracker.sources.x import plan as xplan
 from tracker.sources.x.client import Fetcher, make_client
 from tracker.sources.x.collect import (FULL, LOOKUP_BATCH, REPLY_FIELDS, SEARCH_WINDOW, Member,
@@ -33,7 +33,7 @@ from tracker.store.db import damaged, open_db, refresh_replica
 from tracker.store.loader import LoadResult, load_pending, loaded_files, pending_files
 from tracker.store.pending import pending_cursors, pending_polls
 from tracker.store.raw import RawWriter, list_raw_files
-from tracker.timeutil import iso, snowflake_time, utcnow
+from tracker.core.timeutil import iso, snowflake_time, utcnow
 
 log = logging.getLogger("tracker.run")
 
@@ -245,7 +245,7 @@ def error_summary(exc: BaseException, cfg: Config, frames: int = 4) -> str:
     What ``runs.error`` keeps of an unexpected exception: enough to find the bug at 3 a.m.
     without a debugger, on one line.
     """
-    from tracker.logs import redact
+    from tracker.core.logs import redact
 
     where = []
     for fr in reversed(traceback.extract_tb(exc.__traceback__)[-frames:]):

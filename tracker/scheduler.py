@@ -38,11 +38,11 @@ from typing import Any, Callable
 import jobs as jobs_pkg
 
 from tracker.config import Config
-from tracker.cron import parse_cron
-from tracker.errors import ConfigError, DatabaseUnavailable, LockHeld, RunStopped
-from tracker.lock import RunLock
+from tracker.core.cron import parse_cron
+from tracker.core.errors import ConfigError, DatabaseUnavailable, LockHeld, RunStopped
+from tracker.core.lock import RunLock
 from tracker.store.raw import RawWriter
-from tracker.timeutil import iso, utcnow
+from tracker.core.timeutil import iso, utcnow
 
 log = logging.getLogger("tracker.schedule")
 

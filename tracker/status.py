@@ -8,12 +8,12 @@ import duckdb
 import pandas as pd
 
 from tracker.config import Config
-from tracker.errors import DatabaseUnavailable, TrackerError
+from tracker.core.errors import DatabaseUnavailable, TrackerError
 from tracker.sources.x.plan import read_plan
 from tracker.store.db import damaged, open_db
 from tracker.store.loader import damaged_files, failed_files, pending_files
 from tracker.store.raw import list_raw_files
-from tracker.timeutil import utcnow
+from tracker.core.timeutil import utcnow
 
 COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "articles",
            "article_sources", "story_items", "api_errors",

@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tracker.timeutil import snowflake_at
+from tracker.core.timeutil import snowflake_at
 
 HERE = Path(__file__).parent
 

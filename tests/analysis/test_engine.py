@@ -9,7 +9,7 @@ import pytest
 from tracker.analysis.engine import analyze
 from tracker.config import parse_config
 from tracker.store.db import open_db
-from tracker.timeutil import snowflake_at
+from tracker.core.timeutil import snowflake_at
 
 CLAIMANT, SUBJECT, OTHER = "60783724", "44196397", "777"
 

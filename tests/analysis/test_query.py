@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tracker.analysis.query import QuerySyntaxError, parse_query, terms, to_sql
+from tracker.core.storyquery import QuerySyntaxError, parse_query, terms, to_sql
 
 QUERY = '(Putin OR Kremlin) AND (Musk OR "Elon")'
 
@@ -69,7 +69,7 @@ def test_syntax_errors_name_the_position(query, message):
 
 def test_config_error_names_story_and_position():
     from tracker.config import parse_config
-    from tracker.errors import ConfigError
+    from tracker.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as exc:
         parse_config({"stories": [{"id": "s1", "title": "t", "query": "(Putin OR",
@@ -87,6 +87,6 @@ def test_config_error_names_story_and_position():
     ("deni*", None),
 ])
 def test_gdelt_form_of_a_story_query(query, gdelt):
-    from tracker.analysis.query import to_gdelt
+    from tracker.core.storyquery import to_gdelt
 
     assert to_gdelt(parse_query(query)) == gdelt

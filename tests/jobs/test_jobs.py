@@ -13,8 +13,8 @@ import jobs
 from tests.conftest import TOKEN
 from tests.ops import JOBS_HERE, db_rows, press, press_available, seed, write_config  # noqa: F401
 from tracker.cli import cli
-from tracker.devserver.xapi import Fault
-from tracker.lock import RunLock
+from tracker.testing.xapi import Fault
+from tracker.core.lock import RunLock
 from tracker.store.raw import list_raw_files
 
 TRACKER = [sys.executable, "-m", "tracker"]

@@ -12,7 +12,7 @@ import duckdb
 import yaml
 
 from tests.conftest import make_post
-from tracker.devserver.xapi import Fault, XWorld
+from tracker.testing.xapi import Fault, XWorld
 from tracker.store.schema import SPECS
 
 NO_SLEEP = {"sleep": lambda s: None}

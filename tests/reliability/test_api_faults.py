@@ -23,7 +23,7 @@ import pytest
 
 from tests.helpers import rows
 from tracker import runner
-from tracker.devserver.xapi import Fault
+from tracker.testing.xapi import Fault
 
 from .common import arm_after, covers, cursor_of, seed, served_posts
 

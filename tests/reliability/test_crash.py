@@ -30,7 +30,7 @@ import pytest
 from tests.conftest import TOKEN, Clock, make_post
 from tracker import runner
 from tracker.config import load_config
-from tracker.devserver.xapi import XWorld, serve
+from tracker.testing.xapi import XWorld, serve
 from tracker.store.raw import list_raw_files, read_raw_file
 
 from .common import (NO_SLEEP, PY, duplicate_keys, q, served_posts, subprocess_env,

@@ -152,7 +152,7 @@ def test_a_clobbered_replica_is_reported_and_the_next_load_replaces_it(world, ap
 
 
 def test_a_failed_replica_refresh_does_not_fail_the_run(world, make_cfg, clock, monkeypatch):
-    from tracker.errors import StorageError
+    from tracker.core.errors import StorageError
     from tracker.store import db as dbmod
 
     seed(world, clock, 10)

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tracker.config import parse_config
-from tracker.errors import ConfigError, MalformedPage
+from tracker.core.errors import ConfigError, MalformedPage
 from tracker.sources.x.normalize import normalize as x_normalize
 
 FUZZ = settings(derandomize=True, database=None, deadline=None,

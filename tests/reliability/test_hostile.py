@@ -17,8 +17,8 @@ import pytest
 from tests.conftest import TOKEN, make_post
 from tracker import runner
 from tracker.config import parse_config
-from tracker.devserver.press import PressWorld, serve as serve_press
-from tracker.devserver.xapi import Fault
+from tracker.testing.press import PressWorld, serve as serve_press
+from tracker.testing.xapi import Fault
 from tracker.sources.press.job import collect_press
 from tracker.store.raw import list_raw_files, read_raw_file
 
@@ -164,7 +164,7 @@ def test_wrong_shapes_are_archived_and_cost_at_most_one_scope(world, make_cfg, c
 
 
 def test_a_shape_the_cursor_cannot_read_fails_its_scope_after_archiving(tmp_path):
-    from tracker.errors import SourceError
+    from tracker.core.errors import SourceError
     from tracker.sources.fetch import ArchivingFetcher, FetchLimits
     from tracker.store.raw import RawWriter
 

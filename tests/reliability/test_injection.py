@@ -40,7 +40,7 @@ def stored(tmp_path_factory):
     from datetime import datetime, timezone
 
     from tests.conftest import TOKEN, Clock
-    from tracker.devserver.xapi import XWorld, serve
+    from tracker.testing.xapi import XWorld, serve
 
     tmp_path = tmp_path_factory.mktemp("injection")
     clock = Clock(datetime(2022, 10, 12, 12, 0, tzinfo=timezone.utc))

@@ -30,7 +30,7 @@ from click.testing import CliRunner
 
 from tests.conftest import make_post
 from tracker.cli import cli
-from tracker.devserver.xapi import Fault, XWorld, serve
+from tracker.testing.xapi import Fault, XWorld, serve
 
 from .common import PY, subprocess_env
 

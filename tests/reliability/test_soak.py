@@ -36,11 +36,11 @@ import pytest
 from tests.conftest import TOKEN, Clock, make_post
 from tracker import runner
 from tracker.config import load_config
-from tracker.cron import parse_cron
-from tracker.devserver.xapi import Fault, XWorld, serve
+from tracker.core.cron import parse_cron
+from tracker.testing.xapi import Fault, XWorld, serve
 from tracker.sources.x.plan import conversations_due
 from tracker.store.raw import list_raw_files, read_raw_file
-from tracker.timeutil import snowflake_at
+from tracker.core.timeutil import snowflake_at
 
 from .common import duplicate_keys, q, write_config
 

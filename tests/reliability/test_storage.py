@@ -34,7 +34,7 @@ from tests.conftest import make_post
 from tracker import runner
 from tracker.cli import cli
 from tracker.config import load_config
-from tracker.errors import StorageError, TrackerError
+from tracker.core.errors import StorageError, TrackerError
 
 from .common import NO_SLEEP, duplicate_keys, q, seed, served_posts, write_config
 
@@ -103,7 +103,7 @@ LEAVE = [0, 2_000, 6_000, 40_000, 1_000_000, 30_000_000]
 def _disk_full_case(leave: int, base: Path, clock) -> tuple:
     """One run with ``leave`` bytes free; returns what happened. Asserts the recovery."""
     from tests.conftest import TOKEN
-    from tracker.devserver.xapi import XWorld, serve
+    from tracker.testing.xapi import XWorld, serve
 
     world = XWorld(token=TOKEN)
     with serve(world) as api, tmpfs(base, "48m") as data:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from tracker.analysis.engine import analyze
 from tracker.config import parse_config
 from tracker.store.db import open_db
-from tracker.timeutil import snowflake_at
+from tracker.core.timeutil import snowflake_at
 
 CLAIMANT, SUBJECT = "60783724", "44196397"
 OTHERS = {"901": "kyiv_observer", "902": "reader_anna", "903": "space_fan_42",

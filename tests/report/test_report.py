@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from tests.report.sample import EMPTY_STORY, HOSTILE, NO_POLL_STORY, STORY, STORY_ID, sample_db
 from tracker.analysis.rules import EVENT_TYPES
 from tracker.cli import cli
-from tracker.errors import TrackerError
+from tracker.core.errors import TrackerError
 from tracker.report import gather, render_html, write_report
 from tracker.report.charts import esc, figure
 from tracker.report.colors import EVENT_STYLES, STANCE_STYLES, event_style

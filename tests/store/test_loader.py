@@ -129,7 +129,7 @@ def test_run_without_run_end_is_recorded_as_crashed_and_cursor_kept(tmp_path, co
 
 
 def test_busy_database_is_reported_as_such(tmp_path):
-    from tracker.errors import DatabaseBusy
+    from tracker.core.errors import DatabaseBusy
     import subprocess
     import sys
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from tracker.config import StoryConfig
 from tracker.analysis import rules
-from tracker.analysis.query import parse_query, terms, to_sql
+from tracker.core.storyquery import parse_query, terms, to_sql
 from tracker.store.tx import rollback
 
 NEG = rules.cue_pattern(rules.NEGATION_CUES)

@@ -6,8 +6,8 @@ Keeping them in raw means `tracker rebuild` restores them and every change is au
 from __future__ import annotations
 
 
-from tracker.errors import MalformedPage
-from tracker.jsonload import loads
+from tracker.core.errors import MalformedPage
+from tracker.core.jsonload import loads
 from tracker.sources.rows import Rows
 from tracker.analysis.rules import EVENT_TYPES
 

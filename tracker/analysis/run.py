@@ -9,7 +9,7 @@ import re
 import duckdb
 
 from tracker.config import Config
-from tracker.errors import DatabaseUnavailable, RunStopped, TrackerError
+from tracker.core.errors import DatabaseUnavailable, RunStopped, TrackerError
 from tracker.runner import RunResult, run_job
 from tracker.store.db import open_db
 from tracker.analysis.engine import analyze

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 
 from tracker.config import Config
-from tracker.errors import TrackerError
-from tracker.outputs import check_output_dir, check_output_file
+from tracker.core.errors import TrackerError
+from tracker.core.outputs import check_output_dir, check_output_file
 from tracker.report.data import ReportData, gather, last_collected
 from tracker.report.html import render_html
 from tracker.report.index import SECTIONS, Section, StoryEntry, entry, render_index, short_window

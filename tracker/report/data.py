@@ -12,8 +12,8 @@ import duckdb
 import pandas as pd
 
 from tracker.analysis import api
-from tracker.errors import TrackerError
-from tracker.timeutil import utcnow
+from tracker.core.errors import TrackerError
+from tracker.core.timeutil import utcnow
 
 ROLE_ORDER = {"claimant": 0, "subject": 1, "other": 2}
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from tracker import __version__
-from tracker.timeutil import utcnow
+from tracker.core.timeutil import utcnow
 from tracker.report.data import ReportData
 from tracker.report.timefmt import TimeFormat, lag_label
 from tracker.report.view import MILESTONES, milestones

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from tracker.errors import TrackerError
+from tracker.core.errors import TrackerError
 
 
 def _dt(value) -> datetime | None:

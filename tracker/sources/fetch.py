@@ -30,10 +30,10 @@ from typing import Any, Callable
 
 import requests
 
-from tracker.errors import BudgetExhausted, SourceError
-from tracker.jsonload import loads
+from tracker.core.errors import BudgetExhausted, SourceError
+from tracker.core.jsonload import loads
 from tracker.store.raw import RawWriter
-from tracker.timeutil import iso, utcnow
+from tracker.core.timeutil import iso, utcnow
 from tracker.sources.http import DeadlineExceeded
 
 log = logging.getLogger("tracker.fetch")

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import duckdb
 
-from tracker.errors import DatabaseBusy, DatabaseDamaged, StorageError, TrackerError
+from tracker.core.errors import DatabaseBusy, DatabaseDamaged, StorageError, TrackerError
 from tracker.store.schema import migrate
 
 

@@ -23,12 +23,12 @@ from typing import Callable, Iterator
 import duckdb
 import pyarrow as pa
 
-from tracker.errors import MalformedPage
+from tracker.core.errors import MalformedPage
 from tracker.sources import cursor_rank, normalizer
 from tracker.sources.rows import Rows
 from tracker.sources.x.bulk import (BULK_BATCH_BYTES, BULK_MIN_BYTES, bulk_mode, bulk_size,
                               normalize_pages)
-from tracker.timeutil import iso, utcnow
+from tracker.core.timeutil import iso, utcnow
 from tracker.store.raw import list_raw_files, read_raw_file
 from tracker.store.refs import ReferencedFileError, RefReader, resolve_body
 from tracker.store.schema import SPECS, TableSpec

@@ -28,7 +28,7 @@ def pending_polls(raw_dir: Path, files: list[str]) -> dict[str, tuple[str | None
     So that a poll first seen while the database is busy is refreshed on schedule, and one seen
     closed is not read again, before the pages are loaded.
     """
-    from tracker.errors import MalformedPage
+    from tracker.core.errors import MalformedPage
     from tracker.sources.x.normalize import normalize
 
     out: dict[str, tuple[str | None, bool]] = {}

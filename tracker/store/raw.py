@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tracker import __version__
-from tracker.errors import StorageError
-from tracker.jsonload import loads
-from tracker.timeutil import iso, utcnow
+from tracker.core.errors import StorageError
+from tracker.core.jsonload import loads
+from tracker.core.timeutil import iso, utcnow
 
 RAW_SUFFIX = ".jsonl.gz"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tracker.errors import DatabaseDamaged
+from tracker.core.errors import DatabaseDamaged
 from tracker.store.db import check_readable, open_db, refresh_replica
 from tracker.store.loader import LOAD_MEMORY, LoadResult, load_pending
 from tracker.store.refs import ReferencedFileError
-from tracker.timeutil import utcnow
+from tracker.core.timeutil import utcnow
 
 
 def _aside(database: Path, tag: str) -> Path:

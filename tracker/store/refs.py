@@ -21,7 +21,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from tracker.errors import TrackerError
+from tracker.core.errors import TrackerError
 
 
 class ReferencedFileError(TrackerError):

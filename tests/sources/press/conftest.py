@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Clock
 from tracker.config import Config, parse_config
-from tracker.devserver.press import GDELT_PATH, PressWorld, serve
+from tracker.testing.press import GDELT_PATH, PressWorld, serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "press"
 NO_SLEEP = {"sleep": lambda s: None}

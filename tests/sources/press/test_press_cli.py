@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from tracker.cli import cli
-from tracker.devserver.press import GDELT_PATH
+from tracker.testing.press import GDELT_PATH
 
 from .conftest import fixture_bytes
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 
 from tests.helpers import rows, snapshot
-from tracker.devserver.xapi import Fault
+from tracker.testing.xapi import Fault
 from tracker.sources.press.job import collect_press
 from tracker.store.raw import list_raw_files, read_raw_file
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from tests.helpers import rows
-from tracker.devserver.xapi import Fault
+from tracker.testing.xapi import Fault
 from tracker.sources.press.job import collect_press
 
 from .conftest import NO_SLEEP

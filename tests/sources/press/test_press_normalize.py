@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tracker.errors import MalformedPage
+from tracker.core.errors import MalformedPage
 from tracker.sources.press.normalize import (NO_TZ, gdelt_json, gdelt_time, language_code,
                                              normalize, page_date, parse_date)
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from tests.helpers import rows
 from tracker.cli import cli
-from tracker.devserver.press import GDELT_PATH
+from tracker.testing.press import GDELT_PATH
 from tracker.sources.press.job import add_pages, collect_press
 
 from .conftest import FIXTURES, NO_SLEEP, fixture_bytes

@@ -9,9 +9,9 @@ from datetime import timedelta
 from tests.conftest import make_post
 from tests.helpers import rows, snapshot
 from tracker import runner
-from tracker.devserver.xapi import Fault
+from tracker.testing.xapi import Fault
 from tracker.store.raw import list_raw_files, read_raw_file
-from tracker.timeutil import snowflake_at, snowflake_time
+from tracker.core.timeutil import snowflake_at, snowflake_time
 
 NO_SLEEP = {"sleep": lambda s: None}
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import corpus_dir
-from tracker.errors import MalformedPage
+from tracker.core.errors import MalformedPage
 from tracker.sources.rows import Rows
 from tracker.sources.x.normalize import normalize
 

@@ -65,7 +65,7 @@ def three_accounts(world, clock, rng, posts=280, days=6):
 
 
 def world_time(tweet):
-    from tracker.timeutil import parse_iso
+    from tracker.core.timeutil import parse_iso
 
     return parse_iso(tweet["created_at"])
 

@@ -23,8 +23,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from tracker.jsonload import loads
-from tracker.timeutil import iso
+from tracker.core.jsonload import loads
+from tracker.core.timeutil import iso
 from tracker.sources.x.normalize import PLATFORM, _j
 from tracker.sources.x.normalize import normalize as x_normalize
 

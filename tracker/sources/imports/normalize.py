@@ -29,9 +29,9 @@ import os
 from collections import Counter
 from typing import Any, Iterator
 
-from tracker.errors import MalformedPage
-from tracker.jsonload import loads
-from tracker.timeutil import iso, parse_iso
+from tracker.core.errors import MalformedPage
+from tracker.core.jsonload import loads
+from tracker.core.timeutil import iso, parse_iso
 from tracker.sources.rows import Rows
 from tracker.sources.x.normalize import normalize as x_normalize
 from tracker.sources.imports import twarc, v1

@@ -17,11 +17,11 @@ from typing import Callable, Iterator
 
 from tracker import __version__
 from tracker.config import Config
-from tracker.errors import TrackerError
+from tracker.core.errors import TrackerError
 from tracker.store.db import open_db
 from tracker.store.loader import page_listener
 from tracker.store.raw import RawWriter
-from tracker.timeutil import iso, parse_iso, utcnow
+from tracker.core.timeutil import iso, parse_iso, utcnow
 from tracker.sources.imports import scan
 from tracker.sources.imports.normalize import FORMATS, archive_account, archive_tweet
 

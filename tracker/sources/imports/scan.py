@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tracker.timeutil import iso
+from tracker.core.timeutil import iso
 
 DEFAULT_CHUNK_BYTES = 24 << 20
 _JS_PREFIX = re.compile(rb"^\s*window\.[A-Za-z0-9_.$]+\s*=\s*")

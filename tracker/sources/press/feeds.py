@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracker.config import FeedConfig
-from tracker.errors import SourceError
+from tracker.core.errors import SourceError
 from tracker.sources.press.http import PressFetcher
 from tracker.sources.press.normalize import parse_feed
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tracker.config import GdeltConfig, PressQueryConfig
-from tracker.errors import MalformedPage, SourceError
-from tracker.timeutil import iso, parse_iso
+from tracker.core.errors import MalformedPage, SourceError
+from tracker.core.timeutil import iso, parse_iso
 from tracker.sources.press.http import PressFetcher
 from tracker.sources.press.normalize import gdelt_count, gdelt_json
 

@@ -19,7 +19,7 @@ import requests
 from tracker import __version__
 from tracker.config import PressConfig
 from tracker.store.raw import RawWriter
-from tracker.timeutil import utcnow
+from tracker.core.timeutil import utcnow
 from tracker.sources.fetch import ArchivingFetcher, FetchLimits
 from tracker.sources.http import GuardedAdapter
 

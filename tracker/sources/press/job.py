@@ -13,10 +13,10 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from tracker.config import Config, PressQueryConfig
-from tracker.errors import ConfigError, RunStopped, SourceError, TrackerError
+from tracker.core.errors import ConfigError, RunStopped, SourceError, TrackerError
 from tracker.runner import Context, RunResult, run_job
 from tracker.store.raw import RawWriter
-from tracker.timeutil import iso
+from tracker.core.timeutil import iso
 from tracker.sources.press.feeds import FeedOutcome, collect_feed, scope_of
 from tracker.sources.press.gdelt import QueryOutcome, collect_query
 from tracker.sources.press.http import PressFetcher
@@ -73,7 +73,7 @@ def _select_feeds(cfg: Config, names: list[str] | None):
 
 def story_queries(cfg: Config) -> list[PressQueryConfig]:
     """One GDELT query per story whose query GDELT can express (named ``story-<id>``)."""
-    from tracker.analysis.query import parse_query, to_gdelt
+    from tracker.core.storyquery import parse_query, to_gdelt
 
     names = {q.name for q in cfg.press.queries}
     out = []

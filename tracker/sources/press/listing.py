@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from tracker.config import Config
-from tracker.errors import QueryError
+from tracker.core.errors import QueryError
 from tracker.query import run_query
 
 # reported_at: the publisher's time when known, else GDELT's seendate, else our first sighting;

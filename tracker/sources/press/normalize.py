@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from tracker.errors import MalformedPage
-from tracker.jsonload import loads
-from tracker.timeutil import iso
+from tracker.core.errors import MalformedPage
+from tracker.core.jsonload import loads
+from tracker.core.timeutil import iso
 from tracker.sources.rows import Rows
 from tracker.sources.press.canonical import BadURL, canonical_url, domain_of
 from tracker.sources.press.http import FINAL_URL, body_encoding

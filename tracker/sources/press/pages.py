@@ -10,7 +10,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from tracker.errors import MalformedPage, SourceError
+from tracker.core.errors import MalformedPage, SourceError
 from tracker.store.raw import RawWriter
 from tracker.sources.press.http import FINAL_URL, PressFetcher, decode
 from tracker.sources.press.normalize import PageInfo, extract_page

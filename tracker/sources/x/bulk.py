@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 
-from tracker.errors import MalformedPage
+from tracker.core.errors import MalformedPage
 from tracker.sources.rows import Rows
 from tracker.sources.x.normalize import normalize
 

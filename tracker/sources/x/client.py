@@ -19,10 +19,10 @@ import requests
 import tweepy
 
 from tracker.config import XConfig
-from tracker.errors import RateLimited
-from tracker.jsonload import loads
+from tracker.core.errors import RateLimited
+from tracker.core.jsonload import loads
 from tracker.store.raw import RawWriter
-from tracker.timeutil import iso, parse_iso, utcnow
+from tracker.core.timeutil import iso, parse_iso, utcnow
 from tracker.sources.fetch import ArchivingFetcher, FetchLimits
 from tracker.sources.http import GuardedAdapter
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from tracker.errors import RunStopped, SourceError
-from tracker.timeutil import parse_iso, snowflake_at
+from tracker.core.errors import RunStopped, SourceError
+from tracker.core.timeutil import parse_iso, snowflake_at
 from tracker.sources.x.client import Fetcher
 
 TWEET_FIELDS = ["attachments", "author_id", "conversation_id", "created_at", "edit_controls",

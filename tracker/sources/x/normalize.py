@@ -6,9 +6,9 @@ import json
 import re
 from typing import Any
 
-from tracker.errors import MalformedPage
-from tracker.jsonload import loads
-from tracker.timeutil import parse_iso
+from tracker.core.errors import MalformedPage
+from tracker.core.jsonload import loads
+from tracker.core.timeutil import parse_iso
 from tracker.sources.rows import Rows
 
 PLATFORM = "x"

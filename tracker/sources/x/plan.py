@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from tracker.timeutil import parse_iso
+from tracker.core.timeutil import parse_iso
 from tracker.sources.x.schedule import TOLERANCE, spacing
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from tracker.devserver.xapi import Fault, write_body
+from tracker.testing.xapi import Fault, write_body
 
 GDELT_PATH = "/api/v2/doc/doc"
 GDELT_CAP = 250
@@ -296,7 +296,7 @@ def serve(world: PressWorld) -> Iterator[str]:
 # ---- the bundled sample -------------------------------------------------------------------
 
 def sample_press_dir() -> Path:
-    from tracker.devserver.sample import sample_dir
+    from tracker.testing.sample import sample_dir
 
     return sample_dir() / "press"
 

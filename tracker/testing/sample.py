@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tracker.timeutil import parse_iso
-from tracker.devserver.xapi import XWorld
+from tracker.core.timeutil import parse_iso
+from tracker.testing.xapi import XWorld
 
 
 def sample_dir() -> Path:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from tracker.config import Config
-from tracker.errors import TrackerError
+from tracker.core.errors import TrackerError
 
 MANIFEST = "_manifest.json"
 

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from tracker.timeutil import snowflake_at
+from tracker.core.timeutil import snowflake_at
 
 
 @dataclass

@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from tracker.errors import LockHeld, StorageError
+from tracker.core.errors import LockHeld, StorageError
 
 
 class RunLock:
