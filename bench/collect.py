@@ -39,10 +39,11 @@ from pathlib import Path
 
 import duckdb
 
-from tracker import runner
+from tracker.runs import runner
 from tracker.config import Config, parse_config
 from tracker.testing.xapi import XWorld, serve
 from tracker.store.db import open_db
+from tracker.sources.registry import REGISTRY
 from tracker.store.loader import load_pending
 from tracker.core.timeutil import snowflake_at
 
@@ -122,7 +123,7 @@ def build_world(accounts: int, posts: int, polls: int, seed: int) -> tuple[XWorl
     return world, {"handles": handles, "user_ids": user_ids, "options": options}
 
 
-def make_config(url: str, base: Path, accounts: list[str], posts: int, budget: int) -> Config:
+def make_config(url: str, base: Path, accounts: list[str], posts: int, budget: int) :
     return parse_config({
         "storage": {"database": "db/tracker.duckdb", "raw_dir": "raw"},
         "x": {"api_base_url": url, "backoff_base_seconds": 0, "page_size": 100,
@@ -180,10 +181,10 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else ("1.00" if a == 0 else "inf")
 
 
-def run_job(name: str, job, cfg: Config, clock: Clock, world: XWorld, ck: Checks):
+def run_job(name: str, job: str, cfg: Config, clock: Clock, world: XWorld, ck: Checks):
     before = len(world.requests)
     t0 = time.perf_counter()
-    r = job(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, job, clock=clock, **NO_SLEEP)
     secs = time.perf_counter() - t0
     served = len(world.requests) - before
     ck.eq(f"{name}: status", (r.status, r.load_state, r.error), ("ok", "loaded", None))
@@ -208,7 +209,7 @@ def part1(args, base: Path, ck: Checks) -> Path:
         cfg = make_config(url, base / "tracker", meta["handles"], P, budget=4 * min_backfill + 100)
 
         # -- backfill
-        r1 = run_job("backfill collect_posts", runner.collect_posts, cfg, clock, world, ck)
+        r1 = run_job("backfill collect_posts", "collect_posts", cfg, clock, world, ck)
         stored = q(cfg, "SELECT count(DISTINCT post_id) FROM posts")[0][0]
         print(f"    requests / minimum      {r1.requests} / {min_backfill} = "
               f"{ratio(r1.requests, min_backfill)}   (target 1.00)")
@@ -238,9 +239,9 @@ def part1(args, base: Path, ck: Checks) -> Path:
                 new_ids_of[a] = new_ids_of.get(a, 0) + 1
         clock.advance(minutes=1)
         stored_before = stored
-        r2 = run_job("incremental collect", runner.collect_posts, cfg, clock, world, ck)
+        r2 = run_job("incremental collect", "collect_posts", cfg, clock, world, ck)
         new_distinct = q(cfg, "SELECT count(DISTINCT post_id) FROM posts")[0][0] - stored_before
-        r3 = run_job("snapshot_polls (open)", runner.snapshot_polls, cfg, clock, world, ck)
+        r3 = run_job("snapshot_polls (open)", "snapshot_polls", cfg, clock, world, ck)
         # one since_id request per account, more only if an account posted over a page
         min_timeline = sum(max(1, math.ceil(new_ids_of.get(a, 0) / 100)) for a in range(A))
         min_incr = min_timeline + math.ceil(N / 100)
@@ -266,8 +267,8 @@ def part1(args, base: Path, ck: Checks) -> Path:
         clock.advance(days=1)
         for pid, n in options.items():
             world.set_poll(pid, [rng.randint(5000, 9000) for _ in range(n)], "closed")
-        r4 = run_job("snapshot_polls (final)", runner.snapshot_polls, cfg, clock, world, ck)
-        r5 = run_job("snapshot_polls (again)", runner.snapshot_polls, cfg, clock, world, ck)
+        r4 = run_job("snapshot_polls (final)", "snapshot_polls", cfg, clock, world, ck)
+        r5 = run_job("snapshot_polls (again)", "snapshot_polls", cfg, clock, world, ck)
         print(f"    final snapshot requests {r4.requests} (minimum {math.ceil(N / 100)}); "
               f"afterwards {r5.requests} (target 0)")
         ck.eq("final: snapshot requests", r4.requests, math.ceil(N / 100))
@@ -309,7 +310,7 @@ def time_tracker(raw_dir: Path, work: Path, i: int) -> tuple[float, int]:
     t0 = time.perf_counter()
     con = open_db(db)
     try:
-        load_pending(con, raw_dir)
+        load_pending(con, raw_dir, REGISTRY)
         n = con.execute("SELECT count(*) FROM posts").fetchone()[0]
     finally:
         con.close()

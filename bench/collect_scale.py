@@ -48,7 +48,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from collect import NO_SLEEP, TOKEN, Checks, Clock, ratio, tweet  # noqa: E402
 
-from tracker import runner  # noqa: E402
+from tracker.runs import runner  # noqa: E402
 from tracker.config import load_config  # noqa: E402
 from tracker.core.cron import parse_cron  # noqa: E402
 from tracker.testing.xapi import XWorld, serve  # noqa: E402
@@ -59,8 +59,8 @@ from tracker.core.timeutil import parse_iso  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 START = datetime(2022, 10, 3, 0, 0, tzinfo=timezone.utc)
 PREHISTORY = timedelta(days=2)
-JOBS = {"collect_posts": runner.collect_posts, "collect_replies": runner.collect_replies,
-        "snapshot_polls": runner.snapshot_polls, "check_deletions": runner.check_deletions}
+JOBS = {job: (lambda cfg, job=job, **kw: runner.run(cfg, job, **kw))
+        for job in ("collect_posts", "collect_replies", "snapshot_polls", "check_deletions")}
 WINDOW = timedelta(days=7)            # x.replies_window_days, x.deletion_check_days
 
 
@@ -326,7 +326,7 @@ def one_size(n: int, args, base: Path, ck: Checks) -> dict:
         distinct_replies = sum(1 for t in all_replies if t["id"] in stored)
         big = cfg.model_copy(update={"x": cfg.x.model_copy(
             update={"max_requests_per_run": 1_000_000})})
-        catch = runner.collect_replies(big, clock=clock, every_conversation=True, **NO_SLEEP)
+        catch = runner.run(big, "collect_replies", clock=clock, every_conversation=True, **NO_SLEEP)
         con = duckdb.connect(str(cfg.replica), read_only=True)
         stored_after = {r[0] for r in con.execute("SELECT post_id FROM posts").fetchall()}
         distinct_timeline = con.execute(

@@ -153,10 +153,11 @@ TRACKER = """
 import sys, time
 from pathlib import Path
 from tracker.store.db import open_db
+from tracker.sources.registry import REGISTRY
 from tracker.store.loader import load_pending
 t0 = time.perf_counter()
 con = open_db(Path(sys.argv[1]) / "tracker.duckdb")
-res = load_pending(con, Path(sys.argv[2]))
+res = load_pending(con, Path(sys.argv[2]), REGISTRY)
 n = con.execute("SELECT count(*) FROM posts").fetchone()[0]
 con.close()
 assert not res.failed, [f.error for f in res.failed]

@@ -199,7 +199,7 @@ def main(argv=None) -> int:
         rows.append(("duckdb file", "api.timeline (tracker timeline)", first, med, len(df)))
         con.close()
 
-        from tracker.export import export_parquet
+        from tracker.store.export import export_parquet
 
         out_dir = base / "parquet"
         t0 = time.perf_counter()

@@ -1,52 +1,33 @@
-"""Scheduled jobs. Each module exposes ``run(cfg, **kw) -> RunResult`` and only calls the library.
+"""Scheduled jobs (installed as ``tracker_jobs``). Each module runs one job for every source that
+has it, through the generic runner; cron (via ``tracker run JOB``) and the scheduler (``tracker
+schedule``) run the same functions.
 
-cron (via ``tracker run JOB``) and the scheduler (``tracker schedule``) run the same functions.
-``JOBS`` names every job; modules are imported only when a job runs, so a job whose module is
-missing from this checkout fails alone, with a clear error, instead of breaking the others.
+The jobs are the registry's scheduled jobs (tracker/sources/registry.py) and the tracker's own
+(``analyze``); a test keeps this list and the registry in step. A new platform whose jobs have
+these names (collect_posts, collect_replies, snapshot_polls, check_deletions) needs nothing here.
 """
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
 from tracker.core.errors import TrackerError
+from tracker_jobs import (analyze, check_deletions, collect_posts, collect_press,
+                          collect_replies, snapshot_polls)
 
 # job name -> module (in the order `tracker cron` prints them)
-JOBS: dict[str, str] = {
-    "collect_posts": "jobs.collect_posts",
-    "snapshot_polls": "jobs.snapshot_polls",
-    "collect_replies": "jobs.collect_replies",
-    "check_deletions": "jobs.check_deletions",
-    "collect_press": "jobs.collect_press",
-    "analyze": "jobs.analyze",
-}
+JOBS: dict[str, ModuleType] = {m.NAME: m for m in (
+    collect_posts, snapshot_polls, collect_replies, check_deletions, collect_press, analyze)}
 
 
-class JobUnavailable(TrackerError):
-    """A known job whose module is not installed in this checkout."""
+class UnknownJob(TrackerError):
+    """A job name no source and no module knows."""
+
+    exit_code = 2
 
 
 def load(name: str) -> ModuleType:
-    """The module of job ``name``; raises JobUnavailable (exit code 1) if it cannot be used."""
+    """The module of job ``name``."""
     if name not in JOBS:
-        raise JobUnavailable(f"unknown job {name!r} (jobs: {', '.join(JOBS)})")
-    try:
-        module = importlib.import_module(JOBS[name])
-    except ModuleNotFoundError as exc:
-        if exc.name == JOBS[name]:
-            raise JobUnavailable(f"job {name} is not available in this installation "
-                                 f"({JOBS[name].replace('.', '/')}.py is missing)") from None
-        raise
-    if not callable(getattr(module, "run", None)):
-        raise JobUnavailable(f"job {name}: {JOBS[name]} has no run(cfg) function")
-    return module
-
-
-def available(name: str) -> str | None:
-    """None if job ``name`` can run here, else why not."""
-    try:
-        load(name)
-    except JobUnavailable as exc:
-        return str(exc)
-    return None
+        raise UnknownJob(f"unknown job {name!r} (jobs: {', '.join(JOBS)})")
+    return JOBS[name]

@@ -1,9 +1,10 @@
 """Job analyze: match items to the configured stories and label them (tracker.analysis)."""
 
-from tracker import runner
-from tracker.analysis.run import run_analysis
-from tracker.config import Config
+from tracker.runs.analyze import run_analysis
+from tracker.runs.runner import RunResult
+
+NAME = "analyze"
 
 
-def run(cfg: Config, **kw) -> runner.RunResult:
-    return run_analysis(cfg, **kw)
+def run(cfg, **kw) -> list[RunResult]:
+    return [run_analysis(cfg, **kw)]

@@ -1,8 +1,9 @@
-"""Job check_deletions: Look recent tracked posts up by id; Not Found sets deleted_at, nothing is removed."""
+"""Job check_deletions: Tracked posts due a deletion check looked up, on every platform."""
 
-from tracker import runner
-from tracker.config import Config
+from tracker.runs.runner import RunResult, run_all
+
+NAME = "check_deletions"
 
 
-def run(cfg: Config, **kw) -> runner.RunResult:
-    return runner.check_deletions(cfg, **kw)
+def run(cfg, **kw) -> list[RunResult]:
+    return run_all(cfg, NAME, **kw)

@@ -1,8 +1,9 @@
-"""Job collect_posts: Timelines of the tracked accounts since their cursors (first run backfills)."""
+"""Job collect_posts: New posts of the tracked accounts, on every platform that has them."""
 
-from tracker import runner
-from tracker.config import Config
+from tracker.runs.runner import RunResult, run_all
+
+NAME = "collect_posts"
 
 
-def run(cfg: Config, **kw) -> runner.RunResult:
-    return runner.collect_posts(cfg, **kw)
+def run(cfg, **kw) -> list[RunResult]:
+    return run_all(cfg, NAME, **kw)

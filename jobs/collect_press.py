@@ -1,9 +1,9 @@
-"""Job collect_press: every enabled press feed (conditional GET), then the GDELT queries."""
+"""Job collect_press: Press feeds and GDELT queries."""
 
-from tracker.config import Config
-from tracker.runner import RunResult
-from tracker.sources.press.job import collect_press
+from tracker.runs.runner import RunResult, run_all
+
+NAME = "collect_press"
 
 
-def run(cfg: Config, **kw) -> RunResult:
-    return collect_press(cfg, **kw)
+def run(cfg, **kw) -> list[RunResult]:
+    return run_all(cfg, NAME, **kw)

@@ -1,8 +1,9 @@
-"""Job collect_replies: Replies to tracked posts younger than x.replies_window_days."""
+"""Job collect_replies: Replies in the conversations that are due, on every platform that has them."""
 
-from tracker import runner
-from tracker.config import Config
+from tracker.runs.runner import RunResult, run_all
+
+NAME = "collect_replies"
 
 
-def run(cfg: Config, **kw) -> runner.RunResult:
-    return runner.collect_replies(cfg, **kw)
+def run(cfg, **kw) -> list[RunResult]:
+    return run_all(cfg, NAME, **kw)

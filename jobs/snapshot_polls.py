@@ -1,8 +1,9 @@
-"""Job snapshot_polls: Re-read open polls (100 posts a request); a closed poll gets its final snapshot."""
+"""Job snapshot_polls: One snapshot of every open poll, on every platform that has polls."""
 
-from tracker import runner
-from tracker.config import Config
+from tracker.runs.runner import RunResult, run_all
+
+NAME = "snapshot_polls"
 
 
-def run(cfg: Config, **kw) -> runner.RunResult:
-    return runner.snapshot_polls(cfg, **kw)
+def run(cfg, **kw) -> list[RunResult]:
+    return run_all(cfg, NAME, **kw)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import Config, parse_config
+from tracker.config import parse_config
 from tracker.testing.xapi import XWorld, serve
 from tracker.core.timeutil import snowflake_at
 
@@ -67,7 +67,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_cfg(tmp_path, api):
-    def make(handles=("alice",), **x) -> Config:
+    def make(handles=("alice",), **x):
         return parse_config({
             "storage": {"database": "db/tracker.duckdb", "raw_dir": "raw"},
             "x": {"api_base_url": api, "backoff_base_seconds": 0, **x},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 
 from tracker.config import Config
-from tracker.store.schema import REBUILT_TABLES
+from tracker.runs import runner
+from tracker.store.tables import REBUILT_TABLES
 
 
 def rows(cfg: Config, sql: str, params=None) -> list[tuple]:
@@ -29,3 +30,17 @@ def snapshot(path, tables=REBUILT_TABLES, exclude=()) -> dict[str, list[tuple]]:
         return out
     finally:
         con.close()
+
+
+# The commands' runs, by job name (as `tracker collect press`, `press add`, `import` run them)
+
+def collect_press(cfg, **kw):
+    return runner.run(cfg, "collect_press", **kw)
+
+
+def add_pages(cfg, targets, url=None, **kw):
+    return runner.run(cfg, "press_add", targets=list(targets), url=url, **kw)
+
+
+def import_files(cfg, fmt, paths, **kw):
+    return runner.run(cfg, "import", fmt=fmt, paths=[str(p) for p in paths], **kw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,8 +9,10 @@ import duckdb
 import pytest
 import yaml
 
-import jobs
+import tracker_jobs as jobs
 from tests.conftest import make_post
+from tracker.testing.press import PressWorld
+from tracker.testing.press import serve as serve_press
 
 JOBS_HERE = ("collect_posts", "snapshot_polls", "collect_replies", "check_deletions", "analyze")
 
@@ -24,35 +25,19 @@ RSS = """<?xml version="1.0" encoding="utf-8"?>
 </channel></rss>"""
 
 
-def press_available() -> str | None:
-    """None if collect_press and the local press server are in this checkout, else why not."""
-    why = jobs.available("collect_press")
-    if why:
-        return why
-    try:
-        importlib.import_module("tracker.testing.press")
-    except ImportError as exc:
-        return f"the local press server is not in this checkout ({exc})"
-    return None
-
-
 @pytest.fixture
 def press():
-    """(press world, the config's press section) for a local feed server, or None."""
-    if press_available():
-        yield None
-        return
-    server = importlib.import_module("tracker.testing.press")
-    pworld = server.PressWorld()
+    """(press world, the config's press section) for a local feed server."""
+    pworld = PressWorld()
     pworld.put_feed("/wire.rss", RSS)
-    with server.serve(pworld) as url:
+    with serve_press(pworld) as url:
         yield pworld, {"feeds": [{"name": "wire", "url": f"{url}/wire.rss"}],
                        "gdelt": {"enabled": False}}
 
 
-def all_jobs(press) -> list[str]:
-    """Every job these tests can run here, in the registry's order."""
-    return [j for j in jobs.JOBS if j in JOBS_HERE or (j == "collect_press" and press)]
+def all_jobs() -> list[str]:
+    """Every scheduled job, in the order `tracker cron` prints them."""
+    return list(jobs.JOBS)
 
 
 def write_config(tmp_path: Path, api: str, schedule: dict | None = None,

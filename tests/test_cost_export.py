@@ -13,10 +13,10 @@ import yaml
 from click.testing import CliRunner
 
 from tests.conftest import make_post
-from tracker import runner
+from tracker.runs import runner
 from tracker.cli import cli
 from tracker.config import load_config, parse_config
-from tracker.cost import project, runs_per_month
+from tracker.runs.cost import project, runs_per_month
 from tracker.core.cron import parse_cron
 from tracker.store.db import open_db, refresh_replica
 
@@ -96,7 +96,7 @@ def test_cost_warns_when_one_run_needs_more_than_the_budget(tmp_path):
     cfg = parse_config({"accounts": accounts, "x": {"timelines": {"batch_search": False}}},
                        base_dir=tmp_path)
     p = project(cfg, measure=False)
-    assert p.schedule_source.startswith("the README's crontab")
+    assert p.schedule_source.startswith("the default schedule")
     assert any("collect_posts needs at least 150 requests" in w for w in p.warnings)
     # batched, the 150 accounts take 9 searches a run: within the budget
     p = project(parse_config({"accounts": accounts}, base_dir=tmp_path), measure=False)
@@ -181,11 +181,11 @@ def collected(world, make_cfg, clock, tmp_path):
     make_post(world, "100", clock.at - timedelta(minutes=5), "poll",
               attachments={"poll_ids": ["900"]})
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     world.set_poll("900", [5, 6], "closed")
-    runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP)
     world.delete(sorted(world.tweets, key=int)[-2])
-    runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({"storage": {"database": "db/tracker.duckdb",
                                                 "raw_dir": "raw"}}))

@@ -11,11 +11,11 @@ import pytest
 
 from tests.conftest import TOKEN, make_post
 from tests.helpers import rows, snapshot
-from tracker import runner
+from tracker.runs import runner
 from tracker.core.errors import ConfigError, LockHeld
 from tracker.core.lock import RunLock
 from tracker.store.raw import list_raw_files
-from tracker.store.rebuild import rebuild
+from tracker.runs.load import rebuild
 
 NO_SLEEP = {"sleep": lambda s: None}
 
@@ -38,7 +38,7 @@ sys.stdin.readline()
 def test_analyst_holding_the_database_never_blocks_collection(world, make_cfg, clock):
     seed(world, clock, 10)
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     analyst = subprocess.Popen([sys.executable, "-c", HOLD, str(cfg.database)],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -46,7 +46,7 @@ def test_analyst_holding_the_database_never_blocks_collection(world, make_cfg, c
         results = []
         for i in range(3):
             make_post(world, "100", clock.at + timedelta(minutes=i), f"while held {i}")
-            results.append(runner.collect_posts(cfg, clock=clock, **NO_SLEEP))
+            results.append(runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP))
         assert [r.load_state for r in results] == ["pending_load"] * 3
         # each run asked only for what is new, using cursors from the raw pages it could not load
         assert [r.posts_read for r in results] == [1, 1, 1]
@@ -55,7 +55,7 @@ def test_analyst_holding_the_database_never_blocks_collection(world, make_cfg, c
     finally:
         analyst.stdin.close()
         analyst.wait(timeout=10)
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r.load_state == "loaded" and r.posts_read == 0
     assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(13, 13)]
     deferred = rows(cfg, "SELECT count(*) FROM runs WHERE load_deferred_at IS NOT NULL")
@@ -67,7 +67,7 @@ def test_second_writer_gets_lock_held_and_writes_nothing(world, make_cfg, clock)
     cfg = make_cfg()
     with RunLock(cfg.lock_file):
         with pytest.raises(LockHeld) as exc:
-            runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+            runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert exc.value.exit_code == 3 and "holds" in str(exc.value)
     assert list_raw_files(cfg.raw_dir) == [] and world.requests == []
 
@@ -76,7 +76,7 @@ def test_missing_token_is_a_config_error_before_any_write(world, make_cfg, clock
     monkeypatch.delenv("X_BEARER_TOKEN")
     cfg = make_cfg()
     with pytest.raises(ConfigError, match="X_BEARER_TOKEN is not set"):
-        runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+        runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert list_raw_files(cfg.raw_dir) == [] and not cfg.database.exists()
 
 
@@ -86,21 +86,21 @@ def test_rebuild_reproduces_every_table(world, make_cfg, clock):
                     "options": [{"position": 1, "label": "a", "votes": 1}]})
     make_post(world, "100", clock.at, "poll", attachments={"poll_ids": ["9"]})
     cfg = make_cfg(max_requests_per_run=2)
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)   # stops on budget: a gap cursor
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)   # stops on budget: a gap cursor
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     world.set_poll("9", [5], "closed")
-    runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP)
     world.delete(sorted(world.tweets, key=int)[0])
-    runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
     before = snapshot(cfg.database)
     assert len(before["posts"]) == 121 and len(before["runs"]) == 4
-    rebuild(cfg.database, cfg.raw_dir, cfg.replica)
+    rebuild(cfg)
     assert snapshot(cfg.database) == before
     assert snapshot(cfg.replica) == before
     backups = sorted(cfg.database.parent.glob(cfg.database.name + ".bak-*"))
     assert len(backups) == 1
     # a second rebuild keeps the first backup: earlier backups are never overwritten
-    rebuild(cfg.database, cfg.raw_dir, cfg.replica)
+    rebuild(cfg)
     assert snapshot(cfg.database) == before
     assert backups[0].exists()
     assert len(list(cfg.database.parent.glob(cfg.database.name + ".bak-*"))) == 2
@@ -126,7 +126,7 @@ def test_token_never_reaches_logs_even_at_debug(world, make_cfg, clock, caplog):
     grab.filters = handler.filters
     root.addHandler(grab)
     try:
-        runner.collect_posts(make_cfg(), clock=clock, **NO_SLEEP)
+        runner.run(make_cfg(), "collect_posts", clock=clock, **NO_SLEEP)
         logging.getLogger("tweepy.client").debug("Headers: {'Authorization': 'Bearer %s'}", TOKEN)
     finally:
         root.removeHandler(grab)

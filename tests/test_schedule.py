@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-import jobs
+import tracker_jobs as jobs
 from tests.conftest import TOKEN
 from tests.ops import (JOBS_HERE, all_jobs, db_rows, press, seed,  # noqa: F401
                        write_config)
-from tracker import runner
+from tracker.runs import load, runner
 from tracker.cli import cli
 from tracker.config import load_config, parse_config
 from tracker.testing.xapi import Fault
@@ -29,7 +29,7 @@ from tracker.core.cron import CronError, parse_cron
 from tracker.core.errors import ConfigError, LockHeld
 from tracker.core.lock import RunLock
 from tracker.core.logs import setup_logging
-from tracker.scheduler import SchedulerService, crontab, record_run, tracker_command
+from tracker.service.scheduler import SchedulerService, crontab, record_run, tracker_command
 from tracker.store.raw import list_raw_files, read_raw_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +135,7 @@ def cfg_with(schedule) -> dict:
     ({"jobs": {"collect_posts": {"cron": "*/15 * * *"}}},
      "schedule.jobs.collect_posts.cron: '*/15 * * *' has 4 fields"),
     ({"jobs": {"collect_post": {"cron": "* * * * *"}}},
-     "schedule.jobs: unknown job 'collect_post' (jobs: collect_posts, snapshot_polls"),
+     "schedule.jobs: unknown job 'collect_post' (jobs: collect_posts, collect_replies"),
     ({"timezone": "Mars/Olympus", "jobs": {}}, "schedule.timezone: unknown time zone"),
     ({"misfire_grace_seconds": 0}, "schedule.misfire_grace_seconds:"),
     ({"jobs": {"analyze": {"cron": "5 * * * *", "every": 3}}},
@@ -203,8 +203,8 @@ def test_crontab_needs_scheduled_jobs(tmp_path):
 def test_tracker_cron_lines_run_every_job_like_cron_would(world, api, tmp_path, press):
     """What cron does with each line: /bin/sh -c COMMAND, % unescaped, in a bare environment."""
     ids = seed(world)
-    names = all_jobs(press)
-    cfg = write_config(tmp_path, api, press=press and press[1], schedule={
+    names = all_jobs()
+    cfg = write_config(tmp_path, api, press=press[1], schedule={
         "jobs": {name: {"cron": "* * * * *"} for name in names}})
     res = invoke("--config", str(cfg), "cron")
     assert res.exit_code == 0, res.output
@@ -283,8 +283,8 @@ def complete_raw_files(raw_dir: Path) -> list[str]:
 
 def test_scheduler_fires_every_job_on_a_fast_trigger(world, api, tmp_path, press):
     seed(world)
-    names = all_jobs(press)
-    cfg = load_config(write_config(tmp_path, api, press=press and press[1], schedule={
+    names = all_jobs()
+    cfg = load_config(write_config(tmp_path, api, press=press[1], schedule={
         "jobs": {name: {"cron": "0 0 1 1 *"} for name in names}}))
     service = SchedulerService(cfg, fast=0.2)
     assert run_until(service, executed(*names)) == 0
@@ -303,7 +303,7 @@ def boom_module(monkeypatch, job: str = "analyze") -> None:
 
     module.run = run
     monkeypatch.setitem(sys.modules, "tests._boom_job", module)
-    monkeypatch.setitem(jobs.JOBS, job, "tests._boom_job")
+    monkeypatch.setitem(jobs.JOBS, job, module)
 
 
 def test_a_job_error_lands_in_runs_with_its_traceback_summary(world, api, tmp_path,
@@ -320,7 +320,7 @@ def test_a_job_error_lands_in_runs_with_its_traceback_summary(world, api, tmp_pa
     assert (job, source, status, requests) == ("analyze", "scheduler", "failed", 0)
     assert error.startswith("RuntimeError: boom: could not use token [REDACTED] (at "
                             "tests/test_schedule.py:")
-    assert " in run < " in error and "tracker/scheduler.py:" in error
+    assert " in run < " in error and "tracker/service/scheduler.py:" in error
     assert TOKEN not in error
     complete_raw_files(cfg.raw_dir)
 
@@ -331,10 +331,10 @@ def test_an_unexpected_error_inside_a_run_keeps_its_traceback_summary(world, api
     def body(raw, ctx, result):
         {}["missing"]
 
-    r = runner.run_job(cfg, "analyze", "analysis", body)
+    r = runner.execute(cfg, "analyze", "analysis", body)
     assert r.status == "failed"
     assert re.fullmatch(r"KeyError: 'missing' \(at tests/test_schedule\.py:\d+ in body < "
-                        r"tracker/runner\.py:\d+ in run_job\)", r.error)
+                        r"tracker/runs/runner\.py:\d+ in execute\)", r.error)
     assert db_rows(cfg.database, "SELECT status, error FROM runs") == [("failed", r.error)]
 
 
@@ -348,7 +348,7 @@ def test_lock_held_by_another_writer_is_a_missed_run(world, api, tmp_path):
     assert world.requests == []
     # recorded in raw while the lock was held; the next run (here: load) brings it to runs
     assert not cfg.database.exists()
-    runner.load_now(cfg)
+    load.load_now(cfg)
     missed = db_rows(cfg.database, "SELECT job, source, status, stop_reason FROM runs")
     assert missed and all(r[:3] == ("collect_posts", "scheduler", "missed") for r in missed)
     assert "another tracker run holds" in missed[0][3]
@@ -389,7 +389,7 @@ def test_record_run_waits_in_raw_while_the_database_is_busy(world, api, tmp_path
     assert not cfg.database.exists()
     assert [p.name for p in cfg.raw_dir.rglob("*")
             if p.is_file()] == [f"{run_id}.jsonl.gz"]      # no .part left behind
-    runner.load_now(cfg)
+    load.load_now(cfg)
     assert db_rows(cfg.database, "SELECT run_id, status FROM runs") == [(run_id, "missed")]
 
 
@@ -441,7 +441,7 @@ def test_stop_ends_a_rate_limit_wait_and_the_run_resumes_later(world, api, tmp_p
     (row,) = db_rows(cfg.database, "SELECT job, status, requests, stop_reason FROM runs")
     assert row[:3] == ("collect_posts", "stopped", 1)
     assert row[3].startswith("the scheduler is stopping (SIGTERM/SIGINT)")
-    r = runner.collect_posts(cfg)                                # the next run resumes
+    r = runner.run(cfg, "collect_posts")                                # the next run resumes
     assert (r.status, r.requests) == ("ok", 2)
 
 

@@ -9,9 +9,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-import jobs
+import tracker_jobs as jobs
 from tests.conftest import TOKEN
-from tests.ops import JOBS_HERE, db_rows, press, press_available, seed, write_config  # noqa: F401
+from tests.ops import JOBS_HERE, db_rows, press, seed, write_config  # noqa: F401
 from tracker.cli import cli
 from tracker.testing.xapi import Fault
 from tracker.core.lock import RunLock
@@ -90,15 +90,16 @@ def test_exit_code_2_when_the_token_is_missing_and_nothing_is_written(world, api
     assert not (tmp_path / "data" / "raw").exists() and world.requests == []
 
 
-def test_a_job_whose_module_is_missing_fails_alone_with_a_clear_error(world, api, tmp_path,
-                                                                       monkeypatch):
-    monkeypatch.setitem(jobs.JOBS, "collect_press", "jobs._not_in_this_checkout")
-    cfg = write_config(tmp_path, api)
-    res = invoke("--config", str(cfg), "run", "collect_press")
-    assert res.exit_code == 1
-    assert ("job collect_press is not available in this installation "
-            "(jobs/_not_in_this_checkout.py is missing)") in res.output
-    assert invoke("--config", str(cfg), "run", "analyze").exit_code == 0
+def test_the_job_modules_are_the_registry_s_scheduled_jobs_and_the_tracker_s_own():
+    from tracker.core.config import OWN_JOBS
+    from tracker.sources.registry import REGISTRY
+    scheduled = {job.name for _, job in REGISTRY.scheduled_jobs()}
+    assert set(jobs.JOBS) == scheduled | set(OWN_JOBS)
+
+
+def test_an_unknown_job_name_is_a_typed_error():
+    with pytest.raises(jobs.UnknownJob, match="unknown job 'collect_everything'.*collect_posts"):
+        jobs.load("collect_everything")
 
 
 def test_unknown_job_is_a_usage_error():
@@ -146,8 +147,6 @@ def test_second_run_while_the_first_is_running_exits_3_and_writes_nothing(world,
 
 
 def test_collect_press_runs_from_tracker_run(world, api, tmp_path, press):
-    if press is None:
-        pytest.skip(f"collect_press cannot run here: {press_available()}")
     pworld, section = press
     cfg = write_config(tmp_path, api, press=section)
     res = invoke("--config", str(cfg), "run", "collect_press")

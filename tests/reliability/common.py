@@ -13,7 +13,7 @@ import yaml
 
 from tests.conftest import make_post
 from tracker.testing.xapi import Fault, XWorld
-from tracker.store.schema import SPECS
+from tracker.store.tables import SPECS
 
 NO_SLEEP = {"sleep": lambda s: None}
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import sys
 
 from tests.conftest import make_post
 from tests.helpers import rows
-from tracker import runner
+from tracker.runs import runner
 
 from .common import NO_SLEEP, seed
 
@@ -27,7 +27,7 @@ sys.stdin.readline()
 def test_read_only_holder_for_four_runs(world, make_cfg, clock):
     seed(world, clock, 10)
     cfg = make_cfg()
-    assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).load_state == "loaded"
+    assert runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP).load_state == "loaded"
     analyst = subprocess.Popen([sys.executable, "-c", HOLD, str(cfg.database)],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -36,16 +36,16 @@ def test_read_only_holder_for_four_runs(world, make_cfg, clock):
                         "options": [{"position": 1, "label": "Yes", "votes": 1},
                                     {"position": 2, "label": "No", "votes": 1}]})
         poll_post = make_post(world, "100", clock.at, "poll", attachments={"poll_ids": ["900"]})
-        held = [runner.collect_posts(cfg, clock=clock, **NO_SLEEP)]        # first sighting
+        held = [runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)]        # first sighting
         clock.advance(minutes=10)
         world.set_poll("900", [5, 3])
         before = len(world.requests)
-        held.append(runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP))  # refreshed anyway
+        held.append(runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP))  # refreshed anyway
         assert [r.params["ids"] for r in world.requests[before:]] == [poll_post["id"]]
         clock.advance(minutes=30)
         world.set_poll("900", [9, 4], "closed")
-        held.append(runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP))  # the final capture
-        held.append(runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP))  # closed: no reads
+        held.append(runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP))  # the final capture
+        held.append(runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP))  # closed: no reads
         assert [(r.load_state, r.requests, r.posts_read) for r in held] == [
             ("pending_load", 1, 1), ("pending_load", 1, 1), ("pending_load", 1, 1),
             ("pending_load", 0, 0)]
@@ -53,7 +53,7 @@ def test_read_only_holder_for_four_runs(world, make_cfg, clock):
     finally:
         analyst.stdin.close()
         analyst.wait(timeout=30)
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (r.load_state, r.posts_read) == ("loaded", 0)
     assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(11, 11)]
     assert rows(cfg, "SELECT count(*) FROM runs WHERE load_deferred_at IS NOT NULL") == [(4,)]

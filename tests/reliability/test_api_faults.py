@@ -22,7 +22,7 @@ import json
 import pytest
 
 from tests.helpers import rows
-from tracker import runner
+from tracker.runs import runner
 from tracker.testing.xapi import Fault
 
 from .common import arm_after, covers, cursor_of, seed, served_posts
@@ -72,7 +72,7 @@ def test_a_burst_mid_pagination_is_retried_and_nothing_is_lost(kind, world, make
     arm_after(world, r"/tweets$", 1, fault)
     cfg = _cfg(make_cfg)
     slept = []
-    r = runner.collect_posts(cfg, clock=clock, sleep=slept.append)
+    r = runner.run(cfg, "collect_posts", clock=clock, sleep=slept.append)
     assert (r.status, r.error, r.stop_reason) == ("ok", None, None)
     assert (r.requests, r.posts_read) == (1 + 3 + 2, 250)
     assert len(slept) == 2 and all(0 <= s <= WAIT_BOUND + 21 for s in slept)
@@ -96,7 +96,7 @@ def test_a_storm_ends_the_run_clearly_and_the_next_run_fills_the_gap(kind, world
     arm_after(world, r"/tweets$", 1, fault)
     cfg = _cfg(make_cfg)
     slept = []
-    r = runner.collect_posts(cfg, clock=clock, sleep=slept.append)
+    r = runner.run(cfg, "collect_posts", clock=clock, sleep=slept.append)
     assert r.status == outcome
     assert r.exit_code == (4 if outcome == "stopped" else 1)
     reason = r.stop_reason if outcome == "stopped" else r.error
@@ -114,7 +114,7 @@ def test_a_storm_ends_the_run_clearly_and_the_next_run_fills_the_gap(kind, world
 
     fault.times = 0                                # the API recovers
     before = len(world.requests)
-    again = runner.collect_posts(cfg, clock=clock, sleep=slept.append)
+    again = runner.run(cfg, "collect_posts", clock=clock, sleep=slept.append)
     # the two missing pages (until_id), then one since_id request for anything newer
     assert (again.status, again.requests, again.posts_read) == ("ok", 3, 150)
     assert world.requests[before].params["until_id"] == gap["until_id"]

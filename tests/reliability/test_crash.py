@@ -28,7 +28,7 @@ import duckdb
 import pytest
 
 from tests.conftest import TOKEN, Clock, make_post
-from tracker import runner
+from tracker.runs import load, runner
 from tracker.config import load_config
 from tracker.testing.xapi import XWorld, serve
 from tracker.store.raw import list_raw_files, read_raw_file
@@ -95,7 +95,7 @@ def build_archive(base: Path) -> Path:
     try:
         with serve(world) as url:
             cfg = load_config(write_config(base, url, tuple(authors.values())))
-            runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+            runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
             for cycle in range(3):
                 clock.advance(minutes=20)
                 for uid in authors:
@@ -120,12 +120,12 @@ def build_archive(base: Path) -> Path:
                                         "text": "edited text"})
                 if cycle == 2:
                     world.delete(sorted(world.tweets, key=int)[-30])
-                runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-                runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)
+                runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+                runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP)
                 if cycle == 0:
-                    runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+                    runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
                 if cycle == 2:
-                    runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+                    runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
     finally:
         if old is None:
             os.environ.pop("X_BEARER_TOKEN", None)
@@ -142,7 +142,7 @@ def archive(tmp_path_factory):
     clean_dir = tmp_path_factory.mktemp("clean")
     cfg = load_config(_trial_config(clean_dir, raw))
     t0 = time.perf_counter()
-    runner.load_now(cfg)
+    load.load_now(cfg)
     secs = time.perf_counter() - t0
     return raw, full_snapshot(cfg.database), full_snapshot(cfg.replica), secs
 
@@ -227,7 +227,7 @@ def test_kill_9_during_load_then_next_load_equals_a_clean_load(archive, tmp_path
             nxt = _spawn(configs[i + 1], _mode(i + 1))   # warm up the next child meanwhile
         cfg = load_config(cfg_path)
         killed_at.append((round(delay, 3), proc.returncode, _loaded(cfg.database)))
-        runner.load_now(cfg)                      # the next run's first step
+        load.load_now(cfg)                      # the next run's first step
         assert full_snapshot(cfg.database) == clean, f"trial {i}: {killed_at[-1]}"
         assert full_snapshot(cfg.replica) == clean_replica
     # the kills landed all over the load: before the first commit, between commits, and a
@@ -285,7 +285,7 @@ def test_kill_9_during_pagination_then_next_run_fills_the_gap(tmp_path, monkeypa
                            if rl.record and rl.record.get("type") == "page"
                            and rl.record.get("purpose") == "timeline")
             before = len(world.requests)
-            r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+            r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
             assert (r.status, r.load_state) == ("ok", "loaded")
             stored = q(cfg.replica, "SELECT post_id FROM posts")
             assert len(stored) == len({p for (p,) in stored}) == 1400

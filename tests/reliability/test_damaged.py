@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from tests.conftest import make_post
 from tests.helpers import snapshot
-from tracker import runner
+from tracker.runs import runner
 from tracker.cli import cli
 from tracker.store.raw import GZIP_MAGIC, list_raw_files
 
@@ -153,6 +153,7 @@ def test_a_clobbered_replica_is_reported_and_the_next_load_replaces_it(world, ap
 
 def test_a_failed_replica_refresh_does_not_fail_the_run(world, make_cfg, clock, monkeypatch):
     from tracker.core.errors import StorageError
+    from tracker.runs import load as load_module
     from tracker.store import db as dbmod
 
     seed(world, clock, 10)
@@ -163,8 +164,8 @@ def test_a_failed_replica_refresh_does_not_fail_the_run(world, make_cfg, clock, 
         raise StorageError(f"cannot refresh the read-only replica {replica}: No space left "
                            "on device (the database itself is intact)")
 
-    monkeypatch.setattr(runner, "refresh_replica", full)
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    monkeypatch.setattr(load_module, "refresh_replica", full)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (r.status, r.load_state, r.exit_code) == ("ok", "loaded", 0)
     assert "No space left" in r.load_note
     assert q(cfg.database, "SELECT count(*) FROM posts") == [(10,)]

@@ -153,6 +153,7 @@ def fuzz_db(tmp_path_factory):
 @settings(FUZZ, max_examples=60)
 @given(st.lists(x_page(), min_size=1, max_size=3))
 def test_loader_keeps_every_good_item_of_a_file_of_bad_pages(fuzz_db, pages):
+    from tracker.sources.registry import REGISTRY
     from tracker.store.loader import load_pending
     from tracker.store.raw import RawWriter
 
@@ -168,7 +169,7 @@ def test_loader_keeps_every_good_item_of_a_file_of_bad_pages(fuzz_db, pages):
         raw.append(rec)
         good |= ids
     raw.append({"type": "run_end", "status": "ok"})
-    result = load_pending(con, d / "raw")
+    result = load_pending(con, d / "raw", REGISTRY)
     assert [f.error for f in result.files] == [None]
     if good:
         stored = {r[0] for r in con.execute(
@@ -188,7 +189,7 @@ def test_loader_keeps_every_good_item_of_a_file_of_bad_pages(fuzz_db, pages):
      "action": st.sampled_from(["set", "unset", "other"]), "event_type": junk,
      "note": junk, "analyst": junk}).map(json.dumps)))
 def test_label_normalize_raises_only_its_typed_error(body):
-    from tracker.analysis.labels import normalize
+    from tracker.sources.analyst.normalize import normalize
 
     try:
         rows = normalize({"type": "page", "run_id": "r", "seq": 1, "source": "analyst",

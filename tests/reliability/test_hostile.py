@@ -15,11 +15,11 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import TOKEN, make_post
-from tracker import runner
+from tracker.runs import runner
 from tracker.config import parse_config
 from tracker.testing.press import PressWorld, serve as serve_press
 from tracker.testing.xapi import Fault
-from tracker.sources.press.job import collect_press
+from tests.helpers import collect_press
 from tracker.store.raw import list_raw_files, read_raw_file
 
 from .common import (NO_SLEEP, arm_after, covers, cursor_of, duplicate_keys, q, seed,
@@ -51,7 +51,7 @@ def test_drip_is_cut_at_the_deadline_and_the_other_account_is_collected(world, m
     world.faults.append(Fault(r"/users/100/tweets$", drip_seconds=0.05))
     cfg = make_cfg(("alice", "bob"), request_deadline_seconds=1.0, timeout_seconds=0.5)
     started = time.monotonic()
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     took = time.monotonic() - started
     assert took < 8, took                   # the answer alone would take ~2 minutes
     assert r.status == "failed" and "timeline @alice" in r.error and "deadline" in r.error
@@ -61,7 +61,7 @@ def test_drip_is_cut_at_the_deadline_and_the_other_account_is_collected(world, m
     cut = [p for p in _pages(cfg) if p["error"] and "deadline" in p["error"]]
     assert len(cut) == 1 and cut[0]["status"] == 200 and cut[0]["cursor_after"] is None
     assert 0 < len(cut[0]["body"]) < 200        # what came before the deadline is archived
-    r2 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r2 = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r2.status == "ok"
     assert _stored(cfg, "100") == served_posts(world, "100")
     assert set(duplicate_keys(cfg.database).values()) == {0}
@@ -71,7 +71,7 @@ def test_huge_body_is_cut_at_the_cap_archived_and_reported(world, make_cfg, cloc
     _two(world, clock)
     world.faults.append(Fault(r"/users/100/tweets$", huge_bytes=40 << 20))
     cfg = make_cfg(("alice", "bob"), max_body_bytes="1MiB")
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r.status == "failed" and "larger than the cap of 1,048,576 bytes" in r.error
     assert _stored(cfg, "200") == served_posts(world, "200")
     cut = [p for p in _pages(cfg) if p["error"] and "cap" in p["error"]]
@@ -80,7 +80,7 @@ def test_huge_body_is_cut_at_the_cap_archived_and_reported(world, make_cfg, cloc
     assert q(cfg.replica, "SELECT http_status, error IS NOT NULL FROM raw_pages "
                           "WHERE page_id = ?", [f"{cut[0]['run_id']}:{cut[0]['seq']}"]) == [
         (200, True)]
-    assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).status == "ok"
+    assert runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP).status == "ok"
     assert _stored(cfg, "100") == served_posts(world, "100")
 
 
@@ -114,7 +114,7 @@ def test_empty_page_with_a_token_does_not_end_pagination(world, make_cfg, clock)
     world.faults.append(Fault(r"/users/100/tweets$", status=200,
                               body=json.dumps({"meta": {"result_count": 0,
                                                         "next_token": f"next-{top + 1}"}})))
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r.status == "ok"
     assert _stored(cfg, "100") == served_posts(world, "100")
     assert covers(cursor_of(cfg.database, "timeline:100"), str(top))
@@ -126,7 +126,7 @@ def test_empty_page_with_a_token_does_not_end_pagination(world, make_cfg, clock)
     arm_after(world, r"/users/100/tweets$", 1, Fault(
         r"/users/100/tweets$", status=200,
         body=json.dumps({"meta": {"result_count": 0, "next_token": f"next-0{mid}"}})))
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r.status == "ok"
     assert _stored(cfg, "100") == served_posts(world, "100")
 
@@ -145,7 +145,7 @@ def test_wrong_shapes_are_archived_and_cost_at_most_one_scope(world, make_cfg, c
     _two(world, clock)
     world.faults.append(Fault(r"/users/100/tweets$", status=200, body=body, times=10))
     cfg = make_cfg(("alice", "bob"), max_retries=1)
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r.status == outcome
     assert _stored(cfg, "200") == served_posts(world, "200")    # bob is not held up
     odd = [p for p in _pages(cfg) if p.get("scope") == "timeline:100"]
@@ -157,7 +157,7 @@ def test_wrong_shapes_are_archived_and_cost_at_most_one_scope(world, make_cfg, c
         assert q(cfg.replica, "SELECT count(*) FROM raw_pages WHERE scope = 'timeline:100' "
                               "AND error LIKE 'quarantined:%nested too deeply%'") == [(2,)]
     world.faults.clear()
-    r2 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r2 = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r2.status == "ok"
     assert _stored(cfg, "100") >= served_posts(world, "100")
     assert set(duplicate_keys(cfg.database).values()) == {0}
@@ -190,7 +190,7 @@ def test_token_echoed_json_escaped_never_reaches_raw_or_database(world, make_cfg
         '{"data": [{"id": "100", "username": "alice", "name": "echo ' + escaped + '", '
         '"description": "Bearer ' + escaped + '"}]}')))
     cfg = make_cfg()
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r.status == "ok"
     # (the name is overwritten by the timeline's newer answer; the description is not)
     assert q(cfg.database, "SELECT description FROM accounts") == [("Bearer [REDACTED]",)]

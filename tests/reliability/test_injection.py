@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from tests.conftest import make_post
 from tests.helpers import snapshot
-from tracker import runner
+from tracker.runs import runner
 from tracker.cli import cli
 from tracker.config import load_config
 
@@ -73,13 +73,13 @@ def _build(world, api, clock, tmp_path):
                                 {"handle": "robert_tables", "role": "subject"}]}],
     }, sort_keys=False), encoding="utf-8")
     cfg = load_config(path)
-    assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).status == "ok"
-    assert runner.collect_replies(cfg, clock=clock, **NO_SLEEP).status == "ok"
+    assert runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP).status == "ok"
+    assert runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP).status == "ok"
     return cfg, claim, query
 
 
 def test_api_data_and_story_queries_are_data(stored):
-    from tracker.analysis.run import run_analysis
+    from tracker.runs.analyze import run_analysis
 
     cfg, claim, query = stored
     assert q(cfg.replica, "SELECT name, description FROM accounts WHERE account_id = '666'") == [

@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from tests.conftest import make_post
-from tracker import runner
-from tracker.analysis.run import run_analysis
+from tracker.runs import runner
+from tracker.runs.analyze import run_analysis
 from tracker.cli import cli
 from tracker.config import load_config
 
@@ -48,7 +48,7 @@ def setup(world, api, tmp_path, clock):
                      "window": {"start": "2022-10-01", "end": "2022-10-31"},
                      "actors": [{"handle": "alice", "role": "claimant"}]}]}))
     cfg = load_config(path)
-    assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).status == "ok"
+    assert runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP).status == "ok"
     assert run_analysis(cfg, clock=clock).status == "ok"
     return cfg, data
 

@@ -34,7 +34,7 @@ import duckdb
 import pytest
 
 from tests.conftest import TOKEN, Clock, make_post
-from tracker import runner
+from tracker.runs import runner
 from tracker.config import load_config
 from tracker.core.cron import parse_cron
 from tracker.testing.xapi import Fault, XWorld, serve
@@ -49,8 +49,8 @@ SEED = 7
 SCHEDULE = {"collect_posts": "*/15 * * * *", "snapshot_polls": "*/10 * * * *",
             "collect_replies": "5-59/30 * * * *", "check_deletions": "0 */2 * * *"}
 BUDGET = 40          # x.max_requests_per_run: replies runs outgrow it and rotate
-JOB_FN = {"collect_posts": runner.collect_posts, "snapshot_polls": runner.snapshot_polls,
-          "collect_replies": runner.collect_replies, "check_deletions": runner.check_deletions}
+JOB_FN = {job: (lambda cfg, job=job, **kw: runner.run(cfg, job, **kw))
+          for job in ("collect_posts", "snapshot_polls", "collect_replies", "check_deletions")}
 TRACKED = {"100": "alice", "101": "bob", "102": "carol"}
 REPLIERS = {"200": "dave", "201": "erin"}
 HOLD = """
@@ -220,7 +220,7 @@ def test_200_scheduled_cycles_with_random_faults(tmp_path, monkeypatch):
         # one clean cycle: everything the world holds now gets collected (a catch-up of the
         # replies: every conversation of the window, as many runs as the budget needs)
         clock.advance(minutes=5)
-        final = [runner.collect_posts(cfg, clock=clock, sleep=waits.append)]
+        final = [runner.run(cfg, "collect_posts", clock=clock, sleep=waits.append)]
         con = duckdb.connect(str(cfg.database), read_only=True)
         ids = [r[0] for r in con.execute("SELECT account_id FROM accounts WHERE account_id "
                                          "IN ('100', '101', '102')").fetchall()]
@@ -228,11 +228,11 @@ def test_200_scheduled_cycles_with_random_faults(tmp_path, monkeypatch):
         con.close()
         catch_up = cfg.model_copy(update={"x": cfg.x.model_copy(
             update={"max_requests_per_run": 10 * conversations + 10})})
-        final.append(runner.collect_replies(catch_up, clock=clock, sleep=waits.append,
+        final.append(runner.run(catch_up, "collect_replies", clock=clock, sleep=waits.append,
                                             every_conversation=True))
         assert not final[-1].details.get("deferred") and conversations > 10
-        final.append(runner.snapshot_polls(cfg, clock=clock, sleep=waits.append))
-        final.append(runner.check_deletions(cfg, clock=clock, sleep=waits.append))
+        final.append(runner.run(cfg, "snapshot_polls", clock=clock, sleep=waits.append))
+        final.append(runner.run(cfg, "check_deletions", clock=clock, sleep=waits.append))
         for r in final:
             assert r.load_state == "loaded" and (r.status == "ok" or (
                 r.status == "stopped" and "budget" in r.stop_reason)), (r.job, r)

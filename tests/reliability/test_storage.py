@@ -31,7 +31,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import make_post
-from tracker import runner
+from tracker.runs import runner
 from tracker.cli import cli
 from tracker.config import load_config
 from tracker.core.errors import StorageError, TrackerError
@@ -109,7 +109,7 @@ def _disk_full_case(leave: int, base: Path, clock) -> tuple:
     with serve(world) as api, tmpfs(base, "48m") as data:
         seed(world, clock, 150)
         cfg = load_config(write_config(data, api))
-        assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).status == "ok"
+        assert runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP).status == "ok"
         before = tables(cfg)
         clock.advance(hours=2)
         for i in range(450):                       # 5 pages of new posts, long texts
@@ -117,7 +117,7 @@ def _disk_full_case(leave: int, base: Path, clock) -> tuple:
                       f"new post {i} " + "x" * 400, 1)
         filler = fill(data, leave)
         try:
-            r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+            r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
             assert r.status in ("ok", "failed"), r
             if r.status == "ok" and r.load_note:
                 # the load committed; only analysts' copy could not be refreshed
@@ -139,7 +139,7 @@ def _disk_full_case(leave: int, base: Path, clock) -> tuple:
         assert after["posts"] in (before["posts"], before["posts"] + 450), (outcome, after)
         assert not any(duplicate_keys(cfg.database).values())
         # the next run, with room again, loads what is waiting and reads the rest
-        again = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+        again = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
         assert (again.status, again.load_state) == ("ok", "loaded"), (outcome, again.error)
         stored = q(cfg.replica, "SELECT post_id FROM posts")
         assert len(stored) == len({p for (p,) in stored}) == 600, outcome
@@ -168,7 +168,7 @@ def test_read_only_data_folder_fails_cleanly_and_the_next_run_recovers(
     data.mkdir()
     cfg_path = write_config(data, api)
     cfg = load_config(cfg_path)
-    assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).status == "ok"
+    assert runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP).status == "ok"
     before = tables(cfg)
     files = sorted(p.relative_to(data) for p in data.rglob("*") if p.is_file())
     clock.advance(hours=2)
@@ -176,14 +176,14 @@ def test_read_only_data_folder_fails_cleanly_and_the_next_run_recovers(
         make_post(world, "100", clock.at - timedelta(hours=1, seconds=i), f"new {i}", 1)
     with read_only(data):
         with pytest.raises(TrackerError) as exc:
-            runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+            runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
         assert "Read-only file system" in str(exc.value) and "\n" not in str(exc.value)
         res = CliRunner().invoke(cli, ["--config", str(cfg_path), "collect", "x"], obj={})
         assert res.exit_code == 1
         assert "Read-only file system" in res.output and "Traceback" not in res.output
     assert sorted(p.relative_to(data) for p in data.rglob("*") if p.is_file()) == files
     assert tables(cfg) == before
-    again = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    again = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (again.status, again.posts_read) == ("ok", 50)
     assert q(cfg.replica, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(200, 200)]
 
@@ -209,12 +209,12 @@ def test_simulated_raw_write_failure_mid_run(code, after, world, make_cfg, clock
     monkeypatch.setattr(raw_module.os, "fsync", failing)
     if after == 0:
         with pytest.raises(StorageError, match=os.strerror(code)):
-            runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+            runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     else:
-        r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+        r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
         assert r.status == "failed" and os.strerror(code) in r.error
     monkeypatch.setattr(raw_module.os, "fsync", real)
-    again = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    again = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (again.status, again.load_state) == ("ok", "loaded")
     assert q(cfg.replica, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(450, 450)]
     # the interrupted run's file held only whole lines: nothing was quarantined or torn

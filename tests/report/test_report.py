@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.report.sample import EMPTY_STORY, HOSTILE, NO_POLL_STORY, STORY, STORY_ID, sample_db
-from tracker.analysis.rules import EVENT_TYPES
+from tracker.core.events import EVENT_TYPES
 from tracker.cli import cli
 from tracker.core.errors import TrackerError
 from tracker.report import gather, render_html, write_report

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from tracker.store.db import open_db
+from tracker.sources.registry import REGISTRY
 from tracker.store.loader import load_file, load_pending
 from tracker.store.raw import RawWriter
 
@@ -41,11 +42,11 @@ def test_same_file_loaded_twice_changes_nothing(tmp_path, con):
              "includes": {"users": [{"id": "7", "username": "al", "name": "Al"}]}},
          scope="timeline:7", cursor={"newest_id": "2", "gap": None})
     w.append({"type": "run_end", "status": "ok", "requests": 1, "posts_read": 2})
-    first = load_file(con, tmp_path / "raw", w.relpath)
+    first = load_file(con, tmp_path / "raw", w.relpath, REGISTRY)
     assert (first.pages, first.new_rows) == (1, 6)   # 2 posts, 2 versions, account, handle
     before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
               for t in ("posts", "accounts", "sync_state", "runs", "raw_pages")}
-    again = load_file(con, tmp_path / "raw", w.relpath)
+    again = load_file(con, tmp_path / "raw", w.relpath, REGISTRY)
     assert (again.new_rows, again.updated_rows) == (0, 0)
     after = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in before}
     assert after == before
@@ -60,7 +61,7 @@ def test_latest_fetch_wins_first_seen_kept_deleted_never_cleared(tmp_path, con):
     page(w, {"errors": [{"resource_type": "tweet", "resource_id": "1",
                          "title": "Not Found Error", "detail": "gone"}]},
          at=AT + timedelta(hours=2), purpose="deletion_check")
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     # one "Not Found" is a sighting; a later run's lookup confirms it (deleted_at = the first)
     assert con.execute("SELECT deleted_at, missing_since FROM posts").fetchone() == (
         None, AT + timedelta(hours=2))
@@ -68,10 +69,10 @@ def test_latest_fetch_wins_first_seen_kept_deleted_never_cleared(tmp_path, con):
     page(w1b, {"errors": [{"resource_type": "tweet", "resource_id": "1",
                            "title": "Not Found Error", "detail": "gone"}]},
          at=AT + timedelta(hours=8), purpose="deletion_check")
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     w2 = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
     page(w2, {"data": [tweet(1, likes=3)]}, at=AT - timedelta(hours=1))   # an older capture
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     got = con.execute("SELECT like_count, first_seen_at, last_seen_at, deleted_at FROM posts"
                       ).fetchone()
     assert got == (5, AT - timedelta(hours=1), AT + timedelta(hours=1), AT + timedelta(hours=2))
@@ -84,19 +85,19 @@ def test_a_deletion_needs_a_second_lookup_from_a_later_run(tmp_path, con):
     page(w, {"data": [tweet(1)]}, at=AT)
     page(w, nf, at=AT + timedelta(hours=1), purpose="deletion_check")
     page(w, nf, at=AT + timedelta(hours=2), purpose="deletion_check")    # same run: not enough
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     state = "SELECT deleted_at, missing_since, missing_run FROM posts"
     assert con.execute(state).fetchone() == (None, AT + timedelta(hours=1), "r1")
     # the post answers again: a lookup that failed once, not a deletion
     w2 = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
     page(w2, {"data": [tweet(1)]}, at=AT + timedelta(hours=3), purpose="deletion_check")
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     assert con.execute(state).fetchone() == (None, None, None)
     w3 = RawWriter(tmp_path / "raw", "x", "r3", started=AT)
     page(w3, nf, at=AT + timedelta(hours=4), purpose="deletion_check")
     w4 = RawWriter(tmp_path / "raw", "x", "r4", started=AT)
     page(w4, nf, at=AT + timedelta(hours=5), purpose="deletion_check")
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     assert con.execute(state).fetchone() == (AT + timedelta(hours=4), AT + timedelta(hours=4),
                                              "r3")
 
@@ -106,7 +107,7 @@ def test_bad_page_is_quarantined_and_the_rest_of_the_file_loads(tmp_path, con):
     page(w, '{"data": [{"id": "1", "te')                         # truncated body
     page(w, {"data": [tweet(2), "junk", {"text": "no id"}]})     # partly bad items
     page(w, '{"title": "Service Unavailable"}', status=503)
-    fl = load_file(con, tmp_path / "raw", w.relpath)
+    fl = load_file(con, tmp_path / "raw", w.relpath, REGISTRY)
     assert (fl.pages, fl.quarantined) == (3, 1)
     got = con.execute("SELECT seq, http_status, items, error FROM raw_pages ORDER BY seq"
                       ).fetchall()
@@ -122,7 +123,7 @@ def test_run_without_run_end_is_recorded_as_crashed_and_cursor_kept(tmp_path, co
     page(w, {"data": [tweet(5)], "meta": {"next_token": "n"}}, scope="timeline:7",
          cursor={"newest_id": None, "gap": {"since_id": None, "until_id": "5",
                                             "newest_id": "5", "read": 1}})
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     assert con.execute("SELECT status, pages FROM runs").fetchall() == [("crashed", 1)]
     cursor = json.loads(con.execute("SELECT cursor FROM sync_state").fetchone()[0])
     assert cursor["gap"]["until_id"] == "5"
@@ -156,22 +157,22 @@ def test_a_file_that_cannot_load_is_recorded_and_skipped_not_blocking(tmp_path, 
     page(w1, {"data": [tweet(1)]})
     w2 = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
     page(w2, {"data": [tweet(2)]})
-    real = loader._upsert
+    real = loader.upsert
 
     def broken(con, spec, rows):
         if any(r.get("post_id") == "1" for r in rows):
             raise duckdb.ConversionException("a value no rule foresaw")
         return real(con, spec, rows)
 
-    monkeypatch.setattr(loader, "_upsert", broken)
-    result = load_pending(con, tmp_path / "raw")
+    monkeypatch.setattr(loader, "upsert", broken)
+    result = load_pending(con, tmp_path / "raw", REGISTRY)
     assert [(f.path.split("/")[-1], bool(f.error)) for f in result.files] == [
         ("r1.jsonl.gz", True), ("r2.jsonl.gz", False)]
     assert con.execute("SELECT post_id FROM posts").fetchall() == [("2",)]
     assert loader.failed_files(con)[0][1].startswith("ConversionException")
-    assert load_pending(con, tmp_path / "raw").files == []          # not retried by itself
-    monkeypatch.setattr(loader, "_upsert", real)
-    retried = load_pending(con, tmp_path / "raw", retry_failed=True)
+    assert load_pending(con, tmp_path / "raw", REGISTRY).files == []          # not retried by itself
+    monkeypatch.setattr(loader, "upsert", real)
+    retried = load_pending(con, tmp_path / "raw", REGISTRY, retry_failed=True)
     assert [f.error for f in retried.files] == [None]
     assert con.execute("SELECT count(*) FROM posts").fetchone() == (2,)
     assert loader.failed_files(con) == []
@@ -189,7 +190,8 @@ def test_memory_is_capped_while_loading_and_restored(tmp_path, con):
     _one_run(tmp_path)
     before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     during = []
-    res = load_pending(con, tmp_path / "raw", memory_limit="300MB", progress=lambda fl: during.append(
+    res = load_pending(con, tmp_path / "raw", REGISTRY, memory_limit="300MB",
+                       progress=lambda fl: during.append(
         con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))
     assert not res.failed and res.new_rows == 100
     assert during == ["286.1 MiB"]                  # 300 MB
@@ -208,7 +210,7 @@ def test_a_cap_too_small_is_lifted_not_blamed_on_the_file(tmp_path, con, monkeyp
         return real(*a, **kw)
 
     monkeypatch.setattr(loader, "load_file", spy)
-    res = load_pending(con, tmp_path / "raw", memory_limit="6MB")
+    res = load_pending(con, tmp_path / "raw", REGISTRY, memory_limit="6MB")
     assert calls == ["5.7 MiB", before]              # ran out under the cap, then without it
     assert not res.failed and res.new_rows == 6000
     assert con.execute("SELECT count(*), count(error) FROM raw_files").fetchone() == (1, 0)
@@ -216,6 +218,7 @@ def test_a_cap_too_small_is_lifted_not_blamed_on_the_file(tmp_path, con, monkeyp
 
 
 def test_the_next_file_is_read_ahead_and_the_rows_are_the_same(tmp_path, monkeypatch):
+    from tracker.store import ahead as ahead_module
     from tracker.store import loader
 
     for r in range(4):
@@ -229,16 +232,16 @@ def test_the_next_file_is_read_ahead_and_the_rows_are_the_same(tmp_path, monkeyp
         w.append({"type": "run_end", "status": "ok"})
     read, real = [], loader.read_ahead
 
-    def spy(raw_dir, rel):
+    def spy(reader, raw_dir, rel):
         read.append(rel)
-        return real(raw_dir, rel)
+        return real(reader, raw_dir, rel)
 
     got = {}
     for ahead in (True, False):
         monkeypatch.setattr(loader, "read_ahead", spy)
-        monkeypatch.setattr(loader, "READ_AHEAD_MAX_BYTES", (64 << 20) if ahead else -1)
+        monkeypatch.setattr(ahead_module, "READ_AHEAD_MAX_BYTES", (64 << 20) if ahead else -1)
         c = open_db(tmp_path / f"{ahead}.duckdb")
-        res = load_pending(c, tmp_path / "raw")
+        res = load_pending(c, tmp_path / "raw", REGISTRY)
         got[ahead] = ([(f.pages, f.quarantined, f.new_rows, f.updated_rows) for f in res.files],
                       {t: c.execute(f"SELECT * EXCLUDE (loaded_at) FROM {t} ORDER BY ALL"
                                     if t == "raw_files" else f"SELECT * FROM {t} ORDER BY ALL"
@@ -263,11 +266,11 @@ def test_cursors_advance_by_what_they_cover_not_by_the_clock(tmp_path, con):
     ahead = RawWriter(tmp_path / "raw", "x", "r1", started=AT)
     page(ahead, {"data": [tweet(5)]}, at=AT + timedelta(days=2), scope=scope,
          cursor={"newest_id": "5", "gap": None})
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     real = RawWriter(tmp_path / "raw", "x", "r2", started=AT)
     page(real, {"data": [tweet(9)]}, at=AT + timedelta(minutes=15), scope=scope,
          cursor={"newest_id": "9", "gap": None})
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     assert json.loads(con.execute("SELECT cursor FROM sync_state").fetchone()[0]) == {
         "newest_id": "9", "gap": None}
     # an older file loaded after the newer one (e.g. `tracker load --retry-failed`)
@@ -279,7 +282,7 @@ def test_cursors_advance_by_what_they_cover_not_by_the_clock(tmp_path, con):
     page(gap, {"data": [tweet(12)]}, at=AT - timedelta(days=1), scope=scope,
          cursor={"newest_id": "9", "gap": {"since_id": "9", "until_id": "12",
                                             "newest_id": "14", "read": 1}})
-    load_pending(con, tmp_path / "raw")
+    load_pending(con, tmp_path / "raw", REGISTRY)
     assert json.loads(con.execute("SELECT cursor FROM sync_state").fetchone()[0]) == {
         "newest_id": "9", "gap": {"since_id": "9", "until_id": "12", "newest_id": "14",
                                   "read": 1}}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from tracker.config import StoryConfig
+from tracker.core.config import StoryConfig
 from tracker.analysis import rules
 from tracker.core.storyquery import parse_query, terms, to_sql
 from tracker.store.tx import rollback

@@ -25,8 +25,6 @@ word ("Bremmer is not to be believed" and "he must be confused" are both answers
 
 from __future__ import annotations
 
-EVENT_TYPES = ("claim", "denial", "rebuttal", "coverage_of_claim", "coverage_of_denial",
-               "coverage_of_rebuttal", "poll", "reply", "mention")
 
 # Cues are RE2 patterns matched case-insensitively on word boundaries; the matched text is
 # quoted in the evidence.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tracker.config import Config
 from tracker.core.errors import TrackerError
 
 MANIFEST = "_manifest.json"
@@ -28,7 +27,7 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(Path(path).expanduser()))
 
 
-def protected(cfg: Config) -> list[tuple[Path, str]]:
+def protected(cfg) -> list[tuple[Path, str]]:
     """(path, what it is) of every file and folder the tracker keeps."""
     db, replica = _real(cfg.database), _real(cfg.replica)
     out = [(db, "the database"), (db.with_name(db.name + ".wal"), "the database's log"),
@@ -47,7 +46,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_output_file(cfg: Config, path: str | os.PathLike, option: str = "-o") -> Path:
+def check_output_file(cfg, path: str | os.PathLike, option: str = "-o") -> Path:
     """``path`` if a command may write it; ProtectedPath naming what it would destroy."""
     target = _real(Path(path))
     for kept, what in protected(cfg):
@@ -59,7 +58,7 @@ def check_output_file(cfg: Config, path: str | os.PathLike, option: str = "-o") 
     return Path(path)
 
 
-def check_output_dir(cfg: Config, path: str | os.PathLike, *, replace: bool = False,
+def check_output_dir(cfg, path: str | os.PathLike, *, replace: bool = False,
                      option: str = "DIR") -> Path:
     """``path`` if a command may write files into it; with ``replace`` (a folder written whole
     and swapped in), also that it holds nothing the tracker keeps and is a previous export."""

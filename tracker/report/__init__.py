@@ -15,11 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from tracker.config import Config
+from tracker.core.config import BaseConfig
 from tracker.core.errors import TrackerError
 from tracker.core.outputs import check_output_dir, check_output_file
 from tracker.report.data import ReportData, gather, last_collected
 from tracker.report.html import render_html
+from tracker.report.png import screenshot
+from tracker.store.db import open_db, read_connection
 from tracker.report.index import SECTIONS, Section, StoryEntry, entry, render_index, short_window
 from tracker.report.timefmt import TimeFormat
 
@@ -64,12 +66,8 @@ def _connect(source) -> tuple[duckdb.DuckDBPyConnection, bool]:
     """(connection, whether we opened it)."""
     if isinstance(source, duckdb.DuckDBPyConnection):
         return source, False
-    if isinstance(source, Config):
-        from tracker.analysis.run import read_connection
-
+    if isinstance(source, BaseConfig):
         return read_connection(source), True
-    from tracker.store.db import open_db
-
     return open_db(Path(source), read_only=True), True
 
 
@@ -80,7 +78,7 @@ def slide_height_estimate(data: ReportData) -> int:
     return min(height, 2400)
 
 
-def write_report(source: Config | duckdb.DuckDBPyConnection | str | os.PathLike,
+def write_report(source: BaseConfig | duckdb.DuckDBPyConnection | str | os.PathLike,
                  story_id: str, path: str | os.PathLike, *, tz: str = "UTC",
                  png: str | os.PathLike | None = None) -> ReportResult:
     """Write STORY's report to PATH (one HTML file, no network needed to view it), and a PNG of
@@ -94,20 +92,18 @@ def write_report(source: Config | duckdb.DuckDBPyConnection | str | os.PathLike,
             con.close()
     text = render_html(data, tz=tz)
     path = Path(path)
-    if isinstance(source, Config):
+    if isinstance(source, BaseConfig):
         check_output_file(source, path)
         if png is not None:
             check_output_file(source, png, "--png")
     _write_text(path, text)
     png_path = None
     if png is not None:
-        from tracker.report.png import screenshot
-
         png_path = screenshot(path, Path(png), fallback_height=slide_height_estimate(data))
     return ReportResult(path.resolve(), png_path, len(data.timeline), data.story_id)
 
 
-def write_all(cfg: Config, directory: str | os.PathLike, *, tz: str = "UTC") -> IndexResult:
+def write_all(cfg: BaseConfig, directory: str | os.PathLike, *, tz: str = "UTC") -> IndexResult:
     """Write a report for every story in the config into DIRECTORY (report_file_name) and
     DIRECTORY/index.html listing them all with their firsts. A configured story that was not
     analysed yet is listed, without a link, and gets no report."""

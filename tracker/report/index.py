@@ -27,6 +27,7 @@ from typing import Callable
 from tracker import __version__
 from tracker.core.timeutil import utcnow
 from tracker.report.data import ReportData
+from tracker.report.html import _asset, _env, csp
 from tracker.report.timefmt import TimeFormat, lag_label
 from tracker.report.view import MILESTONES, milestones
 
@@ -95,8 +96,6 @@ def render_index(stories: list[StoryEntry], tf: TimeFormat,
                  generated_at: datetime | None = None,
                  last_collected: datetime | None = None) -> str:
     """The index page (a str)."""
-    from tracker.report.html import _asset, _env, csp
-
     sections = SECTIONS if sections is None else sections
     rows = {s.id: (s.rows(stories, tf) if s.rows else None) for s in sections}
     return _env().get_template("index.html.j2").render(

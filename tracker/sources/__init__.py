@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from tracker.sources.rows import Rows
+from tracker.store.rows import Rows
 
 
 def cursor_rank(source: str) -> Callable[[dict], tuple] | None:
@@ -29,7 +29,7 @@ def normalizer(source: str) -> Callable[[dict], Rows]:
 
         return normalize
     if source == "import" or source.startswith("import-"):   # tracker import [--source-name]
-        from tracker.sources.imports.normalize import normalize
+        from tracker.sources.x.imports.normalize import normalize
 
         return normalize
     if source == "analyst":

@@ -10,7 +10,8 @@ from typing import Iterator
 
 import duckdb
 
-from tracker.core.errors import DatabaseBusy, DatabaseDamaged, StorageError, TrackerError
+from tracker.core.errors import (DatabaseBusy, DatabaseDamaged, DatabaseUnavailable,
+                                 StorageError, TrackerError)
 from tracker.store.schema import migrate
 
 
@@ -130,3 +131,11 @@ def refresh_replica(database: Path, replica: Path) -> Path:
         raise StorageError(f"cannot refresh the read-only replica {replica}: "
                            f"{exc.strerror or exc} (the database itself is intact)") from None
     return replica
+
+
+def read_connection(cfg) -> duckdb.DuckDBPyConnection:
+    """A read-only connection: the database when free, else its replica."""
+    try:
+        return open_db(cfg.database, read_only=True)
+    except DatabaseUnavailable:
+        return open_db(cfg.replica, read_only=True)

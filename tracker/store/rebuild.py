@@ -9,6 +9,7 @@ from tracker.core.errors import DatabaseDamaged
 from tracker.store.db import check_readable, open_db, refresh_replica
 from tracker.store.loader import LOAD_MEMORY, LoadResult, load_pending
 from tracker.store.refs import ReferencedFileError
+from tracker.store.rows import PageReader
 from tracker.core.timeutil import utcnow
 
 
@@ -28,7 +29,7 @@ def _aside(database: Path, tag: str) -> Path:
     return target
 
 
-def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
+def rebuild(database: Path, raw_dir: Path, reader: PageReader, replica: Path | None = None,
             progress=None, memory_limit: str | None = LOAD_MEMORY) -> LoadResult:
     """Load every raw file into a fresh database, then swap it in.
 
@@ -44,7 +45,8 @@ def rebuild(database: Path, raw_dir: Path, replica: Path | None = None,
             p.unlink()
     con = open_db(fresh)
     try:
-        result = load_pending(con, raw_dir, progress=progress, memory_limit=memory_limit)
+        result = load_pending(con, raw_dir, reader, progress=progress,
+                              memory_limit=memory_limit)
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -1,6 +1,7 @@
-"""DuckDB schema as numbered migrations. Each table's write rule sits beside its DDL.
+"""DuckDB schema as numbered migrations; each table's DDL says its write rule in a comment.
 
-Write rules:
+The rules themselves, typed, are declared in tables.py (the loader merges by them; a test keeps
+the declarations and these migrations in step):
 - *upsert by key*: a key appears once; reloading the same page changes nothing
   (first_seen_at = min, last_seen_at = max, latest fetch wins for mutable fields).
 - *append-only*: rows are only ever inserted (insert-or-ignore on the key), never updated.
@@ -8,8 +9,6 @@ Write rules:
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import duckdb
 
@@ -296,102 +295,3 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             rollback(con)
             raise
     return max(v for v, _, _ in MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """How the loader merges a batch into a table (the write rule, in code)."""
-
-    name: str
-    key: tuple[str, ...]
-    columns: tuple[str, ...]
-    append_only: bool = False
-    # column -> merge rule: 'min', 'max', 'keep' (first non-null wins), default 'latest'
-    rules: dict[str, str] = field(default_factory=dict)
-    order_by: str = "last_seen_at"
-
-
-SPECS: dict[str, TableSpec] = {
-    "accounts": TableSpec(
-        "accounts", ("platform", "account_id"),
-        ("platform", "account_id", "handle", "name", "description", "created_at", "protected",
-         "verified", "followers_count", "following_count", "post_count", "first_seen_at",
-         "last_seen_at"),
-        rules={"first_seen_at": "min", "last_seen_at": "max", "created_at": "keep"},
-    ),
-    "account_handles": TableSpec(
-        "account_handles", ("platform", "account_id", "handle"),
-        ("platform", "account_id", "handle", "first_seen_at", "last_seen_at"),
-        rules={"first_seen_at": "min", "last_seen_at": "max"},
-    ),
-    "posts": TableSpec(
-        "posts", ("platform", "post_id"),
-        ("platform", "post_id", "author_id", "created_at", "text", "lang", "conversation_id",
-         "reply_to_post_id", "reply_to_user_id", "quoted_post_id", "reposted_post_id", "poll_id",
-         "url", "like_count", "repost_count", "reply_count", "quote_count", "impression_count",
-         "edit_chain_id", "edit_history", "entities", "withheld", "possibly_sensitive", "seen_in",
-         "first_seen_at", "last_seen_at", "deleted_at", "unavailable_reason", "unavailable_at"),
-        rules={"first_seen_at": "min", "last_seen_at": "max", "deleted_at": "keep",
-               "unavailable_reason": "keep", "unavailable_at": "keep", "created_at": "keep",
-               "seen_in": "min"},  # 'data' < 'includes': once seen as a result, it stays 'data'
-    ),
-    "post_versions": TableSpec(
-        "post_versions", ("platform", "version_post_id"),
-        ("platform", "edit_chain_id", "version_post_id", "version_index", "text", "created_at",
-         "first_seen_at"),
-        rules={"first_seen_at": "min"}, order_by="first_seen_at",
-    ),
-    "polls": TableSpec(
-        "polls", ("platform", "poll_id"),
-        ("platform", "poll_id", "post_id", "options", "duration_minutes", "end_at",
-         "voting_status", "first_seen_at", "last_seen_at", "final_snapshot_at"),
-        rules={"first_seen_at": "min", "last_seen_at": "max", "final_snapshot_at": "min",
-               "post_id": "keep"},
-    ),
-    "poll_snapshots": TableSpec(
-        "poll_snapshots", ("platform", "poll_id", "captured_at", "position"),
-        ("platform", "poll_id", "captured_at", "position", "label", "votes", "voting_status",
-         "page_id"),
-        append_only=True,
-    ),
-    "api_errors": TableSpec(
-        "api_errors", ("page_id", "idx"),
-        ("page_id", "idx", "source", "fetched_at", "title", "detail", "type", "resource_type",
-         "resource_id", "parameter", "value", "section"),
-        append_only=True,
-    ),
-    # press (migration 2)
-    "articles": TableSpec(
-        "articles", ("url",),
-        ("url", "domain", "outlet", "title", "summary", "text", "authors", "language",
-         "source_country", "published_at", "first_seen_at", "last_seen_at"),
-        rules={"first_seen_at": "min", "last_seen_at": "max", "published_at": "min",
-               "domain": "keep", "outlet": "keep", "language": "keep",
-               "source_country": "keep"},
-    ),
-    "article_sources": TableSpec(
-        "article_sources", ("url", "source_kind", "source_name"),
-        ("url", "source_kind", "source_name", "detail", "source_url", "title", "published_at",
-         "gdelt_seen_at", "date_note", "first_seen_at", "last_seen_at", "page_id"),
-        rules={"first_seen_at": "min", "last_seen_at": "max", "published_at": "min",
-               "gdelt_seen_at": "min", "page_id": "keep"},
-    ),
-    "gdelt_volume": TableSpec(
-        "gdelt_volume", ("query_name", "resolution", "bucket"),
-        ("query_name", "resolution", "bucket", "query", "articles", "all_articles",
-         "fetched_at", "page_id"),
-        order_by="fetched_at",
-    ),
-}
-
-SPECS["analyst_labels"] = TableSpec(
-    "analyst_labels", ("label_id",),
-    ("label_id", "story_id", "item_kind", "item_id", "action", "event_type", "note", "analyst",
-     "labeled_at"),
-    append_only=True,
-)
-
-# Tables whose content is a pure function of the raw archive (compared by the rebuild test).
-REBUILT_TABLES = ("accounts", "account_handles", "posts", "post_versions", "polls",
-                  "poll_snapshots", "api_errors", "sync_state", "raw_pages", "runs",
-                  "articles", "article_sources", "gdelt_volume", "analyst_labels")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Clock
-from tracker.config import Config, parse_config
+from tracker.config import parse_config
 from tracker.testing.press import GDELT_PATH, PressWorld, serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "press"
@@ -39,7 +39,7 @@ def pclock() -> Clock:
 def press_cfg(tmp_path, papi):
     """A config whose feeds are ``{name: path}`` on the local server."""
     def make(feeds: dict[str, str] | None = None, queries: list[dict] | None = None,
-             **press) -> Config:
+             **press):
         gdelt = {"api_base_url": papi + GDELT_PATH, "min_interval_seconds": 0,
                  **press.pop("gdelt", {})}
         return parse_config({

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from tests.helpers import rows, snapshot
 from tracker.testing.xapi import Fault
-from tracker.sources.press.job import collect_press
+from tests.helpers import collect_press
 from tracker.store.raw import list_raw_files, read_raw_file
 
 from .conftest import NO_SLEEP, fixture_bytes

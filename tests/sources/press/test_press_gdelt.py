@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from tests.helpers import rows
 from tracker.testing.xapi import Fault
-from tracker.sources.press.job import collect_press
+from tests.helpers import collect_press
 
 from .conftest import NO_SLEEP
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tests.helpers import rows
 from tracker.cli import cli
 from tracker.testing.press import GDELT_PATH
-from tracker.sources.press.job import add_pages, collect_press
+from tests.helpers import add_pages, collect_press
 
 from .conftest import FIXTURES, NO_SLEEP, fixture_bytes
 
@@ -160,7 +160,7 @@ def test_one_article_from_a_feed_gdelt_and_a_saved_page_is_one_row(pworld, press
 
 def test_rebuild_gives_the_same_press_tables(pworld, press_cfg, pclock):
     from tests.helpers import snapshot
-    from tracker.store.rebuild import rebuild
+    from tracker.runs.load import rebuild
 
     pworld.put_feed("/wire.rss", fixture_bytes("story-rss-tz.xml"))
     pworld.put_feed("/sax", fixture_bytes("saxerror.xml"))
@@ -174,7 +174,7 @@ def test_rebuild_gives_the_same_press_tables(pworld, press_cfg, pclock):
     add_pages(cfg, [str(FIXTURES / "page-without-date.html")], clock=pclock, **NO_SLEEP)
     tables = ("articles", "article_sources", "gdelt_volume", "sync_state")
     before = snapshot(cfg.database, tables)
-    rebuild(cfg.database, cfg.raw_dir, cfg.replica)
+    rebuild(cfg)
     assert snapshot(cfg.database, tables) == before
     assert before["articles"] and before["gdelt_volume"]
     assert GDELT_PATH in cfg.press.gdelt.api_base_url

@@ -11,9 +11,10 @@ import pytest
 
 from tests.conftest import corpus_dir
 from tests.helpers import snapshot
-from tests.sources.imports.test_import_fast import odd_lines
+from tests.sources.x.imports.test_import_fast import odd_lines
 from tracker.sources.x import bulk
 from tracker.store.db import open_db
+from tracker.sources.registry import REGISTRY
 from tracker.store.loader import load_pending
 from tracker.store.raw import RawWriter
 
@@ -77,7 +78,7 @@ def load(tmp_path, monkeypatch, mode, pages):
     db = tmp_path / f"{mode}.duckdb"
     con = open_db(db)
     try:
-        result = load_pending(con, raw)
+        result = load_pending(con, raw, REGISTRY)
     finally:
         con.close()
     return result, snapshot(db, exclude=("raw_files",))
@@ -137,7 +138,7 @@ def test_mode_setting(monkeypatch, mode):
 
 
 def test_a_failure_inside_the_batch_path_costs_speed_not_rows(monkeypatch, caplog):
-    from tracker.sources.imports import fast
+    from tracker.sources.x import fast
     from tracker.sources.x.normalize import normalize
 
     recs = [{"type": "page", "source": "x", "status": 200, "run_id": "r", "seq": i,

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from tests.conftest import make_post
 from tests.helpers import rows, snapshot
-from tracker import runner
+from tracker.runs import runner
 from tracker.testing.xapi import Fault
 from tracker.store.raw import list_raw_files, read_raw_file
 from tracker.core.timeutil import snowflake_at, snowflake_time
@@ -26,7 +26,7 @@ def seed(world, clock, n=250, author="100", handle="alice"):
 def test_backfill_paginates_and_second_run_reads_only_new(world, make_cfg, clock):
     seed(world, clock, 250)
     cfg = make_cfg()
-    r1 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r1 = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (r1.status, r1.requests, r1.pages, r1.posts_read) == ("ok", 4, 4, 250)
     assert r1.by_purpose == {"users": 1, "timeline": 3}
     assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(250, 250)]
@@ -40,7 +40,7 @@ def test_backfill_paginates_and_second_run_reads_only_new(world, make_cfg, clock
 
     clock.advance(minutes=15)
     new = make_post(world, "100", clock.at - timedelta(minutes=1), "fresh post")
-    r2 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r2 = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     # then a batched recent search (one account here) since that cursor
     assert (r2.requests, r2.posts_read, r2.by_purpose) == (1, 1, {"timeline": 1})
     last = world.requests[-1]
@@ -53,9 +53,9 @@ def test_backfill_paginates_and_second_run_reads_only_new(world, make_cfg, clock
 def test_same_collection_twice_adds_nothing(world, make_cfg, clock):
     seed(world, clock, 30)
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     before = snapshot(cfg.replica, exclude=("runs", "raw_pages", "sync_state"))
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     # one row changes: the cursor, which now says when the account was last read
     assert (r.new_rows, r.updated_rows, r.posts_read) == (0, 1, 0)
     assert snapshot(cfg.replica, exclude=("runs", "raw_pages", "sync_state")) == before
@@ -64,10 +64,10 @@ def test_same_collection_twice_adds_nothing(world, make_cfg, clock):
 def test_handles_resolved_once_and_rename_recorded_not_duplicated(world, make_cfg, clock):
     seed(world, clock, 3)
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     world.users["100"]["username"] = "alice_new"
     make_post(world, "100", clock.at, "after the rename")
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert world.count(r"^/2/users/by$") == 1
     assert rows(cfg, "SELECT account_id, handle FROM accounts") == [("100", "alice_new")]
     assert rows(cfg, "SELECT handle FROM account_handles ORDER BY handle") == [
@@ -83,16 +83,16 @@ def test_poll_three_snapshots_then_closed_and_never_read_again(world, make_cfg, 
     poll_post = make_post(world, "100", clock.at - timedelta(minutes=5), "Peace plan?",
                           attachments={"poll_ids": ["900"]})
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)          # first sighting: snapshot 1
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)          # first sighting: snapshot 1
     world.set_poll("900", [40, 20])
     clock.advance(minutes=10)
-    r = runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)     # snapshot 2
+    r = runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP)     # snapshot 2
     assert r.by_purpose == {"poll_refresh": 1}
     assert world.requests[-1].params["ids"] == poll_post["id"]
     world.set_poll("900", [70, 30], "closed")
     clock.advance(minutes=60)
-    runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)         # snapshot 3, final
-    r = runner.snapshot_polls(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP)         # snapshot 3, final
+    r = runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP)
     assert r.requests == 0
     got = rows(cfg, "SELECT label, votes, voting_status FROM poll_snapshots "
                     "ORDER BY captured_at, position")
@@ -111,8 +111,8 @@ def test_reply_thread_collected_incrementally(world, make_cfg, clock):
                    conversation_id=root["id"], in_reply_to_user_id="100",
                    referenced_tweets=[{"type": "replied_to", "id": root["id"]}])
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    res = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+    res = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
     # the reply only: the root is stored, so the search does not ask for it again
     assert (res.requests, res.posts_read) == (1, 1)
     assert world.requests[-1].params["query"] == f"(conversation_id:{root['id']}) is:reply"
@@ -123,7 +123,7 @@ def test_reply_thread_collected_incrementally(world, make_cfg, clock):
     r2 = make_post(world, "100", clock.at - timedelta(minutes=10), "@bob yes",
                    conversation_id=root["id"], in_reply_to_user_id="200",
                    referenced_tweets=[{"type": "replied_to", "id": r1["id"]}])
-    runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
     assert world.requests[-1].params["since_id"] == covered
     assert rows(cfg, "SELECT post_id, reply_to_post_id, conversation_id FROM posts "
                      "WHERE reply_to_post_id IS NOT NULL ORDER BY post_id") == [
@@ -138,20 +138,20 @@ def test_replies_window_excludes_old_posts(world, make_cfg, clock):
     world.add_user({"id": "100", "username": "alice", "name": "Alice"})
     make_post(world, "100", clock.at - timedelta(days=8), "old")
     cfg = make_cfg(replies_window_days=7)
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    assert runner.collect_replies(cfg, clock=clock, **NO_SLEEP).requests == 0
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+    assert runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP).requests == 0
 
 
 def test_edit_becomes_a_version(world, make_cfg, clock):
     world.add_user({"id": "100", "username": "alice", "name": "Alice"})
     v1 = make_post(world, "100", clock.at - timedelta(minutes=30), "teh claim")
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     clock.advance(minutes=10)                    # edited ten minutes later: a new id
     v2_id = str(snowflake_at(clock.at))
     world.edit(v1["id"], {**v1, "id": v2_id, "text": "the claim"})
     clock.advance(minutes=1)
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert rows(cfg, "SELECT edit_chain_id, version_index, version_post_id, text "
                      "FROM post_versions ORDER BY version_index") == [
         (v1["id"], 0, v1["id"], "teh claim"), (v1["id"], 1, v2_id, "the claim")]
@@ -165,10 +165,10 @@ def test_deletion_and_protected_are_recorded_never_removed(world, make_cfg, cloc
         make_post(world, "100", clock.at - timedelta(hours=2, minutes=i), f"post {i}")
     a, b, c = sorted(world.tweets, key=int)
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     world.delete(a)
     world.protected.add(b)
-    r = runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
     assert r.by_purpose == {"deletion_check": 1}
     assert world.requests[-1].params["ids"] == ",".join([a, b, c])
     state = ("SELECT post_id, deleted_at IS NOT NULL, missing_since IS NOT NULL, "
@@ -179,7 +179,7 @@ def test_deletion_and_protected_are_recorded_never_removed(world, make_cfg, cloc
     assert rows(cfg, "SELECT resource_id, title FROM api_errors ORDER BY resource_id") == [
         (a, "Not Found Error"), (b, "Authorization Error")]
     clock.advance(hours=6)
-    runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
     assert world.requests[-1].params["ids"] == ",".join([a, b, c])   # the sighting first
     assert rows(cfg, state) == [(a, True, True, None), (b, False, False, "protected"),
                                 (c, False, False, None)]
@@ -187,7 +187,7 @@ def test_deletion_and_protected_are_recorded_never_removed(world, make_cfg, cloc
                 [a]) == [(True,)]
     # the next check skips what is known deleted, and c, seen a moment ago (its spacing at 8
     # hours old is 2 hours); b has not answered since it turned protected
-    runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
     assert world.requests[-1].params["ids"] == b
 
 
@@ -198,7 +198,7 @@ def test_429_with_near_reset_waits_then_succeeds(world, make_cfg, clock):
                               headers={"x-rate-limit-reset": str(reset)}))
     slept = []
     cfg = make_cfg(max_rate_limit_wait_seconds=60)
-    r = runner.collect_posts(cfg, clock=clock, sleep=slept.append)
+    r = runner.run(cfg, "collect_posts", clock=clock, sleep=slept.append)
     assert r.status == "ok" and r.posts_read == 5
     assert len(slept) == 1 and 30 <= slept[0] <= 32
 
@@ -212,17 +212,17 @@ def test_429_with_far_reset_stops_cleanly_and_resumes(world, make_cfg, clock):
                               headers={"x-rate-limit-reset": str(reset)}))
     # let the first timeline page through, then 429
     world.faults[0].times = 0
-    first = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    first = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert first.status == "ok"
     for i in range(3):
         make_post(world, "100", clock.at + timedelta(minutes=i), f"new {i}")
     world.faults[0].times = 1
-    stopped = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    stopped = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert stopped.status == "stopped" and stopped.exit_code == 4
     assert "rate limited" in stopped.stop_reason
     assert rows(cfg, "SELECT status, stop_reason IS NOT NULL FROM runs "
                      "ORDER BY started_at DESC LIMIT 1") == [("stopped", True)]
-    resumed = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    resumed = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (resumed.status, resumed.posts_read) == ("ok", 3)
     assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(253, 253)]
 
@@ -232,7 +232,7 @@ def test_usage_cap_429_stops_without_waiting(world, make_cfg, clock):
     world.faults.append(Fault(r"/tweets$", status=429, body=json.dumps(
         {"title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap"})))
     slept = []
-    r = runner.collect_posts(make_cfg(), clock=clock, sleep=slept.append)
+    r = runner.run(make_cfg(), "collect_posts", clock=clock, sleep=slept.append)
     assert r.status == "stopped" and "usage cap" in r.stop_reason and slept == []
 
 
@@ -241,7 +241,7 @@ def test_503_then_success_retries_and_archives_both(world, make_cfg, clock):
     world.faults.append(Fault(r"/tweets$", status=503, times=2))
     slept = []
     cfg = make_cfg(backoff_base_seconds=1, backoff_max_seconds=10)
-    r = runner.collect_posts(cfg, clock=clock, sleep=slept.append)
+    r = runner.run(cfg, "collect_posts", clock=clock, sleep=slept.append)
     assert (r.status, r.requests, r.posts_read) == ("ok", 4, 5)
     assert slept == [1, 2]                       # bounded exponential backoff
     assert rows(cfg, "SELECT http_status FROM raw_pages WHERE purpose = 'timeline' "
@@ -252,18 +252,18 @@ def test_persistent_5xx_fails_the_run_and_keeps_the_cursor(world, make_cfg, cloc
     seed(world, clock, 5)
     world.faults.append(Fault(r"/tweets$", status=502, times=10))
     cfg = make_cfg(max_retries=2)
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r.status == "failed" and "gave up after 3 attempts" in r.error
     assert rows(cfg, "SELECT count(*) FROM sync_state") == [(0,)]
     world.faults.clear()
-    assert runner.collect_posts(cfg, clock=clock, **NO_SLEEP).posts_read == 5
+    assert runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP).posts_read == 5
 
 
 def test_truncated_body_is_quarantined_and_retried(world, make_cfg, clock):
     seed(world, clock, 5)
     world.faults.append(Fault(r"/tweets$", truncate=True))
     cfg = make_cfg()
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (r.status, r.quarantined, r.posts_read) == ("ok", 1, 5)
     got = rows(cfg, "SELECT http_status, error FROM raw_pages WHERE purpose = 'timeline' "
                     "ORDER BY seq")
@@ -275,16 +275,16 @@ def test_truncated_body_is_quarantined_and_retried(world, make_cfg, clock):
 def test_budget_runs_out_mid_pagination_then_next_run_fills_the_gap(world, make_cfg, clock):
     seed(world, clock, 450)
     cfg = make_cfg(max_requests_per_run=3)           # users/by + 2 of 5 timeline pages
-    r1 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r1 = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (r1.status, r1.requests, r1.posts_read) == ("stopped", 3, 200)
     assert "request budget" in r1.stop_reason
     cursor = json.loads(rows(cfg, "SELECT cursor FROM sync_state")[0][0])
     assert cursor["newest_id"] is None and cursor["gap"]["read"] == 200
     # new posts arrive meanwhile; the next runs finish the backfill first, then catch up
     make_post(world, "100", clock.at, "newer")
-    r2 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r2 = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert world.requests[-r2.requests].params["until_id"] == cursor["gap"]["until_id"]
-    r3 = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r3 = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r3.status == "ok"
     total_read = r1.posts_read + r2.posts_read + r3.posts_read
     assert rows(cfg, "SELECT count(*), count(DISTINCT post_id) FROM posts") == [(451, 451)]
@@ -297,7 +297,7 @@ def test_raw_archive_is_verbatim_and_has_no_secret(world, make_cfg, clock):
 
     seed(world, clock, 5)
     cfg = make_cfg()
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     files = list_raw_files(cfg.raw_dir)
     assert len(files) == 1
     recs = [rl.record for rl in read_raw_file(cfg.raw_dir / files[0])]
@@ -325,7 +325,7 @@ def test_repeating_pagination_token_is_detected_and_stopped(world, make_cfg, clo
 
     world._page = looping
     cfg = make_cfg()
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert r.status == "failed" and "pagination loop" in r.error
     assert r.requests == 3                   # users/by, first page, one repeat: then stop
     # every post read is stored and the cursor still marks the gap, so nothing is skipped
@@ -347,8 +347,8 @@ def test_a_budget_smaller_than_the_due_conversations_defers_the_rest(world, make
                                  conversation_id=root["id"], in_reply_to_user_id="100",
                                  referenced_tweets=[{"type": "replied_to", "id": root["id"]}]))
     cfg = make_cfg(max_requests_per_run=2, search_query_max_chars=64)
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    runs = [runner.collect_replies(cfg, clock=clock, **NO_SLEEP) for _ in range(3)]
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+    runs = [runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP) for _ in range(3)]
     assert [(r.status, r.exit_code, r.requests) for r in runs] == [("ok", 0, 2)] * 2 + [
         ("ok", 0, 1)]
     assert [r.details.get("deferred") for r in runs] == [
@@ -372,10 +372,10 @@ def test_a_budget_smaller_than_the_deletion_candidates_rotates_through_them(
         make_post(world, "100", clock.at - timedelta(hours=5, seconds=i), f"post {i}")
     newest = max(world.tweets, key=int)
     cfg = make_cfg(max_requests_per_run=4)        # users/by + 3 timeline pages
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     world.delete(newest)
     cfg = make_cfg(max_requests_per_run=1)        # one lookup of 100 posts a run
-    runs = [runner.check_deletions(cfg, clock=clock, **NO_SLEEP) for _ in range(4)]
+    runs = [runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP) for _ in range(4)]
     assert [r.requests for r in runs] == [1, 1, 1, 1]
     # each run exits 0 and records what it left; the deletion is confirmed by the second
     assert [(r.status, r.details.get("deferred")) for r in runs] == [

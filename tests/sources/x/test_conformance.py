@@ -21,7 +21,7 @@ import yaml
 
 from tests.conftest import corpus_dir
 from tracker.core.errors import MalformedPage
-from tracker.sources.rows import Rows
+from tracker.store.rows import Rows
 from tracker.sources.x.normalize import normalize
 
 FETCHED_AT = "2022-10-03T18:00:00.000000Z"

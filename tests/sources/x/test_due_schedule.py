@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from tests.conftest import make_post
 from tests.helpers import rows, snapshot
-from tracker import runner
-from tracker.store.rebuild import rebuild
+from tracker.runs import runner
+from tracker.runs.load import rebuild
 
 NO_SLEEP = {"sleep": lambda s: None}
 
@@ -76,13 +76,13 @@ def test_three_accounts_280_posts_budget_100_every_run_exits_0(world, make_cfg, 
     world.now = clock.at
     world.max_query_chars = 512
     cfg = make_cfg(("alice", "bob", "carol"), max_requests_per_run=100)
-    first = [runner.collect_posts(cfg, clock=clock, **NO_SLEEP),
-             runner.collect_replies(cfg, clock=clock, **NO_SLEEP)]
+    first = [runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP),
+             runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)]
     assert [r.status for r in first] == ["ok", "ok"]
     clock.advance(minutes=15)
     world.now = clock.at
-    second = [runner.collect_posts(cfg, clock=clock, **NO_SLEEP),
-              runner.collect_replies(cfg, clock=clock, **NO_SLEEP)]
+    second = [runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP),
+              runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)]
     assert [(r.status, r.exit_code) for r in second] == [("ok", 0), ("ok", 0)]
     # within two runs every reply the server has is stored, each read once
     assert replies_stored(cfg) == served_replies(world)
@@ -92,7 +92,7 @@ def test_three_accounts_280_posts_budget_100_every_run_exits_0(world, make_cfg, 
     clock.advance(minutes=15)
     world.now = clock.at
     before = len(world.requests)
-    again = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    again = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
     due = again.details["replies"]["conversations_due"]
     young = rows(cfg, "SELECT count(DISTINCT conversation_id) FROM posts WHERE author_id IN "
                       "('1', '2', '3') AND created_at > ?", [clock.at - timedelta(hours=6)])
@@ -107,8 +107,8 @@ def test_batches_fill_the_query_limit_and_never_exceed_it(world, make_cfg, clock
              for i in range(30)]
     world.max_query_chars = 512
     cfg = make_cfg(("alice",), search_query_max_chars=512)
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    r = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
     queries = [s.params["query"] for s in searches(world)]
     # "conversation_id:" and a 19-digit id are 35 characters: 12 of them, 11 " OR " and
     # "(…) is:reply" fit (the youngest conversations first)
@@ -126,15 +126,15 @@ def test_a_batch_of_members_with_different_cursors_skips_nothing(world, make_cfg
     a = make_post(world, "1", clock.at - timedelta(hours=2), "a")
     early = reply(world, "7", a, clock.at - timedelta(hours=1))
     cfg = make_cfg(("alice",))
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    runner.collect_replies(cfg, clock=clock, **NO_SLEEP)          # a: searched, cursor ~now
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)          # a: searched, cursor ~now
     clock.advance(minutes=30)
     b = make_post(world, "1", clock.at - timedelta(minutes=20), "b")   # new: cursor = its id
     late_a = reply(world, "7", a, clock.at - timedelta(minutes=10), seq=2)
     late_b = reply(world, "7", b, clock.at - timedelta(minutes=5), seq=3)
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     before = len(world.requests)
-    r = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
     (s,) = searches(world, before)                              # one search for both
     assert s.params["query"] in (
         f"(conversation_id:{a['id']} OR conversation_id:{b['id']}) is:reply",
@@ -155,32 +155,32 @@ def test_a_quiet_conversation_is_not_searched_and_a_revived_one_is(world, make_c
     root = make_post(world, "1", clock.at - timedelta(hours=30), "an older post")   # 24-72 h
     reply(world, "7", root, clock.at - timedelta(hours=29))
     cfg = make_cfg(("alice",))
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    assert runner.collect_replies(cfg, clock=clock, **NO_SLEEP).requests == 1
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+    assert runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP).requests == 1
     n = len(world.requests)
     for _ in range(2):                       # hourly: in this tier, due every 3 hours
         clock.advance(hours=1)
-        assert runner.collect_replies(cfg, clock=clock, **NO_SLEEP).requests == 0
+        assert runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP).requests == 0
     clock.advance(minutes=56)                # (due up to 5 minutes early: cron drift)
-    r = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)    # 3 h after: due, finds nothing
+    r = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)    # 3 h after: due, finds nothing
     assert r.requests == 1 and len(searches(world, n)) == 1
     # quiet once: the spacing doubles (6 h): not due 3 hours later
     clock.advance(hours=3)
-    assert runner.collect_replies(cfg, clock=clock, **NO_SLEEP).requests == 0
+    assert runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP).requests == 0
     # revived: the root's reply count goes up (read again by a deletion check) -> due now
     world.tweets[root["id"]]["public_metrics"] = {**root["public_metrics"], "reply_count": 2}
     late = reply(world, "7", root, clock.at - timedelta(minutes=2), seq=5)
-    runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
     clock.advance(minutes=1)
-    r = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
     assert r.requests == 1 and late["id"] in replies_stored(cfg)
     # a reply that arrives by another path (the tracked account's own, in its timeline)
     clock.advance(hours=1)
-    assert runner.collect_replies(cfg, clock=clock, **NO_SLEEP).requests == 0
+    assert runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP).requests == 0
     own = reply(world, "1", root, clock.at - timedelta(minutes=1), "thanks", seq=6)
     fan = reply(world, "7", root, clock.at - timedelta(seconds=30), "yw", parent=own, seq=7)
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
-    r = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
     assert r.requests == 1 and fan["id"] in replies_stored(cfg)
 
 
@@ -190,12 +190,12 @@ def test_deletion_checks_thin_with_age(world, make_cfg, clock):
     day = make_post(world, "1", clock.at - timedelta(hours=12), "half a day", 1)
     old = make_post(world, "1", clock.at - timedelta(hours=100), "four days", 2)
     cfg = make_cfg(("alice",))
-    runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     looked = []
     for _ in range(8):                       # hourly checks for 8 hours
         clock.advance(hours=1)
         n = len(world.requests)
-        runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+        runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
         looked.append(sorted(i for r in world.requests[n:] for i in r.params["ids"].split(",")))
     # young: every run while under 6 h (at 2-5 h), then every 2 h (at 7 and 9 h); 12 h old:
     # every 2 h (at 14-20 h); 4 days old: once a day (not in these 8 hours)
@@ -209,18 +209,18 @@ def test_exit_codes_and_rebuild_after_scheduled_runs(world, make_cfg, clock):
     three_accounts(world, clock, rng, posts=60, days=3)
     cfg = make_cfg(("alice", "bob", "carol"), max_requests_per_run=3)
     # a budget too small for the timelines' backfill stops the run (exit 4, resumes)
-    r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     assert (r.status, r.exit_code) == ("stopped", 4)
     while r.status == "stopped":
-        r = runner.collect_posts(cfg, clock=clock, **NO_SLEEP)
+        r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     # a budget too small for the due conversations defers the rest (exit 0)
-    r = runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
+    r = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
     assert (r.status, r.exit_code) == ("ok", 0) and r.details["deferred"]["conversations"] > 0
     for _ in range(10):
         clock.advance(minutes=15)
-        runner.collect_replies(cfg, clock=clock, **NO_SLEEP)
-        runner.check_deletions(cfg, clock=clock, **NO_SLEEP)
+        runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
+        runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
     assert replies_stored(cfg) == served_replies(world)
     before = snapshot(cfg.database)
-    rebuild(cfg.database, cfg.raw_dir, cfg.replica)
+    rebuild(cfg)
     assert snapshot(cfg.database) == before

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracker.config import FeedConfig
+from tracker.sources.press.config import FeedConfig
 from tracker.core.errors import SourceError
 from tracker.sources.press.http import PressFetcher
 from tracker.sources.press.normalize import parse_feed

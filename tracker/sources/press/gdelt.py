@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tracker.config import GdeltConfig, PressQueryConfig
+from tracker.sources.press.config import GdeltConfig, PressQueryConfig
 from tracker.core.errors import MalformedPage, SourceError
 from tracker.core.timeutil import iso, parse_iso
 from tracker.sources.press.http import PressFetcher

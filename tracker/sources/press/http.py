@@ -17,7 +17,7 @@ from typing import Callable
 import requests
 
 from tracker import __version__
-from tracker.config import PressConfig
+from tracker.sources.press.config import PressConfig
 from tracker.store.raw import RawWriter
 from tracker.core.timeutil import utcnow
 from tracker.sources.fetch import ArchivingFetcher, FetchLimits

@@ -1,7 +1,6 @@
-"""The press jobs: `collect_press` (feeds, then GDELT queries) and `add_pages` (press add).
+"""The press jobs: `collect_press` (feeds, then GDELT queries) and `press_add` (press add).
 
-Both go through ``tracker.runner.run_job``: lock, raw archive, the shared loader, the replica and
-``runs``. A failing feed or query does not stop the others; the run ends ``failed`` with every
+The generic runner runs both: lock, raw archive, the shared loader, the replica and ``runs``. A failing feed or query does not stop the others; the run ends ``failed`` with every
 failure and its reason in ``runs.error``. A malformed feed whose entries could still be read
 leaves the run ``ok`` with the warning in ``runs.error``. The request cap stops the run
 (``stopped``, exit code 4) with the cursors intact.
@@ -12,11 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 
-from tracker.config import Config, PressQueryConfig
 from tracker.core.errors import ConfigError, RunStopped, SourceError, TrackerError
-from tracker.runner import Context, RunResult, run_job
-from tracker.store.raw import RawWriter
+from tracker.core.storyquery import parse_query, to_gdelt
 from tracker.core.timeutil import iso
+from tracker.sources.base import Job
+from tracker.sources.press.config import PressQueryConfig
 from tracker.sources.press.feeds import FeedOutcome, collect_feed, scope_of
 from tracker.sources.press.gdelt import QueryOutcome, collect_query
 from tracker.sources.press.http import PressFetcher
@@ -49,7 +48,7 @@ class PressReport:
                 "failures": list(self.failures), "warnings": list(self.warnings)}
 
 
-def _finish(report: PressReport, result: RunResult) -> None:
+def _finish(report: PressReport, result) -> None:
     if report.failures:
         msg = f"{len(report.failures)} failed: " + "; ".join(report.failures)
         if report.warnings:
@@ -59,7 +58,7 @@ def _finish(report: PressReport, result: RunResult) -> None:
         result.error = "warnings: " + "; ".join(report.warnings)
 
 
-def _select_feeds(cfg: Config, names: list[str] | None):
+def _select_feeds(cfg, names: list[str] | None):
     feeds = [f for f in cfg.press.feeds if f.enabled]
     if names:
         known = {f.name.lower(): f for f in cfg.press.feeds}
@@ -71,10 +70,8 @@ def _select_feeds(cfg: Config, names: list[str] | None):
     return feeds
 
 
-def story_queries(cfg: Config) -> list[PressQueryConfig]:
+def story_queries(cfg) -> list[PressQueryConfig]:
     """One GDELT query per story whose query GDELT can express (named ``story-<id>``)."""
-    from tracker.core.storyquery import parse_query, to_gdelt
-
     names = {q.name for q in cfg.press.queries}
     out = []
     for story in cfg.stories:
@@ -90,92 +87,105 @@ def story_queries(cfg: Config) -> list[PressQueryConfig]:
     return out
 
 
-def collect_press(cfg: Config, *, feeds: list[str] | None = None, gdelt: bool = True,
-                  **kw) -> RunResult:
-    """Every enabled feed (conditional GET), then every press query on GDELT.
+def _chosen(cfg, options: dict) -> tuple[list, list]:
+    """(feeds, GDELT queries) a collect_press run reads (options: feeds, gdelt)."""
+    chosen = _select_feeds(cfg, options.get("feeds"))
+    gdelt = options.get("gdelt", True)
+    queries = ([*cfg.press.queries, *story_queries(cfg)]
+               if (gdelt and cfg.press.gdelt.enabled) else [])
+    return chosen, queries
+
+
+def _collect_precheck(cfg, options: dict) -> None:
+    chosen, queries = _chosen(cfg, options)
+    if not chosen and not queries:
+        raise ConfigError("press: nothing to collect; add press.feeds or press.queries "
+                          "(with press.gdelt.enabled: true)")
+
+
+def collect_press(raw, ctx, result) -> None:
+    """Every enabled feed (conditional GET), then every press query on GDELT (options: ``feeds``
+    names some feeds only, ``gdelt=False`` leaves GDELT out).
 
     ``result.details`` holds what happened to each feed and query (see PressReport).
     """
+    cfg = ctx.cfg
     report = PressReport()
-    chosen = _select_feeds(cfg, feeds)
-    queries = ([*cfg.press.queries, *story_queries(cfg)]
-               if (gdelt and cfg.press.gdelt.enabled) else [])
-
-    def precheck() -> None:
-        if not chosen and not queries:
-            raise ConfigError("press: nothing to collect; add press.feeds or press.queries "
-                              "(with press.gdelt.enabled: true)")
-
-    def body(raw: RawWriter, ctx: Context, result: RunResult) -> None:
-        f = PressFetcher(cfg.press, raw, sleep=ctx.sleep, clock=ctx.clock)
-        try:
-            for feed in chosen:
-                try:
-                    out = collect_feed(f, feed, ctx.cursor(SOURCE, scope_of(feed)))
-                except RunStopped:
-                    raise
-                except TrackerError as exc:
-                    report.failures.append(f"feed {feed.name!r}: {exc}")
-                    log.error("press: feed %s failed: %s", feed.name, exc)
-                    continue
-                report.feeds.append(out)
-                if out.warning:
-                    report.warnings.append(f"feed {feed.name!r}: {out.warning}")
-            now = ctx.clock()
-            for q in queries:
-                try:
-                    out = collect_query(f, cfg.press.gdelt, q,
-                                        ctx.cursor(SOURCE, f"gdelt:{q.name}"),
-                                        ctx.cursor(SOURCE, f"gdelt_volume:{q.name}"), now)
-                except RunStopped:
-                    raise
-                except TrackerError as exc:
-                    report.failures.append(f"GDELT query {q.name!r}: {exc}")
-                    log.error("press: GDELT query %s failed: %s", q.name, exc)
-                    continue
-                report.queries.append(out)
-                for t in out.truncated:
-                    report.warnings.append(f"GDELT query {q.name!r}: {t}")
-        except RunStopped as exc:
-            if report.failures:
-                raise type(exc)(f"{exc}; before that, {len(report.failures)} failed: "
-                                + "; ".join(report.failures)) from None
-            raise
-        finally:
-            ctx.absorb(f.stats, result)
-            result.details.update(report.details())
-        _finish(report, result)
-
-    return run_job(cfg, "collect_press", SOURCE, body, precheck=precheck, **kw)
+    chosen, queries = _chosen(cfg, ctx.options)
+    f = PressFetcher(cfg.press, raw, sleep=ctx.sleep, clock=ctx.clock)
+    try:
+        for feed in chosen:
+            try:
+                out = collect_feed(f, feed, ctx.cursor(SOURCE, scope_of(feed)))
+            except RunStopped:
+                raise
+            except TrackerError as exc:
+                report.failures.append(f"feed {feed.name!r}: {exc}")
+                log.error("press: feed %s failed: %s", feed.name, exc)
+                continue
+            report.feeds.append(out)
+            if out.warning:
+                report.warnings.append(f"feed {feed.name!r}: {out.warning}")
+        now = ctx.clock()
+        for q in queries:
+            try:
+                out = collect_query(f, cfg.press.gdelt, q,
+                                    ctx.cursor(SOURCE, f"gdelt:{q.name}"),
+                                    ctx.cursor(SOURCE, f"gdelt_volume:{q.name}"), now)
+            except RunStopped:
+                raise
+            except TrackerError as exc:
+                report.failures.append(f"GDELT query {q.name!r}: {exc}")
+                log.error("press: GDELT query %s failed: %s", q.name, exc)
+                continue
+            report.queries.append(out)
+            for t in out.truncated:
+                report.warnings.append(f"GDELT query {q.name!r}: {t}")
+    except RunStopped as exc:
+        if report.failures:
+            raise type(exc)(f"{exc}; before that, {len(report.failures)} failed: "
+                            + "; ".join(report.failures)) from None
+        raise
+    finally:
+        ctx.absorb(f.stats, result)
+        result.details.update(report.details())
+    _finish(report, result)
 
 
-def add_pages(cfg: Config, targets: list[str], *, url: str | None = None,
-              **kw) -> RunResult:
-    """Archive and load single articles: http(s) URLs or saved HTML files.
+def _add_precheck(cfg, options: dict) -> None:
+    targets = options.get("targets") or []
+    if not targets:
+        raise ConfigError("press add: give at least one URL or saved HTML file")
+    if options.get("url") and len(targets) != 1:
+        raise ConfigError("--url names the article of one page; give one URL or FILE with it")
+
+
+def press_add(raw, ctx, result) -> None:
+    """Archive and load single articles: http(s) URLs or saved HTML files (options:
+    ``targets``, and ``url`` naming the article of one saved page).
 
     ``result.details["pages"]`` holds what was extracted from each page.
     """
     report = PressReport()
-    if url and len(targets) != 1:
-        raise ConfigError("--url names the article of one page; give one URL or FILE with it")
+    f = PressFetcher(ctx.cfg.press, raw, sleep=ctx.sleep, clock=ctx.clock)
+    try:
+        for target in ctx.options["targets"]:
+            try:
+                report.pages.append(add_page(f, raw, target, url=ctx.options.get("url"),
+                                             clock=ctx.clock))
+            except RunStopped:
+                raise
+            except TrackerError as exc:
+                report.failures.append(str(exc))
+    finally:
+        ctx.absorb(f.stats, result)
+        result.details.update(report.details())
+    _finish(report, result)
 
-    def precheck() -> None:
-        if not targets:
-            raise ConfigError("press add: give at least one URL or saved HTML file")
 
-    def body(raw: RawWriter, ctx: Context, result: RunResult) -> None:
-        f = PressFetcher(cfg.press, raw, sleep=ctx.sleep, clock=ctx.clock)
-        try:
-            for target in targets:
-                try:
-                    report.pages.append(add_page(f, raw, target, url=url, clock=ctx.clock))
-                except RunStopped:
-                    raise
-                except TrackerError as exc:
-                    report.failures.append(str(exc))
-        finally:
-            ctx.absorb(f.stats, result)
-            result.details.update(report.details())
-        _finish(report, result)
-
-    return run_job(cfg, "press_add", SOURCE, body, precheck=precheck, **kw)
+JOBS = (
+    Job("collect_press", "press", collect_press, "press feeds and GDELT queries",
+        default_cron="11-59/30 * * * *", precheck=_collect_precheck),
+    Job("press_add", "press", press_add, "single articles from URLs or saved pages",
+        scheduled=False, precheck=_add_precheck),
+)

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from tracker.config import Config
+from tracker.core.config import BaseConfig as Config
 from tracker.core.errors import QueryError
-from tracker.query import run_query
+from tracker.store.query import run_query
 
 # reported_at: the publisher's time when known, else GDELT's seendate, else our first sighting;
 # `clock` says which one it is.

@@ -20,7 +20,7 @@ from typing import Any
 from tracker.core.errors import MalformedPage
 from tracker.core.jsonload import loads
 from tracker.core.timeutil import iso
-from tracker.sources.rows import Rows
+from tracker.store.rows import Rows
 from tracker.sources.press.canonical import BadURL, canonical_url, domain_of
 from tracker.sources.press.http import FINAL_URL, body_encoding
 

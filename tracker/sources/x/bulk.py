@@ -14,8 +14,12 @@ from __future__ import annotations
 import logging
 import os
 
+import duckdb
+import pyarrow as pa
+
 from tracker.core.errors import MalformedPage
-from tracker.sources.rows import Rows
+from tracker.store.rows import Rows
+from tracker.sources.x import fast
 from tracker.sources.x.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -68,11 +72,6 @@ def bulk_line(record: dict) -> bytes | None:
 
 def normalize_pages(records: list[dict]) -> list[tuple[dict, Rows | None, Exception | None]]:
     """(record, rows, error) of each page, as ``normalize`` would give them, in order."""
-    import duckdb
-    import pyarrow as pa
-
-    from tracker.sources.imports import fast
-
     lines = [bulk_line(r) for r in records]
     ch = _PagesChunk(records)
     try:
@@ -140,3 +139,17 @@ class _PagesChunk:
             out.tables.setdefault(table, []).extend(trows)
         out.post_status.extend(rows.post_status)
         out.skipped.extend(rows.skipped)
+
+
+class Batches:
+    """X's batched normalizer as the loader asks for it (Source.batch)."""
+
+    def size(self, record: dict) -> int | None:
+        return bulk_size(record) if bulk_mode() != "0" else None
+
+    def bytes(self) -> tuple[int, int]:
+        return (0 if bulk_mode() == "always" else BULK_MIN_BYTES), BULK_BATCH_BYTES
+
+    def normalize(self, records: list[dict]) -> list[tuple[dict, Rows | None,
+                                                           Exception | None]]:
+        return normalize_pages(records)

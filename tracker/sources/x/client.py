@@ -18,7 +18,7 @@ from typing import Any, Callable
 import requests
 import tweepy
 
-from tracker.config import XConfig
+from tracker.sources.x.config import XConfig
 from tracker.core.errors import RateLimited
 from tracker.core.jsonload import loads
 from tracker.store.raw import RawWriter

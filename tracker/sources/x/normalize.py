@@ -9,7 +9,7 @@ from typing import Any
 from tracker.core.errors import MalformedPage
 from tracker.core.jsonload import loads
 from tracker.core.timeutil import parse_iso
-from tracker.sources.rows import Rows
+from tracker.store.rows import Rows
 
 PLATFORM = "x"
 

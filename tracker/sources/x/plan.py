@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
+from tracker.core.errors import MalformedPage
 from tracker.core.timeutil import parse_iso
-from tracker.sources.x.schedule import TOLERANCE, spacing
+from tracker.sources.x.normalize import normalize
+from tracker.store.raw import read_raw_file
+from tracker.sources.schedule import TOLERANCE, spacing
 
 
 def _num(value) -> int:
@@ -103,8 +107,8 @@ def read_plan(con: duckdb.DuckDBPyConnection | None, cfg=None, now: datetime | N
         "AND p.post_id IS NOT NULL AND s.deleted_at IS NULL ORDER BY p.post_id").fetchall()]
     if cfg is None or now is None:
         return plan
-    handles = tracked_handles if tracked_handles is not None else [a.handle for a in
-                                                                   cfg.accounts]
+    handles = tracked_handles if tracked_handles is not None else [
+        a.handle for a in cfg.accounts_on("x")]
     plan.tracked_ids = [plan.known_handles[h.lower()] for h in handles
                         if h.lower() in plan.known_handles]
     if plan.tracked_ids:
@@ -186,7 +190,7 @@ def conversations_due(con: duckdb.DuckDBPyConnection | None, author_ids: list[st
         every = spacing(age, rc.schedule)
         if every is None:
             continue
-        searched_at = _time(searched)
+        searched_at = parse_time(searched)
         tier = tier_of(age, rc.schedule)
         if searched_at is None:
             out.append(((0, tier, 0.0, -_num(cid)), ConversationDue(cid, age, replies, "new", last_id)))
@@ -252,10 +256,42 @@ def deletions_due(con: duckdb.DuckDBPyConnection | None, author_ids: list[str],
     return [r[0] for r in rows]
 
 
-def _time(value) -> datetime | None:
+def parse_time(value) -> datetime | None:
     if not value:
         return None
     try:
         return parse_iso(value)
     except (ValueError, OverflowError):
         return None
+
+
+def plan_pending(plan: XPlan, cursors: dict[str, dict], raw_dir: Path,
+                 waiting: list[str]) -> None:
+    """Complete a plan read from the replica with what waits in raw (the database could not
+    be written): the cursors the waiting pages carry, and the polls they saw, so that a poll
+    first seen meanwhile is refreshed on schedule and one seen closed is not read again."""
+    plan.cursors.update(cursors)
+    open_posts = set(plan.open_poll_posts)
+    for post_id, closed in pending_polls(raw_dir, waiting).values():
+        if post_id:
+            (open_posts.discard if closed else open_posts.add)(post_id)
+    plan.open_poll_posts = sorted(open_posts, key=lambda p: (len(p), p))
+
+
+def pending_polls(raw_dir: Path, files: list[str]) -> dict[str, tuple[str | None, bool]]:
+    """poll_id -> (its post's id, closed?) as the given X raw files last saw it, in run order."""
+    out: dict[str, tuple[str | None, bool]] = {}
+    for rel in files:
+        for rl in read_raw_file(Path(raw_dir) / rel):
+            rec = rl.record
+            if not (rec and rec.get("type") == "page" and rec.get("source") == "x"):
+                continue
+            try:
+                rows = normalize(rec)
+            except MalformedPage:
+                continue
+            for p in rows.tables.get("polls", []):
+                post, closed = out.get(p["poll_id"], (None, False))
+                out[p["poll_id"]] = (post or p["post_id"],
+                                     closed or p["voting_status"] == "closed")
+    return out

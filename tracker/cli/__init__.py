@@ -1,0 +1,84 @@
+"""The `tracker` command. Thin: each command parses its options, calls the library, prints, and
+exits with a clear code; the library's typed errors become one line on stderr.
+
+Commands are grouped by topic (collect, ops, query, analysis, report, demo); each registered
+source adds its own (tracker/sources/<name>/cli.py), and `tracker run` / `tracker schedule` run
+the jobs the registry declares.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tracker import __version__
+from tracker.cli import analysis, collect, demo, ops, query, report
+from tracker.config import load_config
+from tracker.core.errors import TrackerError
+from tracker.core.logs import setup_logging
+from tracker.core.terminal import err
+from tracker.runs import runner
+from tracker.sources.registry import REGISTRY
+
+
+class TrackerGroup(click.Group):
+    """Turns the library's typed errors into one line on stderr and a distinct exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+
+def build_cli() -> click.Group:
+    """The command group: the common commands, then every registered source's."""
+
+    @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--config", "config_path", default="config.yaml", show_default=True,
+                  type=click.Path(dir_okay=False), help="Configuration file.")
+    @click.option("--log-level", default="WARNING", show_default=True,
+                  type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+                                    case_sensitive=False))
+    @click.option("--log-file", type=click.Path(dir_okay=False),
+                  help="Log to this file, not stderr.")
+    @click.version_option(__version__, prog_name="tracker")
+    @click.pass_context
+    def cli(ctx: click.Context, config_path: str, log_level: str, log_file: str | None) -> None:
+        """Collect posts, polls, replies and coverage; align claims, denials and rebuttals.
+
+        Every command reads --config (default ./config.yaml). Times are UTC.
+        """
+        ctx.ensure_object(dict)
+        setup_logging(log_level, log_file)
+        loaded: dict = {}
+
+        def config():
+            if "cfg" not in loaded:
+                loaded["cfg"] = load_config(config_path)
+                setup_logging(ctx.obj["log_level"], log_file, secret_env=(
+                    "X_BEARER_TOKEN", *REGISTRY.secret_env(loaded["cfg"])))
+            return loaded["cfg"]
+
+        ctx.obj.update(config_path=config_path, log_level=log_level, log_file=log_file,
+                       config=config, run=runner.run)
+
+    for module in (collect, ops, query, analysis, report, demo):
+        module.register(cli)
+    for source in REGISTRY.sources:
+        if source.cli is not None:
+            source.cli(cli)
+    return cli
+
+
+cli = build_cli()
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Analysis commands: analyze, stories, timeline, label, unlabel."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tracker.analysis import api
+from tracker.core.outputs import check_output_file
+from tracker.core.terminal import config_of, out, report_run, table
+from tracker.runs.analyze import run_analysis, set_label, unset_label
+from tracker.store.db import read_connection
+from tracker.store.query import export
+
+
+@click.command()
+@click.argument("story", required=False)
+@click.pass_context
+def analyze(ctx: click.Context, story: str | None) -> None:
+    """Match items to the configured stories and label them (idempotent)."""
+
+    result = run_analysis(config_of(ctx), story)
+    report_run(result)
+    for story_id, counts in result.details.items():
+        parts = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no items"
+        out.print(f"  {story_id}: {parts}", highlight=False)
+    sys.exit(result.exit_code)
+
+
+@click.command()
+@click.pass_context
+def stories(ctx: click.Context) -> None:
+    """Each story with its first claim, press report, denial, rebuttal and the lags."""
+
+    con = read_connection(config_of(ctx))
+    try:
+        df = api.story_firsts(con)
+    finally:
+        con.close()
+    print_firsts(df)
+
+
+def print_firsts(df) -> None:
+    """Each story's firsts and lags, as lines of text."""
+    if df.empty:
+        out.print("no stories analysed yet (configure `stories:` and run `tracker analyze`)")
+        return
+    for row in df.itertuples(index=False):
+        out.print(f"[bold]{row.story_id}[/]: {row.title}", highlight=False)
+        for label, at, item in (
+                ("first claim", row.first_claim_at, row.first_claim_item),
+                ("first press report of the claim", row.first_claim_press_at,
+                 row.first_claim_press_item),
+                ("first denial", row.first_denial_at, row.first_denial_item),
+                ("first press report of the denial", row.first_denial_press_at,
+                 row.first_denial_press_item),
+                ("first rebuttal", row.first_rebuttal_at, row.first_rebuttal_item)):
+            when = "—" if at is None or at != at else f"{at:%Y-%m-%d %H:%M} UTC  {item}"
+            out.print(f"  {label:<34} {when}", highlight=False)
+        for label, lag in (("claim → press", row.claim_to_press),
+                           ("claim → denial", row.claim_to_denial),
+                           ("denial → press", row.denial_to_press),
+                           ("denial → rebuttal", row.denial_to_rebuttal)):
+            out.print(f"  lag {label:<30} {'—' if lag is None or lag != lag else lag}",
+                      highlight=False)
+
+
+@click.command()
+@click.argument("story")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "csv", "json", "parquet"]))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.pass_context
+def timeline(ctx: click.Context, story: str, fmt: str, output: str | None) -> None:
+    """A story's timeline: time (UTC), event, who, what, evidence."""
+
+    cfg = config_of(ctx)
+    cfg.story(story)
+    if output and fmt == "table":
+        raise click.UsageError("-o needs --format csv, json or parquet")
+    target = check_output_file(cfg, output) if output else None
+    con = read_connection(cfg)
+    try:
+        df = api.timeline(con, story)
+    finally:
+        con.close()
+    if fmt != "table":
+        text = export(df, fmt, target)
+        if text is not None:
+            click.echo(text, nl=False)
+        return
+    print_timeline(df, story)
+
+
+def print_timeline(df, story: str, skip_replies: bool = False) -> None:
+    """The readable terminal table of a story's timeline."""
+    if skip_replies:
+        df = df[df["event_type"] != "reply"]
+    if df.empty:
+        out.print(f"{story}: no items (run `tracker analyze`)")
+        return
+    view = df.assign(
+        time=df["event_at"].dt.strftime("%Y-%m-%d %H:%M") + df["clock"].map(
+            {"created_at": "", "published_at": "", "gdelt_seen_at": " (GDELT)",
+             "first_seen_at": " (seen)"}),
+        event=df["event_type"] + df["stance"].map(
+            lambda s: f" ({s})" if isinstance(s, str) and s else ""),
+        who=df["actor"].fillna(df["platform_or_outlet"]).fillna("")
+        + df["role"].map(lambda r: f" [{r}]" if r and r != "press" else "").fillna(""),
+        what=df["text"].fillna("").str.replace("\n", " ").str.slice(0, 70),
+        evidence=df["evidence"] + df["labeled_by"].map(
+            lambda b: " ✎" if b == "analyst" else ""))
+    out.print(table(view[["time", "event", "who", "what", "evidence"]],
+                     f"{story} — times in UTC", max_rows=500))
+
+
+@click.command()
+@click.argument("story")
+@click.argument("item")
+@click.argument("event")
+@click.option("--note", help="Why (kept with the label).")
+@click.pass_context
+def label(ctx: click.Context, story: str, item: str, event: str, note: str | None) -> None:
+    """Set an analyst's EVENT label on ITEM (post id or article URL) in STORY.
+
+    The analyst's label wins over the automatic one and survives every re-analysis.
+    """
+
+    result = set_label(config_of(ctx), story, item, event, note)
+    report_run(result)
+    sys.exit(result.exit_code)
+
+
+@click.command()
+@click.argument("story")
+@click.argument("item")
+@click.pass_context
+def unlabel(ctx: click.Context, story: str, item: str) -> None:
+    """Withdraw the analyst's label on ITEM in STORY (the automatic label applies again)."""
+    result = unset_label(config_of(ctx), story, item)
+    report_run(result)
+    sys.exit(result.exit_code)
+
+
+def register(cli: click.Group) -> None:
+    for cmd in (analyze, stories, timeline, label, unlabel):
+        cli.add_command(cmd)

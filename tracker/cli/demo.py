@@ -1,0 +1,57 @@
+"""`tracker demo`: the collection over the bundled sample, through local API servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tracker.analysis import api
+from tracker.cli.analysis import print_firsts, print_timeline
+from tracker.core.terminal import out, table
+from tracker.report import write_report
+from tracker.runs.demo import DEMO_STORY, SUMMARY_QUERIES, run_demo
+from tracker.store.db import read_connection
+from tracker.store.query import run_query
+
+
+@click.command()
+@click.option("--dir", "workdir", default="data/demo", show_default=True,
+              type=click.Path(file_okay=False), help="Where the demo keeps its database.")
+def demo(workdir: str) -> None:
+    """Run the collection over the bundled sample through a local API server, then show it."""
+    out.print("[bold]Demo[/]: replaying data/sample (a reconstruction of the October 2022 "
+              "episode) through a local X API server on 127.0.0.1.\n")
+
+    def on_run(label: str, r) -> None:
+        if r.requests or r.job == "analyze":
+            read = f", {r.posts_read} posts read" if r.posts_read else ""
+            out.print(f"[dim]{label}[/]  {r.job}: {r.requests} requests{read}, "
+                      f"{r.new_rows} new / {r.updated_rows} updated rows", highlight=False)
+
+    result = run_demo(Path(workdir), on_run=on_run)
+    for title, q in SUMMARY_QUERIES.items():
+        out.print()
+        out.print(table(run_query(result.config, q), title))
+
+    story = DEMO_STORY["id"]
+    con = read_connection(result.config)
+    try:
+        out.print()
+        print_timeline(api.timeline(con, story), story, skip_replies=True)
+        out.print()
+        print_firsts(api.story_firsts(con, story))
+    finally:
+        con.close()
+    report = write_report(result.config, story, Path(workdir) / "report.html")
+    cfg_path = result.config.source_path
+    out.print(f"\nStory report: {report.path}", highlight=False, soft_wrap=True)
+    out.print(f"\nStored in {result.config.database}. Explore it:\n"
+              f"  tracker --config {cfg_path} timeline {story}\n"
+              f"  tracker --config {cfg_path} status\n"
+              f"  tracker --config {cfg_path} sql \"SELECT * FROM timeline LIMIT 5\"",
+              highlight=False, soft_wrap=True)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(demo)

@@ -1,0 +1,146 @@
+"""`tracker demo`: the whole X collection over the bundled sample, through a local API server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from tracker.config import load_config
+from tracker.core.errors import TrackerError
+from tracker.runs.analyze import run_analysis
+from tracker.runs.runner import RunResult, run_all
+from tracker.testing.press import PressSample
+from tracker.testing.press import serve as serve_press
+from tracker.testing.sample import SampleWorld
+from tracker.testing.xapi import serve
+
+DEMO_TOKEN_ENV = "TRACKER_DEMO_TOKEN"
+DEMO_STORY = {
+    "id": "musk-putin-call",
+    "title": "Did the billionaire discuss Ukraine with the Russian president?",
+    "query": '(Putin OR Kremlin) AND (Musk OR "Elon")',
+    "window": {"start": "2022-10-01", "end": "2022-10-31"},
+    "actors": [{"platform": "x", "handle": "ianbremmer", "role": "claimant"},
+               {"platform": "x", "handle": "elonmusk", "role": "subject"}],
+}
+MARKER = ".tracker-demo"
+
+
+class SimClock:
+    """Time standing at a phase of the sample, advancing with the real clock from there."""
+
+    def __init__(self, at: datetime):
+        self.at, self.start = at, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.at + timedelta(seconds=time.monotonic() - self.start)
+
+
+@dataclass
+class DemoResult:
+    config: object
+    runs: list[tuple[str, RunResult]] = field(default_factory=list)
+
+
+def prepare_workdir(workdir: Path) -> None:
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / MARKER).exists():
+            raise TrackerError(f"{workdir} exists and is not a demo folder; choose --dir")
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("created by `tracker demo`; safe to delete\n")
+
+
+def run_demo(workdir: Path, on_run: Callable[[str, RunResult], None] | None = None,
+             sample_path: Path | None = None) -> DemoResult:
+    """Replay the sample phase by phase (poll snapshots, posts, replies, deletion checks, press),
+    then analyse the sample story."""
+    workdir = Path(workdir).resolve()
+    prepare_workdir(workdir)
+    token = "demo-token-not-a-secret"
+    os.environ[DEMO_TOKEN_ENV] = token
+    sample = SampleWorld.load(sample_path, token=token)
+    press = PressSample.load()
+    with serve(sample.world) as url, serve_press(press.world) as press_url:
+        cfg_path = workdir / "config.yaml"
+        cfg_path.write_text(yaml.safe_dump({
+            "storage": {"database": "tracker.duckdb", "raw_dir": "raw"},
+            "x": {"api_base_url": url, "bearer_token_env": DEMO_TOKEN_ENV,
+                  "max_requests_per_run": 100, "replies_window_days": 7},
+            "accounts": [{"platform": "x", "handle": "elonmusk"},
+                         {"platform": "x", "handle": "ianbremmer"}],
+            "press": press.config(press_url),
+            "stories": [DEMO_STORY],
+        }, sort_keys=False))
+        cfg = load_config(cfg_path)
+        result = DemoResult(cfg)
+        jobs = ("snapshot_polls", "collect_posts", "collect_replies", "check_deletions",
+                "collect_press")
+        for phase in sample.phases:
+            sample.advance(phase.index)
+            press.world.now = phase.at           # feed items published by now are served
+            clock = SimClock(phase.at)
+            for job in jobs:
+                for r in run_all(cfg, job, clock=clock, sleep=lambda s: None):
+                    label = f"{phase.at:%Y-%m-%d %H:%M}Z {phase.name}"
+                    result.runs.append((label, r))
+                    if on_run:
+                        on_run(label, r)
+                    if r.status != "ok":
+                        raise TrackerError(f"demo run {r.job} ended {r.status}: "
+                                           f"{r.error or r.stop_reason}")
+        r = run_analysis(cfg, clock=SimClock(sample.phases[-1].at))
+        result.runs.append(("analysis", r))
+        if on_run:
+            on_run("analysis", r)
+        if r.status != "ok":
+            raise TrackerError(f"demo analysis ended {r.status}: {r.error or r.stop_reason}")
+    return result
+
+
+SUMMARY_QUERIES = {
+    "Tracked accounts' posts (created_at is the platform's clock, UTC)": """
+        SELECT p.created_at, a.handle, CASE WHEN p.reply_to_post_id IS NOT NULL THEN 'reply'
+               WHEN p.poll_id IS NOT NULL THEN 'poll' ELSE 'post' END AS kind,
+               left(replace(p.text, chr(10), ' '), 70) AS text,
+               p.deleted_at IS NOT NULL AS deleted
+        FROM posts p JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
+        WHERE a.handle IN ('elonmusk', 'ianbremmer') ORDER BY p.created_at""",
+    "Poll snapshots (captured_at is our clock)": """
+        SELECT captured_at, label, votes, voting_status,
+               round(100.0 * votes / sum(votes) OVER (PARTITION BY captured_at), 1) AS pct
+        FROM poll_snapshots ORDER BY captured_at, position""",
+    "Edits (one row per text version)": """
+        SELECT edit_chain_id, version_index, version_post_id, left(text, 60) AS text
+        FROM post_versions WHERE edit_chain_id IN
+          (SELECT edit_chain_id FROM post_versions GROUP BY 1 HAVING count(*) > 1)
+        ORDER BY edit_chain_id, version_index""",
+    "Articles (published_at is the publisher's clock; GDELT's seendate or ours when absent)": """
+        SELECT coalesce(a.published_at, s.gdelt_seen, a.first_seen_at) AS reported_at,
+               CASE WHEN a.published_at IS NOT NULL THEN 'published'
+                    WHEN s.gdelt_seen IS NOT NULL THEN 'gdelt seen' ELSE 'first seen' END AS clock,
+               coalesce(a.outlet, a.domain) AS outlet, left(a.title, 60) AS title, s.sources
+        FROM articles a JOIN (
+            SELECT url, min(gdelt_seen_at) AS gdelt_seen,
+                   string_agg(source_kind || ':' || source_name, ', '
+                              ORDER BY source_kind, source_name) AS sources
+            FROM article_sources GROUP BY url) s USING (url)
+        ORDER BY reported_at, a.url""",
+    "Stored rows": """
+        SELECT 'accounts' AS tbl, count(*) AS n FROM accounts UNION ALL
+        SELECT 'posts', count(*) FROM posts UNION ALL
+        SELECT 'replies', count(*) FROM posts WHERE reply_to_post_id IS NOT NULL UNION ALL
+        SELECT 'post_versions', count(*) FROM post_versions UNION ALL
+        SELECT 'polls', count(*) FROM polls UNION ALL
+        SELECT 'poll_snapshots', count(*) FROM poll_snapshots UNION ALL
+        SELECT 'deleted posts', count(*) FROM posts WHERE deleted_at IS NOT NULL UNION ALL
+        SELECT 'runs', count(*) FROM runs UNION ALL
+        SELECT 'raw pages', count(*) FROM raw_pages""",
+}

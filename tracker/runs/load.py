@@ -1,0 +1,60 @@
+"""Loading what waits in the raw archive, rebuilding from it, and what waits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from tracker.core.errors import TrackerError
+from tracker.sources.registry import REGISTRY
+from tracker.store.db import damaged, open_db, refresh_replica
+from tracker.store.loader import LoadResult, load_pending, pending_files
+from tracker.store.raw import list_raw_files
+from tracker.store.rebuild import rebuild as rebuild_from
+
+
+def load_now(cfg, progress=None, retry_failed: bool = False) -> LoadResult:
+    """Load every pending raw file, then refresh the replica.
+
+    Raises DatabaseUnavailable (busy or damaged: nothing loaded). A replica that cannot be
+    refreshed does not undo the load: ``result.replica_error`` says why."""
+    con = open_db(cfg.database)
+    try:
+        result = load_pending(con, cfg.raw_dir, REGISTRY, progress=progress,
+                              retry_failed=retry_failed,
+                              memory_limit=cfg.storage.load_memory_limit)
+    except (duckdb.Error, OSError) as exc:
+        broken = damaged(cfg.database, exc)
+        if broken is None:
+            raise
+        raise broken from None
+    finally:
+        con.close()
+    try:
+        refresh_replica(cfg.database, cfg.replica)
+    except TrackerError as exc:
+        result.replica_error = str(exc)
+    return result
+
+
+def rebuild(cfg, progress=None) -> LoadResult:
+    """Recreate the database from the raw archive alone (see store/rebuild.py)."""
+    return rebuild_from(cfg.database, cfg.raw_dir, REGISTRY, cfg.replica, progress=progress,
+                        memory_limit=cfg.storage.load_memory_limit)
+
+
+def pending_summary(cfg) -> list[str]:
+    """Raw files waiting to be loaded (reads the replica when the database is busy)."""
+    for path in (cfg.database, cfg.replica):
+        if not Path(path).exists():
+            continue
+        try:
+            con = open_db(path, read_only=True)
+        except TrackerError:
+            continue
+        try:
+            return pending_files(con, cfg.raw_dir)
+        finally:
+            con.close()
+    return list_raw_files(cfg.raw_dir)

@@ -1,0 +1,94 @@
+"""`tracker status`: last runs, cursors, pending raw files, open polls, table sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from tracker.core.errors import DatabaseUnavailable, TrackerError
+from tracker.sources.registry import REGISTRY
+from tracker.store.db import damaged, open_db
+from tracker.store.loader import damaged_files, failed_files, pending_files
+from tracker.store.raw import list_raw_files
+from tracker.core.timeutil import utcnow
+
+COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "articles",
+           "article_sources", "story_items", "api_errors",
+           "runs", "raw_pages")
+
+
+@dataclass
+class Status:
+    read_from: str
+    counts: dict[str, int] = field(default_factory=dict)
+    runs: pd.DataFrame | None = None
+    cursors: pd.DataFrame | None = None
+    open_polls: pd.DataFrame | None = None
+    pending: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    damaged: list[tuple[str, str]] = field(default_factory=list)
+    # the database: "ok", "missing", "busy: …" or "damaged: …" (then status reads the replica)
+    database: str = "ok"
+    # source -> its due work now (conversations, deletion checks, how long the oldest waited)
+    backlog: dict = field(default_factory=dict)
+
+
+def collect_status(cfg, limit: int = 10) -> Status:
+    """Read status from the database, or from the replica while the database is busy or
+    cannot be read (``Status.database`` says which)."""
+    state = "ok" if cfg.database.exists() else "missing"
+    for path, label in ((cfg.database, "database"), (cfg.replica, "read-only replica")):
+        if not path.exists():
+            continue
+        try:
+            con = open_db(path, read_only=True)
+        except DatabaseUnavailable as exc:
+            if path == cfg.database:
+                state = f"{exc.reason}: {exc}"
+            continue
+        except TrackerError as exc:
+            if path == cfg.database:
+                state = f"unreadable: {exc}"
+            continue
+        try:
+            return _read(cfg, con, f"{label} {path}", state, limit)
+        except (duckdb.Error, OSError) as exc:
+            broken = damaged(path, exc)
+            if broken is None:
+                raise
+            if path == cfg.database:
+                state = f"{broken.reason}: {broken}"
+        finally:
+            con.close()
+    return Status("nothing yet", pending=list_raw_files(cfg.raw_dir), database=state)
+
+
+def _read(cfg, con, source: str, state: str, limit: int) -> Status:
+    st = Status(source, database=state)
+    for t in COUNTED:
+        st.counts[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    st.runs = con.execute(
+        "SELECT run_id, job, status, started_at, requests, pages, posts_read, new_rows, "
+        "updated_rows, load_deferred_at, deferred, coalesce(stop_reason, error) AS reason "
+        "FROM runs ORDER BY started_at DESC LIMIT ?", [limit]).df()
+    now = utcnow()
+    for source in REGISTRY.sources:
+        if source.plan is None:
+            continue
+        backlog = getattr(source.plan(con, cfg, now, {}), "backlog", None)
+        if backlog is not None:
+            st.backlog[source.name] = backlog.as_dict()
+    st.cursors = con.execute(
+        "SELECT source, scope, cursor, updated_at FROM sync_state ORDER BY source, scope"
+    ).df()
+    st.open_polls = con.execute(
+        "SELECT p.poll_id, p.post_id, p.voting_status, p.end_at, count(DISTINCT s.captured_at) "
+        "AS snapshots, max(s.captured_at) AS last_snapshot FROM polls p LEFT JOIN "
+        "poll_snapshots s USING (platform, poll_id) WHERE p.final_snapshot_at IS NULL "
+        "GROUP BY ALL ORDER BY p.poll_id").df()
+    st.pending = pending_files(con, cfg.raw_dir)
+    st.failed = failed_files(con)
+    st.damaged = damaged_files(con)
+    return st

@@ -1,0 +1,1 @@
+"""The scheduler service (`tracker schedule`) and the crontab it shares a definition with."""
