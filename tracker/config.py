@@ -41,6 +41,8 @@ def _check_identities(cfg) -> list[str]:
     errors: list[str] = []
 
     def check(where: str, item) -> None:
+        if item.platform is None and platforms:
+            item.platform = next(iter(platforms))      # the first registered platform
         source = platforms.get(item.platform)
         if source is None:
             errors.append(f"{where}.platform: unknown platform {item.platform!r} (platforms: "

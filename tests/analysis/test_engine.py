@@ -170,15 +170,23 @@ def test_analyst_label_wins_and_survives_reanalysis_and_analyze_is_idempotent(co
     claim = world.post(CLAIMANT, "2022-10-11T12:10:00+00:00", "Musk talked to Putin")
     analyze(con, stories())
     con.execute("INSERT INTO analyst_labels VALUES ('r:1', 'call', 'post', ?, 'set', "
-                "'mention', 'a joke, not a claim', 'ana', '2022-10-12T00:00:00Z')", [claim])
+                "'mention', 'a joke, not a claim', 'ana', '2022-10-12T00:00:00Z', 'x')", [claim])
     before = con.execute("SELECT * FROM story_items ORDER BY ALL").fetchall()
     analyze(con, stories())
     assert con.execute("SELECT * FROM story_items ORDER BY ALL").fetchall() == before
     assert labels(con)[0][:4] == (claim, "mention", "analyst",
                                   "analyst ana: a joke, not a claim (automatic: claim)")
     con.execute("INSERT INTO analyst_labels VALUES ('r:2', 'call', 'post', ?, 'unset', NULL, "
-                "NULL, 'ana', '2022-10-13T00:00:00Z')", [claim])
+                "NULL, 'ana', '2022-10-13T00:00:00Z', 'x')", [claim])
     assert labels(con)[0][1] == "claim"
+    # a label recorded before items had a platform (NULL) applies to the post with that id
+    con.execute("INSERT INTO analyst_labels VALUES ('r:3', 'call', 'post', ?, 'set', "
+                "'denial', NULL, 'ana', '2022-10-14T00:00:00Z', NULL)", [claim])
+    assert labels(con)[0][:3] == (claim, "denial", "analyst")
+    assert con.execute("SELECT count(*) FROM timeline WHERE item_id = ?", [claim]).fetchone() == (1,)
+    con.execute("INSERT INTO analyst_labels VALUES ('r:4', 'call', 'post', ?, 'unset', NULL, "
+                "NULL, 'ana', '2022-10-15T00:00:00Z', 'x')", [claim])
+    assert labels(con)[0][1] == "claim"            # one history, whatever each row's platform
 
 
 def test_empty_story_still_has_a_firsts_row(con, world):

@@ -191,7 +191,7 @@ def build(con) -> dict[str, str]:
             sys.modules[name] = before
     # An analyst's decision (it wins over the automatic label and shows ✎); its note is markup.
     con.execute("INSERT INTO analyst_labels VALUES ('analyst:1', ?, 'post', ?, 'set', "
-                "'mention', 'a remark, not a reply <b>to</b> the claim', 'ana', ?)",
+                "'mention', 'a remark, not a reply <b>to</b> the claim', 'ana', ?, 'x')",
                 [STORY_ID, w.ids["r4"], at("2022-10-12T10:00:00+00:00")])
     return w.ids
 

@@ -44,11 +44,12 @@ def reply_stance(con: duckdb.DuckDBPyConnection, story_id: str, freq: str = "1h"
 
 
 def poll_series(con: duckdb.DuckDBPyConnection, poll_id: str,
-                freq: str | None = None) -> pd.DataFrame:
+                freq: str | None = None, platform: str | None = None) -> pd.DataFrame:
     """A poll's option shares over time (one column per option); resampled if freq is given,
-    carrying the last capture forward."""
+    carrying the last capture forward. ``platform`` narrows a poll id several platforms use."""
     df = con.execute("SELECT captured_at, label, share FROM poll_series WHERE poll_id = ? "
-                     "ORDER BY captured_at, position", [poll_id]).df()
+                     "AND platform = coalesce(?, platform) ORDER BY captured_at, position",
+                     [poll_id, platform]).df()
     if df.empty:
         return df
     wide = df.pivot(index="captured_at", columns="label", values="share")
@@ -57,4 +58,4 @@ def poll_series(con: duckdb.DuckDBPyConnection, poll_id: str,
 
 def poll_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The latest (final, once closed) snapshot of every poll."""
-    return con.execute("SELECT * FROM poll_results ORDER BY poll_id, position").df()
+    return con.execute("SELECT * FROM poll_results ORDER BY platform, poll_id, position").df()

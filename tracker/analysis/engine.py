@@ -67,52 +67,54 @@ def _label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
     expr, qparams = to_sql(node, "p.text")
     mterms, mparams = _matched_terms_sql(node, "p.text")
     start, end = story.window.start_at, story.window.end_at
-    con.execute("CREATE OR REPLACE TEMP TABLE _actors AS SELECT account_id, role FROM "
-                "story_actors WHERE story_id = ? AND account_id IS NOT NULL", [story.id])
+    con.execute("CREATE OR REPLACE TEMP TABLE _actors AS SELECT platform, account_id, role "
+                "FROM story_actors WHERE story_id = ? AND account_id IS NOT NULL", [story.id])
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _seed AS
-        SELECT p.post_id, true AS matched FROM posts p
-        WHERE p.platform = 'x' AND p.reposted_post_id IS NULL AND p.created_at >= ?
-          AND p.created_at < ? AND {expr}
+        SELECT p.platform, p.post_id, true AS matched FROM posts p
+        WHERE p.reposted_post_id IS NULL AND p.created_at >= ? AND p.created_at < ? AND {expr}
         UNION
-        SELECT p.post_id, false FROM posts p JOIN _actors a ON a.account_id = p.author_id
-        WHERE p.platform = 'x' AND p.poll_id IS NOT NULL AND p.created_at >= ?
-          AND p.created_at < ?""", [start, end, *qparams, start, end])
+        SELECT p.platform, p.post_id, false FROM posts p
+        JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
+        WHERE p.poll_id IS NOT NULL AND p.created_at >= ? AND p.created_at < ?""",
+                [start, end, *qparams, start, end])
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _edges AS
-        SELECT post_id AS child, reply_to_post_id AS parent FROM posts
-        WHERE platform = 'x' AND reposted_post_id IS NULL AND reply_to_post_id IS NOT NULL
+        SELECT platform, post_id AS child, reply_to_post_id AS parent FROM posts
+        WHERE reposted_post_id IS NULL AND reply_to_post_id IS NOT NULL
           AND created_at >= ? AND created_at < ?
         UNION ALL
-        SELECT post_id, quoted_post_id FROM posts
-        WHERE platform = 'x' AND reposted_post_id IS NULL AND quoted_post_id IS NOT NULL
+        SELECT platform, post_id, quoted_post_id FROM posts
+        WHERE reposted_post_id IS NULL AND quoted_post_id IS NOT NULL
           AND created_at >= ? AND created_at < ?""", [start, end, start, end])
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _thread AS
-        WITH RECURSIVE thread(post_id) AS (
-            SELECT post_id FROM _seed
+        WITH RECURSIVE thread(platform, post_id) AS (
+            SELECT platform, post_id FROM _seed
             UNION
-            SELECT e.child FROM _edges e JOIN thread t ON e.parent = t.post_id
+            SELECT e.platform, e.child FROM _edges e
+            JOIN thread t ON e.platform = t.platform AND e.parent = t.post_id
         )
-        SELECT DISTINCT post_id FROM thread""")
+        SELECT DISTINCT platform, post_id FROM thread""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _it AS
-        SELECT p.post_id, p.text, p.poll_id, a.role,
+        SELECT p.platform, p.post_id, p.text, p.poll_id, a.role,
                rp.post_id AS reply_parent, ra.role AS reply_role,
                qp.post_id AS quote_parent, qa.role AS quote_role,
                coalesce(s.matched, false) AS matched,
                coalesce(regexp_extract(p.text, ?, 1), '') AS neg_cue,
                {mterms} AS mterms
         FROM _thread t
-        JOIN posts p ON p.platform = 'x' AND p.post_id = t.post_id
-        LEFT JOIN _seed s ON s.post_id = p.post_id AND s.matched
-        LEFT JOIN _actors a ON a.account_id = p.author_id
-        LEFT JOIN _thread tr ON tr.post_id = p.reply_to_post_id
-        LEFT JOIN posts rp ON rp.platform = 'x' AND rp.post_id = tr.post_id
-        LEFT JOIN _actors ra ON ra.account_id = rp.author_id
-        LEFT JOIN _thread tq ON tq.post_id = p.quoted_post_id
-        LEFT JOIN posts qp ON qp.platform = 'x' AND qp.post_id = tq.post_id
-        LEFT JOIN _actors qa ON qa.account_id = qp.author_id""", [NEG, *mparams])
+        JOIN posts p ON p.platform = t.platform AND p.post_id = t.post_id
+        LEFT JOIN _seed s ON s.platform = p.platform AND s.post_id = p.post_id AND s.matched
+        LEFT JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
+        LEFT JOIN _thread tr ON tr.platform = p.platform AND tr.post_id = p.reply_to_post_id
+        LEFT JOIN posts rp ON rp.platform = tr.platform AND rp.post_id = tr.post_id
+        LEFT JOIN _actors ra ON ra.platform = rp.platform AND ra.account_id = rp.author_id
+        LEFT JOIN _thread tq ON tq.platform = p.platform AND tq.post_id = p.quoted_post_id
+        LEFT JOIN posts qp ON qp.platform = tq.platform AND qp.post_id = tq.post_id
+        LEFT JOIN _actors qa ON qa.platform = qp.platform AND qa.account_id = qp.author_id""",
+                [NEG, *mparams])
     cue = ("CASE WHEN neg_cue <> '' THEN '; negation cue ''' || lower(neg_cue) || '''' "
            "ELSE '; no negation cue' END")
     rel = ("CASE WHEN {r} = '{want}' THEN 'reply to' ELSE 'quote of' END || ' the {who}''s "
@@ -121,7 +123,7 @@ def _label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
     rebut_rel = rel.format(r="reply_role", want="subject", who="subject")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _labels AS
-        SELECT ?::VARCHAR AS story_id, 'post' AS item_kind, post_id AS item_id,
+        SELECT ?::VARCHAR AS story_id, 'post' AS item_kind, platform, post_id AS item_id,
           CASE
             WHEN role IS NOT NULL AND poll_id IS NOT NULL THEN 'poll'
             WHEN role = 'subject' AND 'claimant' IN (reply_role, quote_role) THEN 'denial'
@@ -189,7 +191,7 @@ def _label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
         "SELECT min(p.created_at) FILTER (WHERE l.event_type = 'denial'), "
         "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal'), "
         "min(p.created_at) FILTER (WHERE l.event_type = 'claim') "
-        "FROM _labels l JOIN posts p ON p.platform = 'x' AND p.post_id = l.item_id "
+        "FROM _labels l JOIN posts p ON p.platform = l.platform AND p.post_id = l.item_id "
         "WHERE l.item_kind = 'post'").fetchone()
     con.execute(f"""
         INSERT INTO _labels
@@ -210,7 +212,7 @@ def _label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
                 ELSE 'coverage_of_claim' END AS event_type
             FROM m
         )
-        SELECT ?, 'article', url, event_type,
+        SELECT ?, 'article', 'web', url, event_type,
                CASE event_type WHEN 'coverage_of_rebuttal' THEN 'after-rebuttal+cue'
                                WHEN 'coverage_of_denial' THEN 'after-denial+cue'
                                WHEN 'mention' THEN 'before-claim'
@@ -242,18 +244,18 @@ def _label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
 def _stance(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Stance of every reply in _labels toward the post it answers."""
     rows = con.execute(
-        "SELECT l.item_id, p.text, pp.text FROM _labels l "
-        "JOIN posts p ON p.platform = 'x' AND p.post_id = l.item_id "
-        "LEFT JOIN posts pp ON pp.platform = 'x' AND pp.post_id = l.parent_item_id "
-        "WHERE l.event_type = 'reply' ORDER BY l.item_id").fetchall()
-    ids = [r[0] for r in rows]
+        "SELECT l.platform, l.item_id, p.text, pp.text FROM _labels l "
+        "JOIN posts p ON p.platform = l.platform AND p.post_id = l.item_id "
+        "LEFT JOIN posts pp ON pp.platform = l.platform AND pp.post_id = l.parent_item_id "
+        "WHERE l.event_type = 'reply' ORDER BY l.platform, l.item_id").fetchall()
     results = []
     if rows:
-        from tracker.analysis.stance import predict_stance
+        from tracker.analysis.stance import predict_stance  # loads numpy and the model
 
-        results = predict_stance([r[1] or "" for r in rows], [r[2] or "" for r in rows])
+        results = predict_stance([r[2] or "" for r in rows], [r[3] or "" for r in rows])
     return pa.table({
-        "item_id": pa.array(ids, pa.string()),
+        "platform": pa.array([r[0] for r in rows], pa.string()),
+        "item_id": pa.array([r[1] for r in rows], pa.string()),
         "stance": pa.array([r.label for r in results], pa.string()),
         "stance_rule": pa.array([r.rule for r in results], pa.string()),
         "stance_evidence": pa.array([r.evidence for r in results], pa.string()),
@@ -270,11 +272,13 @@ def analyze_story(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> StoryRe
         con.execute("DELETE FROM story_items WHERE story_id = ?", [story.id])
         con.execute("""
             INSERT INTO story_items
-            SELECT l.story_id, l.item_kind, l.item_id, l.event_type, l.rule, l.evidence,
+            SELECT l.story_id, l.item_kind, l.platform, l.item_id, l.event_type, l.rule,
+                   l.evidence,
                    l.confidence, l.parent_item_id, s.stance, s.stance_rule, s.stance_evidence,
                    s.stance_confidence
             FROM _labels l LEFT JOIN _stance_tbl s
-              ON l.item_kind = 'post' AND l.event_type = 'reply' AND s.item_id = l.item_id""")
+              ON l.item_kind = 'post' AND l.event_type = 'reply' AND s.platform = l.platform
+             AND s.item_id = l.item_id""")
     finally:
         con.unregister("_stance_tbl")
     by_event = dict(con.execute(

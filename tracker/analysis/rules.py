@@ -44,7 +44,7 @@ DENIAL_COVERAGE_CUES = [
 ]
 REBUTTAL_COVERAGE_CUES = [
     r"stands? by", r"doubles? down", r"rebut\w*", r"insist\w*", r"fires? back",
-    r"(responds?|responded|replies|replied) to (musk|the denial)", r"repeat\w* (his|her) claim",
+    r"(responds?|responded|replies|replied) to (the|a|his|her|their) (denial|critic\w*)", r"repeat\w* (his|her) claim",
     r"maintain\w*",
 ]
 

@@ -774,6 +774,7 @@ def train(replies: Sequence[str], parents: Sequence[str], labels: Sequence[str],
     class_weight_power``. One BLAS thread, fixed order, no randomness: the same inputs give the
     same file.
     """
+    # training only (bench/stance.py, the model build): not loaded to predict
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits

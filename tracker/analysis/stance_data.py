@@ -27,6 +27,16 @@ from typing import Sequence
 
 import numpy as np
 
+from tracker.analysis.stance import (
+    GRID,
+    V1_SETTINGS,
+    cue_only,
+    embed,
+    featurize,
+    predict_featurized,
+    train,
+)
+
 LABELS = ("support", "deny", "query", "comment")
 DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "rumoureval2017"
 
@@ -140,15 +150,11 @@ class Encoded:
 
     @classmethod
     def of(cls, replies: Sequence[Reply], embeddings: bool = True) -> Encoded:
-        from tracker.analysis.stance import embed, featurize
-
         feats = featurize([r.text for r in replies], [r.parent_text for r in replies])
         return cls(feats, embed([r.text for r in replies]) if embeddings else None)
 
 
 def _fit(replies: Sequence[Reply], idx: Sequence[int], enc: Encoded, **train_kw):
-    from tracker.analysis.stance import train
-
     dense = train_kw.get("dense", True)
     return train([replies[i].text for i in idx], [replies[i].parent_text for i in idx],
                  [replies[i].label for i in idx], feats=[enc.feats[i] for i in idx],
@@ -157,8 +163,6 @@ def _fit(replies: Sequence[Reply], idx: Sequence[int], enc: Encoded, **train_kw)
 
 def _predict(model, replies: Sequence[Reply], idx: Sequence[int], enc: Encoded,
              use_rules: bool = True) -> list[str]:
-    from tracker.analysis.stance import predict_featurized
-
     emb = enc.emb[list(idx)] if model.needs_embeddings else None
     res = predict_featurized([replies[i].text for i in idx], [enc.feats[i] for i in idx],
                              model=model, emb=emb, use_rules=use_rules)
@@ -185,8 +189,6 @@ def select_settings(replies: Sequence[Reply], idx: Sequence[int], enc: Encoded,
     the best macro-F1 (then deny F1) pooled over leave-one-event-out *within* the replies
     ``idx``: each of their events is predicted by a model trained on the others. Only these
     replies are read, so a held-out event outside ``idx`` is never seen."""
-    from tracker.analysis.stance import GRID
-
     evs = sorted({replies[i].event for i in idx})
     gold = [replies[i].label for i in idx]
     table = []
@@ -220,8 +222,6 @@ def leave_one_event_out(replies: list[Reply], held_out: list[str] | None = None,
     the v2 settings by :func:`select_settings` inside the training events (else the defaults,
     or ``train_kw``). The v1 model is retrained the way it was trained before
     (:data:`stance.V1_SETTINGS`)."""
-    from tracker.analysis.stance import V1_SETTINGS, cue_only
-
     if enc is None:
         enc = Encoded.of(replies, embeddings=any(s.startswith("model v2") for s in systems))
     preds = {s: [""] * len(replies) for s in systems}

@@ -122,7 +122,8 @@ def print_timeline(df, story: str, skip_replies: bool = False) -> None:
 @click.option("--note", help="Why (kept with the label).")
 @click.pass_context
 def label(ctx: click.Context, story: str, item: str, event: str, note: str | None) -> None:
-    """Set an analyst's EVENT label on ITEM (post id or article URL) in STORY.
+    """Set an analyst's EVENT label on ITEM in STORY: a post id (PLATFORM:ID when the id is on
+    several platforms) or an article URL.
 
     The analyst's label wins over the automatic one and survives every re-analysis.
     """

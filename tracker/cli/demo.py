@@ -10,7 +10,7 @@ from tracker.analysis import api
 from tracker.cli.analysis import print_firsts, print_timeline
 from tracker.core.terminal import out, table
 from tracker.report import write_report
-from tracker.runs.demo import DEMO_STORY, SUMMARY_QUERIES, run_demo
+from tracker.runs.demo import SUMMARY_QUERIES, demo_story, run_demo
 from tracker.store.db import read_connection
 from tracker.store.query import run_query
 
@@ -34,7 +34,7 @@ def demo(workdir: str) -> None:
         out.print()
         out.print(table(run_query(result.config, q), title))
 
-    story = DEMO_STORY["id"]
+    story = demo_story()["id"]
     con = read_connection(result.config)
     try:
         out.print()

@@ -71,15 +71,19 @@ def cost_cmd(ctx: click.Context, posts_per_day, replies_per_post, polls_per_day,
         return
     t = Table(title=f"{proj.accounts} accounts, {proj.days} days; runs from "
                     f"{proj.schedule_source}", title_justify="left")
-    for c in ("job", "cron", "runs", "requests", "post reads", "billed post reads",
-              "user reads", "USD", "note"):
-        t.add_column(c, justify="right" if c not in ("job", "cron", "note") else "left",
-                     no_wrap=c in ("job", "cron", "USD"))
+    several = len({j.source for j in proj.jobs}) > 1
+    cols = (["source"] if several else []) + [
+        "job", "cron", "runs", "requests", "post reads", "billed post reads", "user reads", "USD",
+        "note"]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("source", "job", "cron", "note") else "right",
+                     no_wrap=c in ("source", "job", "cron", "USD"))
     for j in proj.jobs:
-        t.add_row(j.job, j.cron or "", f"{j.runs:,}", f"{j.requests:,.0f}",
-                  f"{j.post_reads:,.0f}", f"{j.billed_post_reads:,.0f}",
+        t.add_row(*([j.source] if several else []), j.job, j.cron or "", f"{j.runs:,}",
+                  f"{j.requests:,.0f}", f"{j.post_reads:,.0f}", f"{j.billed_post_reads:,.0f}",
                   f"{j.user_reads:,.0f}", f"{j.usd:,.2f}", j.note)
-    t.add_row("total", "", "", f"{proj.requests:,.0f}", "", f"{proj.billed_post_reads:,.0f}",
+    t.add_row(*([""] if several else []), "total", "", "", f"{proj.requests:,.0f}", "",
+              f"{proj.billed_post_reads:,.0f}",
               "", f"{proj.total_usd:,.2f}",
               f"incl. {proj.base_usd:,.2f} monthly base" if proj.base_usd else "")
     out.print(t)

@@ -51,10 +51,11 @@ def http_url(v: str, example: str) -> str:
 
 
 class AccountConfig(Strict):
-    """A tracked account: its platform (a registered source's) and its handle there, checked
-    by that source once the whole configuration is read."""
+    """A tracked account: its platform (a registered source's; omitted: the first registered
+    platform's) and its handle there, checked by that source once the whole configuration is
+    read."""
 
-    platform: str = "x"
+    platform: str | None = None
     handle: str
 
     @field_validator("handle")
@@ -70,7 +71,7 @@ ROLES = ("claimant", "subject", "other")
 
 
 class ActorConfig(Strict):
-    platform: str = "x"
+    platform: str | None = None
     handle: str
     role: Literal["claimant", "subject", "other"] = "other"
 

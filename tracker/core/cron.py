@@ -63,6 +63,7 @@ class CronExpr:
 
     def trigger(self, timezone: tzinfo):
         """An APScheduler trigger that fires exactly when cron would (in ``timezone``)."""
+        # on first use: most commands never build a trigger
         from apscheduler.triggers.combining import OrTrigger
         from apscheduler.triggers.cron import CronTrigger
 

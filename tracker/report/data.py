@@ -131,14 +131,15 @@ def gather(con: duckdb.DuckDBPyConnection, story_id: str) -> ReportData:
         replies.index = replies.index.tz_localize("UTC")
 
     polls = []
-    for poll_id, post_id, text, url in con.execute(
-            "SELECT DISTINCT p.poll_id, p.post_id, p.text, p.url FROM timeline t "
-            "JOIN posts p ON p.platform = 'x' AND p.post_id = t.item_id "
+    for platform, poll_id, post_id, text, url in con.execute(
+            "SELECT DISTINCT p.platform, p.poll_id, p.post_id, p.text, p.url FROM timeline t "
+            "JOIN posts p ON p.platform = t.platform_or_outlet AND p.post_id = t.item_id "
             "WHERE t.story_id = ? AND t.item_kind = 'post' AND t.event_type = 'poll' "
-            "AND p.poll_id IS NOT NULL ORDER BY p.post_id", [story_id]).fetchall():
+            "AND p.poll_id IS NOT NULL ORDER BY p.platform, p.post_id", [story_id]).fetchall():
         series = _utc(con.execute(
             "SELECT captured_at, position, label, votes, share, voting_status FROM poll_series "
-            "WHERE poll_id = ? ORDER BY captured_at, position", [poll_id]).df(), "captured_at")
+            "WHERE platform = ? AND poll_id = ? ORDER BY captured_at, position",
+            [platform, poll_id]).df(), "captured_at")
         polls.append(Poll(poll_id, post_id, text, url, series))
 
     return ReportData(

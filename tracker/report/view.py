@@ -82,7 +82,7 @@ def lanes_and_items(data: ReportData, tf: TimeFormat) -> tuple[Lanes, list[dict]
             else:
                 lane = OTHERS_LANE
             who = f"@{actor}" if actor else "(unknown account)"
-            source = f"post on {_text(r.platform_or_outlet) or 'x'}"
+            source = f"post on {_text(r.platform_or_outlet) or 'an unknown platform'}"
         style = event_style(r.event_type)
         conf = r.confidence
         items.append({

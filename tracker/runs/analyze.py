@@ -34,17 +34,41 @@ def run_analysis(cfg, story_id: str | None = None, **kw) -> RunResult:
     return execute(cfg, "analyze", "analysis", body, **kw)
 
 
-def parse_item(item: str) -> tuple[str, str]:
-    """'post:ID', 'article:URL', a bare post id or a URL → (item_kind, item_id)."""
-    if item.startswith("post:"):
-        return "post", item[5:]
+def parse_item(item: str) -> tuple[str, str | None, str]:
+    """'post:ID', 'PLATFORM:ID' (e.g. mastodon:1093…), 'article:URL', a bare post id or a URL
+    → (item_kind, platform or None when not said, item_id)."""
     if item.startswith("article:"):
         item = item[8:]
-    elif re.fullmatch(r"\d{1,25}", item):
-        return "post", item
     if re.match(r"^https?://", item):
-        return "article", canonical_url(item)
-    raise TrackerError(f"item {item!r}: give a post id, post:ID, a URL or article:URL")
+        return "article", "web", canonical_url(item)
+    if item.startswith("post:"):
+        return "post", None, item[5:]
+    named = re.fullmatch(r"([a-z][a-z0-9_]*):(.+)", item)
+    if named:
+        return "post", named.group(1), named.group(2)
+    if re.fullmatch(r"\d{1,25}", item):
+        return "post", None, item
+    raise TrackerError(f"item {item!r}: give a post id, PLATFORM:ID, a URL or article:URL")
+
+
+def _which(con, kind: str, platform: str | None, item_id: str) -> str:
+    """The stored item's platform ('web' for an article); errors name what is wrong."""
+    if kind == "article":
+        if not con.execute("SELECT count(*) FROM articles WHERE url = ?", [item_id]).fetchone()[0]:
+            raise TrackerError(f"article {item_id} is not in the database")
+        return "web"
+    found = [r[0] for r in con.execute(
+        "SELECT DISTINCT platform FROM posts WHERE post_id = ? ORDER BY 1", [item_id]).fetchall()]
+    if platform is not None:
+        if platform not in found:
+            raise TrackerError(f"post {platform}:{item_id} is not in the database")
+        return platform
+    if not found:
+        raise TrackerError(f"post {item_id} is not in the database")
+    if len(found) > 1:
+        raise TrackerError(f"post {item_id} is on several platforms ({', '.join(found)}): "
+                           f"give PLATFORM:{item_id}")
+    return found[0]
 
 
 def _record(cfg, job: str, story_id: str, item: str, action: str,
@@ -52,21 +76,18 @@ def _record(cfg, job: str, story_id: str, item: str, action: str,
     cfg.story(story_id)
     if action == "set" and event_type not in EVENT_TYPES:
         raise TrackerError(f"event {event_type!r}: choose one of {', '.join(EVENT_TYPES)}")
-    kind, item_id = parse_item(item)
+    kind, platform, item_id = parse_item(item)
     con = read_connection(cfg)
     try:
-        table, key = ("posts", "post_id") if kind == "post" else ("articles", "url")
-        if not con.execute(f"SELECT count(*) FROM {table} WHERE {key} = ?",
-                           [item_id]).fetchone()[0]:
-            raise TrackerError(f"{kind} {item_id} is not in the database")
+        platform = _which(con, kind, platform, item_id)
     finally:
         con.close()
-    body_json = json.dumps(label_record(story_id, kind, item_id, action, event_type, note,
-                                        getpass.getuser()))
+    body_json = json.dumps(label_record(story_id, kind, platform, item_id, action, event_type,
+                                        note, getpass.getuser()))
 
     def body(raw, ctx, result: RunResult) -> None:
         raw.page(purpose=job, endpoint=f"tracker {job}", params={"story": story_id,
-                 "item": item_id}, scope=None, fetched_at=ctx.clock(), status=200, headers={},
+                 "item": f"{platform}:{item_id}"}, scope=None, fetched_at=ctx.clock(), status=200, headers={},
                  body=body_json)
         result.pages += 1
 

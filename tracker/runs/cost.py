@@ -64,10 +64,12 @@ def project(cfg, overrides: dict[str, float] | None = None, measure: bool = True
     runs = {j: (c, runs_per_month(parse_cron(c), days) if c else 0) for j, c in crons.items()}
     out = CostProjection(0, days, [], {}, {}, schedule_source, {}, 0.0, [])
     for source in REGISTRY.sources:
-        if source.cost is None:
-            continue
+        if source.cost is None or (source.active is not None and not source.active(cfg)):
+            continue                      # free, or nothing of it configured
         mine = {j.name: runs.get(j.name, (None, 0)) for j in source.jobs if j.scheduled}
         part = source.cost(cfg, mine, overrides, measure, days)
+        for j in part.jobs:
+            j.source = source.name
         out.accounts += part.accounts
         out.jobs += part.jobs
         out.rates.update(part.rates)

@@ -18,18 +18,30 @@ from tracker.runs.analyze import run_analysis
 from tracker.runs.runner import RunResult, run_all
 from tracker.testing.press import PressSample
 from tracker.testing.press import serve as serve_press
-from tracker.testing.sample import SampleWorld
+from tracker.testing.sample import SampleWorld, sample_dir
 from tracker.testing.xapi import serve
 
-DEMO_TOKEN_ENV = "TRACKER_DEMO_TOKEN"
-DEMO_STORY = {
-    "id": "musk-putin-call",
-    "title": "Did the billionaire discuss Ukraine with the Russian president?",
-    "query": '(Putin OR Kremlin) AND (Musk OR "Elon")',
-    "window": {"start": "2022-10-01", "end": "2022-10-31"},
-    "actors": [{"platform": "x", "handle": "ianbremmer", "role": "claimant"},
-               {"platform": "x", "handle": "elonmusk", "role": "subject"}],
-}
+DEMO_TOKEN = "demo-token-not-a-secret"
+
+
+def demo_config(x_api: str = "", press: dict | None = None) -> dict:
+    """The demo's configuration (data/sample/demo.yaml) with the local servers filled in, and
+    the jobs it runs at each phase of the sample."""
+    data = yaml.safe_load((sample_dir() / "demo.yaml").read_text(encoding="utf-8"))
+    jobs = data.pop("demo_jobs")
+    for section in data.values():
+        if isinstance(section, dict) and section.get("api_base_url") == "{x_api}":
+            section["api_base_url"] = x_api
+    if press is not None:
+        data["press"] = press
+    return {"config": data, "jobs": jobs}
+
+
+def demo_story() -> dict:
+    """The sample story (the first of the demo's configuration)."""
+    return demo_config()["config"]["stories"][0]
+
+
 MARKER = ".tracker-demo"
 
 
@@ -64,25 +76,18 @@ def run_demo(workdir: Path, on_run: Callable[[str, RunResult], None] | None = No
     then analyse the sample story."""
     workdir = Path(workdir).resolve()
     prepare_workdir(workdir)
-    token = "demo-token-not-a-secret"
-    os.environ[DEMO_TOKEN_ENV] = token
-    sample = SampleWorld.load(sample_path, token=token)
+    sample = SampleWorld.load(sample_path, token=DEMO_TOKEN)
     press = PressSample.load()
     with serve(sample.world) as url, serve_press(press.world) as press_url:
+        demo = demo_config(url, press.config(press_url))
+        for section in demo["config"].values():
+            if isinstance(section, dict) and section.get("bearer_token_env"):
+                os.environ[section["bearer_token_env"]] = DEMO_TOKEN
         cfg_path = workdir / "config.yaml"
-        cfg_path.write_text(yaml.safe_dump({
-            "storage": {"database": "tracker.duckdb", "raw_dir": "raw"},
-            "x": {"api_base_url": url, "bearer_token_env": DEMO_TOKEN_ENV,
-                  "max_requests_per_run": 100, "replies_window_days": 7},
-            "accounts": [{"platform": "x", "handle": "elonmusk"},
-                         {"platform": "x", "handle": "ianbremmer"}],
-            "press": press.config(press_url),
-            "stories": [DEMO_STORY],
-        }, sort_keys=False))
+        cfg_path.write_text(yaml.safe_dump(demo["config"], sort_keys=False))
         cfg = load_config(cfg_path)
         result = DemoResult(cfg)
-        jobs = ("snapshot_polls", "collect_posts", "collect_replies", "check_deletions",
-                "collect_press")
+        jobs = demo["jobs"]
         for phase in sample.phases:
             sample.advance(phase.index)
             press.world.now = phase.at           # feed items published by now are served

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import duckdb
 
 from tracker.core.errors import TrackerError
 from tracker.sources.registry import REGISTRY
-from tracker.store.db import damaged, open_db, refresh_replica
+from tracker.store.db import damaged, first_readable, open_db, refresh_replica
 from tracker.store.loader import LoadResult, load_pending, pending_files
 from tracker.store.raw import list_raw_files
 from tracker.store.rebuild import rebuild as rebuild_from
@@ -46,15 +45,5 @@ def rebuild(cfg, progress=None) -> LoadResult:
 
 def pending_summary(cfg) -> list[str]:
     """Raw files waiting to be loaded (reads the replica when the database is busy)."""
-    for path in (cfg.database, cfg.replica):
-        if not Path(path).exists():
-            continue
-        try:
-            con = open_db(path, read_only=True)
-        except TrackerError:
-            continue
-        try:
-            return pending_files(con, cfg.raw_dir)
-        finally:
-            con.close()
-    return list_raw_files(cfg.raw_dir)
+    with first_readable(cfg.database, cfg.replica) as con:
+        return pending_files(con, cfg.raw_dir) if con else list_raw_files(cfg.raw_dir)

@@ -30,7 +30,7 @@ from tracker.core.timeutil import iso, utcnow
 from tracker.runs.load import load_now
 from tracker.sources.base import Source
 from tracker.sources.registry import REGISTRY
-from tracker.store.db import damaged, open_db, refresh_replica
+from tracker.store.db import damaged, first_readable, open_db, refresh_replica
 from tracker.store.loader import load_pending, loaded_files
 from tracker.store.pending import pending_cursors
 from tracker.store.raw import RawWriter, list_raw_files
@@ -97,20 +97,12 @@ class Context:
         """Which of these posts the database (or, while it is busy, its replica) holds."""
         if not post_ids:
             return set()
-        for path in (self.cfg.database, self.cfg.replica):
-            if not path.exists():
-                continue
-            try:
-                con = open_db(path, read_only=True)
-            except TrackerError:
-                continue
-            try:
-                return {r[0] for r in con.execute(
-                    "SELECT post_id FROM posts WHERE platform = ? AND post_id IN "
-                    "(SELECT unnest(?::VARCHAR[]))", [platform, post_ids]).fetchall()}
-            finally:
-                con.close()
-        return set()
+        with first_readable(self.cfg.database, self.cfg.replica) as con:
+            if con is None:
+                return set()
+            return {r[0] for r in con.execute(
+                "SELECT post_id FROM posts WHERE platform = ? AND post_id IN "
+                "(SELECT unnest(?::VARCHAR[]))", [platform, post_ids]).fetchall()}
 
 
 def new_run_id(now: datetime) -> str:
@@ -307,6 +299,11 @@ def run(cfg, job: str, *, source: str | None = None,
 
 
 def run_all(cfg, job: str, **kw) -> list[RunResult]:
-    """Run ``job`` for every source that has it (one run each, in the registry's order)."""
-    return [run(cfg, job, source=source.name, **kw) for source, spec in REGISTRY.jobs()
-            if spec.name == job]
+    """Run ``job`` for every source that has it and something to do in this configuration
+    (one run each, in the registry's order); if none has, for every source that has it, so
+    that the run says what is missing."""
+    having = [source for source, spec in REGISTRY.jobs() if spec.name == job]
+    if not having:
+        REGISTRY.job(job)                     # raises: no source has this job
+    active = [s for s in having if s.active is None or s.active(cfg)]
+    return [run(cfg, job, source=s.name, **kw) for s in (active or having)]

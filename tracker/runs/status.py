@@ -75,7 +75,7 @@ def _read(cfg, con, source: str, state: str, limit: int) -> Status:
         "FROM runs ORDER BY started_at DESC LIMIT ?", [limit]).df()
     now = utcnow()
     for source in REGISTRY.sources:
-        if source.plan is None:
+        if source.plan is None or (source.active is not None and not source.active(cfg)):
             continue
         backlog = getattr(source.plan(con, cfg, now, {}), "backlog", None)
         if backlog is not None:

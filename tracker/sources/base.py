@@ -17,14 +17,15 @@ cost`, secret redaction, config validation) knows sources only through these fie
 - ``plan``: what is due, read from the stored state before a run (None: nothing to plan);
 - ``cli``: registers its commands on the `tracker` command group;
 - ``cost``: its share of `tracker cost` (per job: requests, reads, dollars) or None (free);
-- ``handle``: validates an account handle of its platform (None: it has no accounts).
+- ``handle``: validates an account handle of its platform (None: it has no accounts);
+- ``active``: whether a configuration gives it anything to do (its accounts, its feeds).
 """
 
 from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
 from tracker.core.errors import ConfigError, RunStopped, SourceError, TrackerError
@@ -85,7 +86,9 @@ class Source:
     raw_names: tuple[str, ...] = ()        # more `source` names in raw (prefixes end in "-")
     handle: Callable[[str], str] | None = None       # validates an account handle
     docs: str = ""                         # what it collects, for the platform table
-    extra: dict = field(default_factory=dict)
+    # whether this configuration gives it anything to do (accounts on its platform, feeds);
+    # None: always. `tracker run JOB` runs the job of every source that is active.
+    active: Callable[[Any], bool] | None = None
 
     def writes(self, raw_source: str) -> bool:
         """Whether a raw record's ``source`` is this source's."""
@@ -96,6 +99,52 @@ class Source:
 
     def job(self, name: str) -> Job | None:
         return next((j for j in self.jobs if j.name == name), None)
+
+    def problems(self) -> list[str]:
+        """What this source lacks of the protocol (empty: it is complete)."""
+        out: list[str] = []
+
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                out.append(f"source {self.name or '?'}: {what}")
+
+        need(bool(self.name) and self.name == self.name.strip(), "needs a name")
+        need(callable(self.normalize), "normalize must be callable")
+        need(callable(self.secrets), "secrets must be callable (section -> env var names)")
+        need(self.cli is None or callable(self.cli), "cli must register commands or be None")
+        need(self.cost is None or callable(self.cost), "cost must be callable or None (free)")
+        need((self.section is None) == (self.config is None),
+             "a config section needs its model, and a model its section")
+        section = None
+        if self.config is not None:
+            try:
+                section = self.config()
+            except Exception as exc:           # noqa: BLE001 - reported, not raised
+                need(False, f"its config model needs defaults for every setting ({exc})")
+        try:
+            names = self.secrets(section)
+            need(isinstance(names, tuple) and all(isinstance(n, str) and n for n in names),
+                 "secrets must return a tuple of environment variable names")
+        except Exception as exc:               # noqa: BLE001
+            need(False, f"secrets fails on the default section ({exc})")
+        need(all(isinstance(j, Job) for j in self.jobs), "every job must be a Job")
+        names = [j.name for j in self.jobs]
+        need(len(set(names)) == len(names), "job names must be unique")
+        for j in self.jobs:
+            need(callable(j.body), f"job {j.name}: body must be callable")
+            need(bool(j.doc), f"job {j.name}: needs a one-line doc")
+            need(not j.scheduled or bool(j.default_cron),
+                 f"job {j.name}: a scheduled job needs its default_cron")
+        if self.platform is not None and any(j.scheduled for j in self.jobs):
+            need(callable(self.handle), "a platform collected on a schedule must validate "
+                 "its accounts' handles (handle)")
+            need(callable(self.plan), "a platform collected on a schedule needs a plan")
+            need(self.section is not None, "a platform collected on a schedule needs a "
+                 "config section")
+            need(self.cli is not None, "a platform collected on a schedule needs commands")
+        need(all(isinstance(n, str) and n for n in self.raw_names), "raw_names must be names")
+        need(bool(self.docs), "needs a one-line description (docs)")
+        return out
 
 
 class ScopeFailures:

@@ -21,6 +21,7 @@ class JobCost:
     user_reads: float
     usd: float
     note: str = ""
+    source: str = ""          # whose job (set by the projection)
 
 
 @dataclass

@@ -30,6 +30,24 @@ class Registry:
     def __init__(self, sources: list[Source]):
         self.sources = sources
 
+    def problems(self) -> list[str]:
+        """What the registered sources lack of the protocol, and names used twice."""
+        out = [p for s in self.sources for p in s.problems()]
+        names = [n for s in self.sources for n in (s.name, *s.raw_names)]
+        out += [f"raw source name {n!r} is used twice" for n in sorted(set(names))
+                if names.count(n) > 1]
+        sections = [s.section for s in self.sources if s.section]
+        out += [f"config section {n!r} is claimed twice" for n in sorted(set(sections))
+                if sections.count(n) > 1]
+        return out
+
+    def register(self, source: Source) -> None:
+        """Add a source (a plugin, a test's toy source); refuses an incomplete one."""
+        trial = Registry([*self.sources, source])
+        if trial.problems():
+            raise ConfigError("; ".join(trial.problems()))
+        self.sources.append(source)
+
     # ---- what exists --------------------------------------------------------------------
     def named(self, name: str) -> Source:
         for s in self.sources:

@@ -133,6 +133,25 @@ def refresh_replica(database: Path, replica: Path) -> Path:
     return replica
 
 
+@contextmanager
+def first_readable(*paths: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection to the first of ``paths`` that opens (the database, then its
+    replica), closed afterwards; None when none does."""
+    for path in paths:
+        if not Path(path).exists():
+            continue
+        try:
+            con = open_db(path, read_only=True)
+        except TrackerError:
+            continue
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    yield None
+
+
 def read_connection(cfg) -> duckdb.DuckDBPyConnection:
     """A read-only connection: the database when free, else its replica."""
     try:

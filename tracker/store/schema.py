@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import duckdb
 
-from tracker.analysis.ddl import ANALYSIS_DDL
+from tracker.store.stories import STORY_ITEMS_BY_PLATFORM, STORY_TABLES, STORY_VIEWS
 from tracker.store.tx import rollback
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -254,7 +254,7 @@ CREATE TABLE gdelt_volume (
     PRIMARY KEY (query_name, resolution, bucket)
 );
 """),
-    (3, "stories, story items, analyst labels and the analysis views", ANALYSIS_DDL),
+    (3, "stories, story items and analyst labels", STORY_TABLES),
     (4, "deletions are confirmed by a second lookup; damaged raw lines are recorded", """
 -- posts.missing_since: the first lookup that did not find the post ("Not Found"), and the run
 -- that made it; deleted_at (= missing_since) is set once a lookup in a later run confirms it.
@@ -270,6 +270,8 @@ ALTER TABLE raw_files ADD COLUMN damage VARCHAR;
 -- {"conversations": 40, "deletion_checks": 250}; NULL when it did everything that was due.
 ALTER TABLE runs ADD COLUMN deferred JSON;
 """),
+    (6, "story items keyed by platform; the analysis views",
+     STORY_ITEMS_BY_PLATFORM + STORY_VIEWS),
 ]
 
 

@@ -150,7 +150,7 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
     TableSpec("analyst_labels", ("label_id",), (
         col("label_id", V), col("story_id", V), col("item_kind", V), col("item_id", V),
         col("action", V), col("event_type", V), col("note", V), col("analyst", V),
-        col("labeled_at", TS)), append_only=True),
+        col("labeled_at", TS), col("platform", V)), append_only=True),
 )}
 
 # Tables whose content is a pure function of the raw archive (compared by the rebuild test).

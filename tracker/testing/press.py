@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+from tracker.testing.sample import sample_dir
 from tracker.testing.xapi import Fault, write_body
 
 GDELT_PATH = "/api/v2/doc/doc"
@@ -296,8 +297,6 @@ def serve(world: PressWorld) -> Iterator[str]:
 # ---- the bundled sample -------------------------------------------------------------------
 
 def sample_press_dir() -> Path:
-    from tracker.testing.sample import sample_dir
-
     return sample_dir() / "press"
 
 

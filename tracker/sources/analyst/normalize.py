@@ -4,18 +4,18 @@ any page, so `tracker rebuild` restores them and every change is audited.
 
 from __future__ import annotations
 
-
 from tracker.core.errors import MalformedPage
 from tracker.core.jsonload import loads
 from tracker.store.rows import Rows
 from tracker.core.events import EVENT_TYPES
 
 
-def label_record(story_id: str, item_kind: str, item_id: str, action: str,
+def label_record(story_id: str, item_kind: str, platform: str, item_id: str, action: str,
                  event_type: str | None, note: str | None, analyst: str) -> dict:
     """The body of the raw page that records one analyst decision."""
-    return {"story_id": story_id, "item_kind": item_kind, "item_id": item_id, "action": action,
-            "event_type": event_type, "note": note, "analyst": analyst}
+    return {"story_id": story_id, "item_kind": item_kind, "platform": platform,
+            "item_id": item_id, "action": action, "event_type": event_type, "note": note,
+            "analyst": analyst}
 
 
 def normalize(record: dict) -> Rows:
@@ -39,5 +39,8 @@ def normalize(record: dict) -> Rows:
         "item_id": str(body["item_id"]), "action": body["action"],
         "event_type": body.get("event_type"), "note": body.get("note"),
         "analyst": body.get("analyst"), "labeled_at": record.get("fetched_at"),
+        # labels recorded before items had a platform: the post with that id, any platform
+        "platform": (str(body["platform"]) if body.get("platform")
+                     else "web" if body["item_kind"] == "article" else None),
     })
     return rows

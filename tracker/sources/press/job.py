@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from tracker.core.errors import ConfigError, RunStopped, SourceError, TrackerError
 from tracker.core.storyquery import parse_query, to_gdelt
 from tracker.core.timeutil import iso
-from tracker.sources.base import Job
+from tracker.sources.base import Job, ScopeFailures
 from tracker.sources.press.config import PressQueryConfig
 from tracker.sources.press.feeds import FeedOutcome, collect_feed, scope_of
 from tracker.sources.press.gdelt import QueryOutcome, collect_query
@@ -96,6 +96,12 @@ def _chosen(cfg, options: dict) -> tuple[list, list]:
     return chosen, queries
 
 
+def has_work(cfg) -> bool:
+    """Whether the configuration names any feed or (enabled) GDELT query."""
+    chosen, queries = _chosen(cfg, {})
+    return bool(chosen or queries)
+
+
 def _collect_precheck(cfg, options: dict) -> None:
     chosen, queries = _chosen(cfg, options)
     if not chosen and not queries:
@@ -113,34 +119,24 @@ def collect_press(raw, ctx, result) -> None:
     report = PressReport()
     chosen, queries = _chosen(cfg, ctx.options)
     f = PressFetcher(cfg.press, raw, sleep=ctx.sleep, clock=ctx.clock)
+    failures = ScopeFailures()
+    failures.items = report.failures          # one failing feed or query costs only itself
     try:
         for feed in chosen:
-            try:
+            with failures.scope(f"feed {feed.name!r}"):
                 out = collect_feed(f, feed, ctx.cursor(SOURCE, scope_of(feed)))
-            except RunStopped:
-                raise
-            except TrackerError as exc:
-                report.failures.append(f"feed {feed.name!r}: {exc}")
-                log.error("press: feed %s failed: %s", feed.name, exc)
-                continue
-            report.feeds.append(out)
-            if out.warning:
-                report.warnings.append(f"feed {feed.name!r}: {out.warning}")
+                report.feeds.append(out)
+                if out.warning:
+                    report.warnings.append(f"feed {feed.name!r}: {out.warning}")
         now = ctx.clock()
         for q in queries:
-            try:
+            with failures.scope(f"GDELT query {q.name!r}"):
                 out = collect_query(f, cfg.press.gdelt, q,
                                     ctx.cursor(SOURCE, f"gdelt:{q.name}"),
                                     ctx.cursor(SOURCE, f"gdelt_volume:{q.name}"), now)
-            except RunStopped:
-                raise
-            except TrackerError as exc:
-                report.failures.append(f"GDELT query {q.name!r}: {exc}")
-                log.error("press: GDELT query %s failed: %s", q.name, exc)
-                continue
-            report.queries.append(out)
-            for t in out.truncated:
-                report.warnings.append(f"GDELT query {q.name!r}: {t}")
+                report.queries.append(out)
+                for t in out.truncated:
+                    report.warnings.append(f"GDELT query {q.name!r}: {t}")
     except RunStopped as exc:
         if report.failures:
             raise type(exc)(f"{exc}; before that, {len(report.failures)} failed: "

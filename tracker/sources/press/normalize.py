@@ -177,7 +177,7 @@ def _feed_link_in(html: str) -> str | None:
 
 def parse_feed(text: str | None, headers: dict | None, base_url: str | None) -> ParsedFeed:
     """Parse a feed body with feedparser, from the bytes it was received as."""
-    import feedparser
+    import feedparser  # heavy; loaded by the pages that need it
 
     headers = dict(headers or {})
     text = text or ""
@@ -457,7 +457,7 @@ def _jsonld_dates(node: Any) -> list[str]:
 
 def page_date(html: str) -> tuple[datetime | None, str | None, str | None]:
     """(UTC time, note, where) of the page's own publication-date markup, or Nones."""
-    import lxml.html
+    import lxml.html  # heavy; loaded by the pages that need it
 
     try:
         tree = lxml.html.fromstring(html)
@@ -499,7 +499,7 @@ def extract_page(html: str, *, given_url: str | None, fetched_url: str | None) -
     The date comes only from the page's markup (meta tags, JSON-LD, <time pubdate>), never
     guessed from the text or the URL; a page without one says so.
     """
-    import trafilatura
+    import trafilatura  # heavy (seconds); loaded by the pages that need it
 
     if not html or not html.strip():
         raise MalformedPage("empty page")

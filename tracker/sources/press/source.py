@@ -5,10 +5,10 @@ from __future__ import annotations
 from tracker.sources.base import Source
 from tracker.sources.press import cli
 from tracker.sources.press.config import PressConfig
-from tracker.sources.press.job import JOBS
+from tracker.sources.press.job import JOBS, has_work
 from tracker.sources.press.normalize import normalize
 
 SOURCE = Source(
     name="press", platform=None, section="press", config=PressConfig,
     secrets=lambda section: (), normalize=normalize, jobs=JOBS, cli=cli.register, cost=None,
-    docs="articles: RSS/Atom feeds, GDELT queries, saved pages")
+    active=has_work, docs="articles: RSS/Atom feeds, GDELT queries, saved pages")

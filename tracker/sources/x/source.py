@@ -21,5 +21,5 @@ SOURCE = Source(
     secrets=lambda section: (section.bearer_token_env,),
     normalize=normalize, jobs=jobs.JOBS, cli=cli.register, cost=cost.cost,
     plan=plan, plan_pending=plan_pending, cursor_rank=cursor_rank, batch=Batches(),
-    read_ahead=True, handle=x_handle,
+    read_ahead=True, handle=x_handle, active=lambda cfg: bool(cfg.accounts_on("x")),
     docs="posts, polls over time, replies, edits, deletions (API v2, pay per read)")

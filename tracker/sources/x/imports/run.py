@@ -7,26 +7,27 @@ format) is not archived again, and everything else merges by the tables' write r
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from tracker import __version__
 from tracker.core.errors import TrackerError
-from tracker.store.db import open_db
-from tracker.sources.base import Job
-from tracker.store.ahead import page_listener
-from tracker.store.raw import RawWriter
 from tracker.core.timeutil import iso, parse_iso
+from tracker.sources.base import Job
 from tracker.sources.x.imports import scan
+from tracker.sources.x.imports.normalize import FORMATS, archive_account, archive_tweet
 from tracker.sources.x.imports.twarc import is_page
 from tracker.sources.x.imports.v1 import _id, conversation_roots
-from tracker.sources.x.imports.normalize import FORMATS, archive_account, archive_tweet
+from tracker.store.ahead import page_listener
+from tracker.store.db import first_readable
+from tracker.store.raw import RawWriter
 
 log = logging.getLogger("tracker.import")
 
@@ -248,29 +249,18 @@ def chunks_of(inp: Input, target: int, keep: bool,
 
 def already_imported(cfg) -> set[tuple[str, str]]:
     """(format, chunk sha256) of every chunk an earlier import loaded."""
-    for path in (cfg.database, cfg.replica):
-        if not Path(path).exists():
-            continue
-        try:
-            con = open_db(path, read_only=True)
-        except TrackerError:
-            continue
-        try:
-            rows = con.execute(
-                "SELECT DISTINCT params->>'format', params->>'chunk_sha256' FROM raw_pages "
-                "WHERE purpose = 'import' AND params->>'chunk_sha256' IS NOT NULL "
-                "AND (error IS NULL OR error NOT LIKE 'quarantined%')").fetchall()
-            return {(f, s) for f, s in rows}
-        finally:
-            con.close()
-    return set()
+    with first_readable(cfg.database, cfg.replica) as con:
+        if con is None:
+            return set()
+        rows = con.execute(
+            "SELECT DISTINCT params->>'format', params->>'chunk_sha256' FROM raw_pages "
+            "WHERE purpose = 'import' AND params->>'chunk_sha256' IS NOT NULL "
+            "AND (error IS NULL OR error NOT LIKE 'quarantined%')").fetchall()
+        return {(f, s) for f, s in rows}
 
 
 def _shape(path: Path) -> str | None:
     """What a twarc2 file holds, from its first line: API pages or flattened tweets."""
-    import gzip
-
-
     try:
         opener = gzip.open if scan.is_gzip(path) else open
         with opener(path, "rb") as fh:

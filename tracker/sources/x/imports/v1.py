@@ -19,6 +19,7 @@ a reply gets its conversation's root when the caller knows it (a thread), otherw
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 MONTHS = {m: i for i, m in enumerate(
@@ -40,8 +41,6 @@ def v1_time(value: Any) -> str | None:
         mon, day, hh, mm, ss, sign, oh, om, year = m.groups()
         if mon not in MONTHS:
             return None
-        from datetime import datetime, timedelta, timezone
-
         try:
             dt = datetime(int(year), MONTHS[mon], int(day), int(hh), int(mm), int(ss),
                           tzinfo=timezone.utc)
@@ -52,8 +51,6 @@ def v1_time(value: Any) -> str | None:
         return dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     m = _ISO_TIME.match(value.strip())
     if m:
-        from datetime import datetime, timezone
-
         y, mo, d, hh, mm, ss, frac, tz = m.groups()
         try:
             dt = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss),
@@ -63,8 +60,6 @@ def v1_time(value: Any) -> str | None:
         if tz and tz != "Z":
             sign = 1 if tz[0] == "+" else -1
             digits = tz[1:].replace(":", "")
-            from datetime import timedelta
-
             dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
     return None

@@ -1,7 +1,11 @@
-"""Tables and views of the analysis layer (migration 3)."""
+"""The stories' tables and views: what the analysis writes and what analysts read.
 
-ANALYSIS_DDL = """
--- stories: upsert by story_id from config.yaml at each analysis; a story dropped from the
+Migration 3 made the tables; migration 6 keyed story items by platform (a post is
+(platform, post_id); an article's platform is ``web``) and (re)made every view, which is
+where each view's current text lives.
+"""
+
+STORY_TABLES = """-- stories: upsert by story_id from config.yaml at each analysis; a story dropped from the
 -- config keeps its row with in_config = false. Never deleted.
 CREATE TABLE stories (
     story_id VARCHAR PRIMARY KEY,
@@ -55,12 +59,64 @@ CREATE TABLE analyst_labels (
     analyst VARCHAR,
     labeled_at TIMESTAMPTZ NOT NULL
 );
+"""
 
+# Every item of a story is (item_kind, platform, item_id). Rows that came before platforms
+# took the platform of the stored post with that id; an analyst label recorded before then
+# keeps platform NULL and applies to the post with that id on any platform.
+STORY_ITEMS_BY_PLATFORM = """
+-- story_items: derived automatic labels, rewritten for a story by each analysis (the same data
+-- gives the same rows, so `tracker analyze` is idempotent). Analysts' labels live in
+-- analyst_labels and are never touched by analysis.
+CREATE TABLE story_items_by_platform (
+    story_id VARCHAR NOT NULL,
+    item_kind VARCHAR NOT NULL,  -- post | article
+    platform VARCHAR NOT NULL,   -- the post's platform; 'web' for an article
+    item_id VARCHAR NOT NULL,    -- post_id or canonical article url
+    event_type VARCHAR NOT NULL,
+    rule VARCHAR NOT NULL,
+    evidence VARCHAR NOT NULL,
+    confidence DOUBLE NOT NULL,
+    parent_item_id VARCHAR,      -- the post it replies to or quotes, when in the story
+    stance VARCHAR,              -- replies: support | deny | query | comment toward the parent
+    stance_rule VARCHAR,
+    stance_evidence VARCHAR,
+    stance_confidence DOUBLE,
+    PRIMARY KEY (story_id, item_kind, platform, item_id)
+);
+INSERT INTO story_items_by_platform
+SELECT s.story_id, s.item_kind,
+       CASE WHEN s.item_kind = 'article' THEN 'web'
+            ELSE coalesce((SELECT min(p.platform) FROM posts p WHERE p.post_id = s.item_id),
+                          'unknown') END,
+       s.item_id, s.event_type, s.rule, s.evidence, s.confidence, s.parent_item_id, s.stance,
+       s.stance_rule, s.stance_evidence, s.stance_confidence
+FROM story_items s;
+DROP VIEW IF EXISTS poll_results;
+DROP VIEW IF EXISTS poll_series;
+DROP VIEW IF EXISTS reply_stance;
+DROP VIEW IF EXISTS press_followup;
+DROP VIEW IF EXISTS story_firsts;
+DROP VIEW IF EXISTS timeline;
+DROP VIEW IF EXISTS article_times;
+DROP VIEW IF EXISTS story_labels;
+DROP TABLE story_items;
+ALTER TABLE story_items_by_platform RENAME TO story_items;
+-- analyst_labels.platform: the labelled post's platform ('web' for an article); NULL in labels
+-- recorded before items had one (they apply to the post with that id, whatever its platform).
+ALTER TABLE analyst_labels ADD COLUMN platform VARCHAR;
+UPDATE analyst_labels SET platform = 'web' WHERE item_kind = 'article';
+"""
+
+STORY_VIEWS = """
 -- story_labels: the effective label of every item: an analyst's latest 'set' wins over the
 -- automatic label; 'unset' returns the item to its automatic label (or out of the story).
-CREATE VIEW story_labels AS
+CREATE OR REPLACE VIEW story_labels AS
 WITH latest AS (
+    -- one history per item id in a story: a label recorded before items had a platform
+    -- (platform NULL) and a later one on the same post are the same decision's history
     SELECT story_id, item_kind, item_id,
+           coalesce(arg_max(platform, labeled_at), max(platform)) AS platform,
            arg_max(action, labeled_at) AS action, arg_max(event_type, labeled_at) AS event_type,
            arg_max(note, labeled_at) AS note, arg_max(analyst, labeled_at) AS analyst,
            max(labeled_at) AS labeled_at
@@ -68,6 +124,7 @@ WITH latest AS (
 ), analyst AS (SELECT * FROM latest WHERE action = 'set')
 SELECT coalesce(a.story_id, s.story_id) AS story_id,
        coalesce(a.item_kind, s.item_kind) AS item_kind,
+       coalesce(s.platform, a.platform) AS platform,
        coalesce(a.item_id, s.item_id) AS item_id,
        coalesce(a.event_type, s.event_type) AS event_type,
        CASE WHEN a.story_id IS NOT NULL THEN 'analyst' ELSE s.rule END AS rule,
@@ -80,11 +137,12 @@ SELECT coalesce(a.story_id, s.story_id) AS story_id,
        s.parent_item_id, s.stance, s.stance_rule, s.stance_evidence, s.stance_confidence
 FROM story_items s
 FULL OUTER JOIN analyst a
-  ON a.story_id = s.story_id AND a.item_kind = s.item_kind AND a.item_id = s.item_id;
+  ON a.story_id = s.story_id AND a.item_kind = s.item_kind AND a.item_id = s.item_id
+ AND coalesce(a.platform, s.platform) = s.platform;
 
 -- article_times: the time an article is placed at: the publisher's published_at, else GDELT's
 -- seendate (when GDELT first saw it), else our first_seen_at; clock names which.
-CREATE VIEW article_times AS
+CREATE OR REPLACE VIEW article_times AS
 SELECT a.url, coalesce(a.published_at, s.gdelt_seen_at, a.first_seen_at) AS event_at,
        CASE WHEN a.published_at IS NOT NULL THEN 'published_at'
             WHEN s.gdelt_seen_at IS NOT NULL THEN 'gdelt_seen_at'
@@ -96,15 +154,17 @@ LEFT JOIN (SELECT url, min(gdelt_seen_at) AS gdelt_seen_at FROM article_sources 
 -- timeline: every labelled item of every story on one axis. `clock` says which time event_at
 -- is: created_at (the platform's), published_at (the outlet's), gdelt_seen_at (GDELT's, for an
 -- undated article) or first_seen_at (ours).
-CREATE VIEW timeline AS
+CREATE OR REPLACE VIEW timeline AS
 SELECT l.story_id, p.created_at AS event_at, 'created_at' AS clock, l.event_type, l.stance,
        'post' AS source_kind, p.platform AS platform_or_outlet, a.handle AS actor,
        sa.role, p.text AS text, p.url, l.rule, l.evidence, l.confidence, l.labeled_by,
        l.item_kind, l.item_id, l.parent_item_id, p.deleted_at
 FROM story_labels l
-JOIN posts p ON l.item_kind = 'post' AND p.platform = 'x' AND p.post_id = l.item_id
+JOIN posts p ON l.item_kind = 'post' AND p.platform = coalesce(l.platform, p.platform)
+ AND p.post_id = l.item_id
 LEFT JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
-LEFT JOIN story_actors sa ON sa.story_id = l.story_id AND sa.account_id = p.author_id
+LEFT JOIN story_actors sa ON sa.story_id = l.story_id AND sa.platform = p.platform
+ AND sa.account_id = p.author_id
 UNION ALL
 SELECT l.story_id, t.event_at, t.clock,
        l.event_type, l.stance, 'article', coalesce(ar.outlet, ar.domain), NULL, 'press', ar.title,
@@ -116,7 +176,7 @@ JOIN article_times t ON t.url = ar.url;
 
 -- story_firsts: per story, the first claim, press report of the claim, denial, press report of
 -- the denial and rebuttal (each with its item) and the lags between them.
-CREATE VIEW story_firsts AS
+CREATE OR REPLACE VIEW story_firsts AS
 WITH f AS (
     SELECT story_id,
         min(event_at) FILTER (WHERE event_type = 'claim') AS first_claim_at,
@@ -144,7 +204,7 @@ SELECT s.story_id, s.title, f.first_claim_at, f.first_claim_item, f.first_claim_
 FROM stories s LEFT JOIN f USING (story_id);
 
 -- press_followup: outlets that reported the claim, and whether and when each reported the denial.
-CREATE VIEW press_followup AS
+CREATE OR REPLACE VIEW press_followup AS
 SELECT story_id, platform_or_outlet AS outlet,
        min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') AS claim_reported_at,
        min(event_at) FILTER (WHERE event_type = 'coverage_of_denial') AS denial_reported_at,
@@ -156,20 +216,21 @@ GROUP BY story_id, platform_or_outlet
 HAVING min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') IS NOT NULL;
 
 -- reply_stance: replies per story, hour and stance.
-CREATE VIEW reply_stance AS
+CREATE OR REPLACE VIEW reply_stance AS
 SELECT story_id, date_trunc('hour', event_at) AS hour, stance, count(*) AS replies
 FROM timeline WHERE event_type = 'reply' AND stance IS NOT NULL
 GROUP BY ALL;
 
 -- poll_series: every snapshot of every poll with each option's share.
-CREATE VIEW poll_series AS
+CREATE OR REPLACE VIEW poll_series AS
 SELECT s.poll_id, p.post_id, s.captured_at, s.position, s.label, s.votes, s.voting_status,
-       round(s.votes / nullif(sum(s.votes) OVER (PARTITION BY s.poll_id, s.captured_at), 0),
-             4) AS share
+       round(s.votes / nullif(sum(s.votes) OVER (PARTITION BY s.platform, s.poll_id,
+                                                   s.captured_at), 0), 4) AS share,
+       s.platform
 FROM poll_snapshots s JOIN polls p USING (platform, poll_id);
 
 -- poll_results: the latest snapshot of each poll (final once closed).
-CREATE VIEW poll_results AS
+CREATE OR REPLACE VIEW poll_results AS
 SELECT * FROM poll_series
-QUALIFY captured_at = max(captured_at) OVER (PARTITION BY poll_id);
+QUALIFY captured_at = max(captured_at) OVER (PARTITION BY platform, poll_id);
 """
