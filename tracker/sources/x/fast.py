@@ -27,6 +27,7 @@ from tracker.core.jsonload import loads
 from tracker.core.timeutil import iso
 from tracker.sources.x.normalize import PLATFORM, _j
 from tracker.sources.x.normalize import normalize as x_normalize
+from tracker.store.tables import SPECS
 
 if TYPE_CHECKING:
     from tracker.sources.x.imports.normalize import _Chunk
@@ -283,15 +284,9 @@ WHERE ok AND line IN (SELECT line FROM _good)
 ORDER BY line
 """
 
-POST_COLS = ("platform", "post_id", "author_id", "created_at", "text", "lang", "conversation_id",
-             "reply_to_post_id", "reply_to_user_id", "quoted_post_id", "reposted_post_id",
-             "poll_id", "url", "like_count", "repost_count", "reply_count", "quote_count",
-             "impression_count", "edit_chain_id", "edit_history", "entities", "withheld",
-             "possibly_sensitive", "seen_in", "first_seen_at", "last_seen_at", "deleted_at",
-             "unavailable_reason", "unavailable_at")
-ACCOUNT_COLS = ("platform", "account_id", "handle", "name", "description", "created_at",
-                "protected", "verified", "followers_count", "following_count", "post_count",
-                "first_seen_at", "last_seen_at")
+# the columns the SQL above gives, in the declared order (tracker/store/tables.py)
+POST_COLS = SPECS["posts"].columns
+ACCOUNT_COLS = SPECS["accounts"].columns
 
 
 def _con() -> duckdb.DuckDBPyConnection:
