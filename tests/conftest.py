@@ -67,10 +67,11 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_cfg(tmp_path, api):
-    def make(handles=("alice",), **x):
+    def make(handles=("alice",), stories=(), **x):
         return parse_config({
             "storage": {"database": "db/tracker.duckdb", "raw_dir": "raw"},
             "x": {"api_base_url": api, "backoff_base_seconds": 0, **x},
             "accounts": [{"platform": "x", "handle": h} for h in handles],
+            "stories": list(stories),
         }, base_dir=tmp_path)
     return make

@@ -15,7 +15,12 @@ from tracker.runs import runner
 from tracker.core.errors import ConfigError, LockHeld
 from tracker.core.lock import RunLock
 from tracker.store.raw import list_raw_files
+from tracker.runs.analyze import run_analysis
 from tracker.runs.load import rebuild
+from tracker.store.tables import REBUILT_TABLES
+
+# what rebuild computes again rather than reads from raw
+DERIVED = ("stories", "story_actors", "story_items", "timeline", "story_firsts")
 
 NO_SLEEP = {"sleep": lambda s: None}
 
@@ -85,18 +90,28 @@ def test_rebuild_reproduces_every_table(world, make_cfg, clock):
     world.add_poll({"id": "9", "voting_status": "open", "duration_minutes": 5,
                     "options": [{"position": 1, "label": "a", "votes": 1}]})
     make_post(world, "100", clock.at, "poll", attachments={"poll_ids": ["9"]})
-    cfg = make_cfg(max_requests_per_run=2)
+    start = clock.at.date() - timedelta(days=1)
+    cfg = make_cfg(max_requests_per_run=2, stories=[{
+        "id": "s", "title": "S", "query": "post", "actors": [{"handle": "alice", "role": "claimant"}],
+        "window": {"start": str(start), "end": str(start + timedelta(days=3))}}])
     runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)   # stops on budget: a gap cursor
     runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
     world.set_poll("9", [5], "closed")
     runner.run(cfg, "snapshot_polls", clock=clock, **NO_SLEEP)
     world.delete(sorted(world.tweets, key=int)[0])
     runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
+    run_analysis(cfg, clock=clock)
+    before = snapshot(cfg.database, REBUILT_TABLES + DERIVED, exclude=("runs", "raw_files"))
+    assert len(before["posts"]) == 121 and len(before["story_items"]) == 121
+    assert len(before["timeline"]) == 121 and before["stories"][0][0] == "s"
+    result = rebuild(cfg)
+    assert result.derived == {"s": {"claim": 120, "poll": 1}}
+    assert snapshot(cfg.database, REBUILT_TABLES + DERIVED, exclude=("runs", "raw_files")) \
+        == before
+    assert snapshot(cfg.replica, REBUILT_TABLES + DERIVED, exclude=("runs", "raw_files")) \
+        == before
     before = snapshot(cfg.database)
-    assert len(before["posts"]) == 121 and len(before["runs"]) == 4
-    rebuild(cfg)
-    assert snapshot(cfg.database) == before
-    assert snapshot(cfg.replica) == before
+    assert len(before["runs"]) == 5
     backups = sorted(cfg.database.parent.glob(cfg.database.name + ".bak-*"))
     assert len(backups) == 1
     # a second rebuild keeps the first backup: earlier backups are never overwritten

@@ -79,7 +79,8 @@ def _load_problems(result) -> int:
 @click.command()
 @click.pass_context
 def rebuild(ctx: click.Context) -> None:
-    """Recreate the database from the raw archive alone (the old file is kept beside it).
+    """Recreate the database from the raw archive alone (the old file is kept beside it),
+    and analyse the configured stories again.
 
     A database that cannot be opened is moved aside as .corrupt-TIME; a readable one is kept
     as .bak-TIME. Exits 1 if a raw line could not be read (each is named).
@@ -91,6 +92,10 @@ def rebuild(ctx: click.Context) -> None:
             result = rebuild_database(cfg, progress=tick)
     out.print(f"rebuilt {cfg.database} from {len(result.files)} raw files "
               f"({result.pages} pages, {result.new_rows} rows)", highlight=False)
+    if result.derived:
+        out.print(f"stories analysed again: {len(result.derived)} "
+                  f"({sum(sum(v.values()) for v in result.derived.values())} items)",
+                  highlight=False)
     if result.moved_aside:
         err.print(f"  [yellow]the database could not be opened[/] ({result.moved_aside[1]}); "
                   f"it is kept as {result.moved_aside[0]}", highlight=False)

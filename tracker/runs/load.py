@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
+from tracker.analysis.engine import analyze
 from tracker.core.errors import TrackerError
 from tracker.sources.registry import REGISTRY
 from tracker.store.db import damaged, first_readable, open_db, refresh_replica
@@ -38,9 +39,13 @@ def load_now(cfg, progress=None, retry_failed: bool = False) -> LoadResult:
 
 
 def rebuild(cfg, progress=None) -> LoadResult:
-    """Recreate the database from the raw archive alone (see store/rebuild.py)."""
+    """Recreate the database from the raw archive alone (see store/rebuild.py), with the
+    configured stories analysed again (``result.derived``: story -> events)."""
+    def derive(con) -> dict[str, dict[str, int]]:
+        return {r.story_id: r.by_event for r in analyze(con, cfg.stories)}
+
     return rebuild_from(cfg.database, cfg.raw_dir, REGISTRY, cfg.replica, progress=progress,
-                        memory_limit=cfg.storage.load_memory_limit)
+                        memory_limit=cfg.storage.load_memory_limit, derive=derive)
 
 
 def pending_summary(cfg) -> list[str]:

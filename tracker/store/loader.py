@@ -60,6 +60,7 @@ class LoadResult:
     replica_error: str | None = None     # the load committed; the replica is older
     backup: Path | None = None           # rebuild: where the previous database is kept
     moved_aside: tuple[Path, str] | None = None   # rebuild: an unreadable one, and why
+    derived: object = None               # rebuild: what recomputing the derived tables gave
 
     @property
     def pages(self) -> int:

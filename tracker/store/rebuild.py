@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
+
+import duckdb
 
 from tracker.core.errors import DatabaseDamaged
 from tracker.store.db import check_readable, open_db, refresh_replica
@@ -30,8 +33,10 @@ def _aside(database: Path, tag: str) -> Path:
 
 
 def rebuild(database: Path, raw_dir: Path, reader: PageReader, replica: Path | None = None,
-            progress=None, memory_limit: str | None = LOAD_MEMORY) -> LoadResult:
-    """Load every raw file into a fresh database, then swap it in.
+            progress=None, memory_limit: str | None = LOAD_MEMORY,
+            derive: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> LoadResult:
+    """Load every raw file into a fresh database, recompute the derived tables (``derive``,
+    e.g. the stories' analysis; its return value is ``result.derived``), then swap it in.
 
     The previous database is kept beside it: ``<name>.bak-<time>`` (earlier backups are never
     overwritten), or ``<name>.corrupt-<time>`` if it cannot be opened (``result.moved_aside``).
@@ -47,6 +52,8 @@ def rebuild(database: Path, raw_dir: Path, reader: PageReader, replica: Path | N
     try:
         result = load_pending(con, raw_dir, reader, progress=progress,
                               memory_limit=memory_limit)
+        if derive is not None:
+            result.derived = derive(con)
         con.execute("CHECKPOINT")
     finally:
         con.close()
