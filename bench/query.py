@@ -122,7 +122,7 @@ def build(path: Path, n: int) -> dict:
                TIMESTAMPTZ '2022-01-01' + to_minutes(i * 10),
                TIMESTAMPTZ '2022-01-01' + to_minutes(i * 10) + INTERVAL 20 SECOND,
                CASE WHEN i % 50 = 0 THEN 'stopped' ELSE 'ok' END, NULL, NULL, 1 + i % 7,
-               1 + i % 7, i % 300, NULL, i % 300, 0
+               1 + i % 7, i % 300, NULL, i % 300, 0, NULL
         FROM range(50000) t(i)""")
     con.close()
     return {"posts_seconds": t_posts, "total_seconds": time.perf_counter() - t0,

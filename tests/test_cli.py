@@ -147,6 +147,25 @@ def test_init_then_load_and_rebuild(tmp_path):
     assert invoke("--config", str(p), "rebuild").exit_code == 0
 
 
+def test_init_in_an_empty_folder_writes_a_starter_config_and_says_what_to_edit(tmp_path):
+    from tracker.config import STARTER, load_config
+
+    p = tmp_path / "config.yaml"
+    res = invoke("--config", str(p), "init")
+    assert res.exit_code == 0, res.output
+    assert p.read_text() == STARTER.read_text()
+    assert "edit config.yaml: the accounts to follow" in res.output
+    assert "tracker cost" in res.output and "tracker collect x" in res.output
+    cfg = load_config(p)
+    assert (cfg.accounts, cfg.stories) == ([], [])
+    assert (tmp_path / "data" / "tracker.duckdb").exists()
+    # a second init keeps the (edited) config
+    p.write_text(p.read_text().replace("accounts: []", "accounts: [{handle: someone}]"))
+    res = invoke("--config", str(p), "init")
+    assert res.exit_code == 0 and "wrote" not in res.output
+    assert "accounts: [{handle: someone}]" in p.read_text()
+
+
 def test_demo_story_in_order_with_exact_times(demo_dir):
     res = sql(demo_dir, """
         SELECT strftime(event_at, '%Y-%m-%dT%H:%MZ'), event_type, coalesce(actor, platform_or_outlet)

@@ -98,6 +98,20 @@ def parse_config(data: Any, *, base_dir: Path = Path("."), source: str = "config
     return cfg
 
 
+STARTER = Path(__file__).with_name("starter-config.yaml")
+
+
+def write_starter_config(path: str | Path) -> Path:
+    """Write the commented starter configuration to ``path`` (which must not exist yet)."""
+    p = Path(path)
+    if p.exists():
+        raise ConfigError(f"{p} exists; `tracker init` writes a starter config only where "
+                          "there is none")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(STARTER.read_text(encoding="utf-8"), encoding="utf-8")
+    return p
+
+
 def load_config(path: str | Path):
     """Read and validate config.yaml. Relative storage paths are relative to the file's folder."""
     p = Path(path)

@@ -51,6 +51,8 @@ from typing import Sequence
 
 import numpy as np
 
+from tracker.core.errors import TrackerError
+
 LABELS = ("support", "deny", "query", "comment")
 MODEL_PATH = Path(__file__).with_name("stance_model.json")
 V1_MODEL_PATH = Path(__file__).with_name("stance_model_v1.json")
@@ -774,10 +776,15 @@ def train(replies: Sequence[str], parents: Sequence[str], labels: Sequence[str],
     class_weight_power``. One BLAS thread, fixed order, no randomness: the same inputs give the
     same file.
     """
-    # training only (bench/stance.py, the model build): not loaded to predict
-    from scipy.sparse import csr_matrix, hstack
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
+    # training only (scripts/train_stance.py, bench/stance.py): the `train` extra, not
+    # installed or loaded to predict
+    try:
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:
+        raise TrackerError(f"training the stance model needs scikit-learn ({exc.name} is not "
+                           "installed): pip install -e '.[train]'") from None
 
     if not (len(replies) == len(parents) == len(labels)) or (
             feats is not None and len(feats) != len(replies)) or (

@@ -10,6 +10,7 @@ import click
 from click.core import ParameterSource
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
+from tracker.config import write_starter_config
 from tracker.core.lock import RunLock
 from tracker.core.logs import setup_logging
 from tracker.core.terminal import config_of, err, out, report_run, table
@@ -27,7 +28,12 @@ from tracker_jobs import JOBS
 @click.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the database (applying migrations), the raw folder and the read-only replica."""
+    """Create the database (applying migrations), the raw folder and the read-only replica;
+    in a folder without a config, first write a commented starter config.yaml to edit."""
+    path = Path(ctx.find_root().obj["config_path"])
+    wrote = None
+    if not path.exists():
+        wrote = write_starter_config(path)
     cfg = config_of(ctx)
     with RunLock(cfg.lock_file):
         con = open_db(cfg.database)
@@ -36,6 +42,14 @@ def init(ctx: click.Context) -> None:
         refresh_replica(cfg.database, cfg.replica)
     out.print(f"database {cfg.database}\nreplica  {cfg.replica} (what `tracker sql` reads)\n"
               f"raw      {cfg.raw_dir}", highlight=False)
+    if wrote:
+        out.print(f"\nwrote {wrote}, a starter configuration. Next:\n"
+                  f"  1. edit {wrote.name}: the accounts to follow (and press feeds, stories)\n"
+                  "  2. export X_BEARER_TOKEN=…   (your X API app's bearer token)\n"
+                  "  3. tracker cost               (what a month of this collection costs)\n"
+                  "  4. tracker collect x          (the first run)\n"
+                  "  5. tracker cron               (the crontab lines to run it unattended)",
+                  highlight=False)
 
 
 def _load_progress(total: int):

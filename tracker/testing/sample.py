@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import copy
 import json
+from importlib import resources
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tracker.core.errors import TrackerError
 from tracker.core.timeutil import parse_iso
 from tracker.testing.xapi import XWorld
 
 
 def sample_dir() -> Path:
-    """data/sample of the source checkout (or of the current directory)."""
-    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
-        d = base / "data" / "sample"
-        if (d / "x_world.json").is_file():
-            return d
-    raise FileNotFoundError("data/sample/x_world.json not found; run from the repository")
+    """The bundled sample: data/sample of the checkout, installed as package ``tracker_sample``."""
+    try:
+        d = Path(str(resources.files("tracker_sample")))
+    except ModuleNotFoundError:
+        d = Path(__file__).resolve().parents[2] / "data" / "sample"
+    if not (d / "x_world.json").is_file():
+        raise TrackerError(f"the bundled sample is missing ({d / 'x_world.json'}): reinstall "
+                           "the tracker")
+    return d
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The demo's bundled sample (installed as `tracker_sample`): see README.md here."""
