@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import duckdb
 
-from tracker.store.stories import STORY_ITEMS_BY_PLATFORM, STORY_TABLES, STORY_VIEWS
+from tracker.store.stories import (ARTICLE_VERSIONS, STORY_ITEMS_BY_PLATFORM, STORY_TABLES,
+                                   STORY_VIEWS)
 from tracker.store.tx import rollback
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -272,6 +273,8 @@ ALTER TABLE runs ADD COLUMN deferred JSON;
 """),
     (6, "story items keyed by platform; the analysis views",
      STORY_ITEMS_BY_PLATFORM + STORY_VIEWS),
+    (8, "press: the outlet is the publication; article versions, Wayback captures, outlets",
+     ARTICLE_VERSIONS),
 ]
 
 

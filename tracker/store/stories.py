@@ -234,3 +234,204 @@ CREATE OR REPLACE VIEW poll_results AS
 SELECT * FROM poll_series
 QUALIFY captured_at = max(captured_at) OVER (PARTITION BY platform, poll_id);
 """
+
+# Migration 8: an article's outlet is its publication, and articles keep their versions.
+# From here on, the current text of timeline, story_firsts and press_followup is this one.
+ARTICLE_VERSIONS = """
+-- articles.outlet_domain: the registrable domain of the publication (public-suffix aware) of
+-- the feed item's source element when it names one, else of the article's URL; KEEP.
+-- articles.outlet is now the publication's own name (the feed item's source element, else the
+-- page's site name), never the feed's name; NULL when no page or item named it (views then
+-- show the domain). Existing rows are re-derived from raw: outlets are cleared and the press
+-- raw files are marked for loading again (the next load or run reads them; idempotent).
+ALTER TABLE articles ADD COLUMN outlet_domain VARCHAR;
+UPDATE articles SET outlet = NULL;
+UPDATE raw_files SET loaded_at = NULL WHERE loaded_at IS NOT NULL AND path LIKE 'press/%';
+
+-- article_versions: upsert by (url, content_hash); each distinct extracted version (title,
+-- description, main text) of an article, from our fetches and Wayback captures. first/last_seen_at
+-- = min/max over every sighting (an unchanged fetch or a 304 only moves last_seen_at);
+-- fetched_first_at = our first fetch that saw it; archived_first/last_at = the Wayback captures
+-- of it (archive evidence); modified_at/modified_claim = the outlet's own claim of when it last
+-- changed the page (dateModified, "Updated …"), recorded as its claim, not our observation.
+CREATE TABLE article_versions (
+    url VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,   -- sha256 of title, description and text (whitespace tidied)
+    title VARCHAR,
+    summary VARCHAR,
+    text VARCHAR,
+    modified_at TIMESTAMPTZ,
+    modified_claim VARCHAR,          -- where the page says it, and what it says
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ NOT NULL,
+    fetched_first_at TIMESTAMPTZ,
+    archived_first_at TIMESTAMPTZ,
+    archived_last_at TIMESTAMPTZ,
+    wayback_digest VARCHAR,          -- the CDX digest of the capture it was read from
+    page_id VARCHAR NOT NULL,
+    PRIMARY KEY (url, content_hash)
+);
+
+-- article_captures: append-only; every capture the Wayback CDX API listed for an article
+-- (archive evidence: redirects, errors and revisits included, as listed).
+CREATE TABLE article_captures (
+    url VARCHAR NOT NULL,            -- the article (canonical URL) it was asked for
+    captured_at TIMESTAMPTZ NOT NULL,
+    digest VARCHAR NOT NULL,
+    original VARCHAR,                -- the URL as captured
+    mimetype VARCHAR,
+    status VARCHAR,                  -- the captured HTTP status ('-' for a revisit record)
+    length BIGINT,
+    page_id VARCHAR NOT NULL,
+    PRIMARY KEY (url, captured_at, digest)
+);
+
+-- press_outlets: press.outlets of config.yaml, replaced at each analysis (like story_actors):
+-- a domain or a name (lower-cased) and the display name it belongs to.
+CREATE TABLE press_outlets (
+    key_kind VARCHAR NOT NULL,       -- 'domain' | 'name'
+    key VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    PRIMARY KEY (key_kind, key)
+);
+""" + """
+-- article_outlets: each article's publication for display and grouping: press.outlets by
+-- domain, then by the name the article gave, then the name its domain's articles give most
+-- often (and its alias), then that name, then the registrable domain.
+CREATE OR REPLACE VIEW article_outlets AS
+WITH counts AS (
+    SELECT outlet_domain, outlet, count(*) AS n FROM articles
+    WHERE outlet IS NOT NULL AND outlet_domain IS NOT NULL GROUP BY ALL
+), named AS (
+    SELECT outlet_domain, (list(outlet ORDER BY n DESC, outlet))[1] AS seen_name
+    FROM counts GROUP BY outlet_domain
+)
+SELECT a.url, coalesce(a.outlet_domain, a.domain) AS outlet_domain, a.outlet AS given_name,
+       coalesce(d.name, g.name, ng.name, n.seen_name, a.outlet, a.outlet_domain,
+                a.domain) AS outlet
+FROM articles a
+LEFT JOIN press_outlets d ON d.key_kind = 'domain' AND d.key = coalesce(a.outlet_domain, a.domain)
+LEFT JOIN press_outlets g ON g.key_kind = 'name' AND g.key = lower(a.outlet)
+LEFT JOIN named n ON n.outlet_domain = a.outlet_domain
+LEFT JOIN press_outlets ng ON ng.key_kind = 'name' AND ng.key = lower(n.seen_name);
+
+-- article_history: an article's versions in the order they were first seen, with when the one
+-- before was last seen (a change happened in between) and where each came from.
+CREATE OR REPLACE VIEW article_history AS
+SELECT v.url, row_number() OVER w AS version, v.content_hash, v.title, v.summary, v.text,
+       v.first_seen_at, v.last_seen_at, lag(v.last_seen_at) OVER w AS previous_seen_until,
+       CASE WHEN v.archived_first_at IS NOT NULL AND (v.fetched_first_at IS NULL
+                 OR v.archived_first_at <= v.fetched_first_at) THEN 'wayback'
+            ELSE 'fetch' END AS origin,
+       v.modified_at AS outlet_modified_at, v.modified_claim AS outlet_modified_claim,
+       v.archived_first_at, v.wayback_digest
+FROM article_versions v
+WINDOW w AS (PARTITION BY v.url ORDER BY v.first_seen_at, v.content_hash);
+
+-- timeline: as in migration 6, with the publication as the outlet, and article versions
+-- (item_kind 'article_version', item_id '<url>#version=<content_hash>') placed at the time
+-- the version was first seen (ours, or a Wayback capture's: clock 'archived_at').
+CREATE OR REPLACE VIEW timeline AS
+SELECT l.story_id, p.created_at AS event_at, 'created_at' AS clock, l.event_type, l.stance,
+       'post' AS source_kind, p.platform AS platform_or_outlet, a.handle AS actor,
+       sa.role, p.text AS text, p.url, l.rule, l.evidence, l.confidence, l.labeled_by,
+       l.item_kind, l.item_id, l.parent_item_id, p.deleted_at
+FROM story_labels l
+JOIN posts p ON l.item_kind = 'post' AND p.platform = coalesce(l.platform, p.platform)
+ AND p.post_id = l.item_id
+LEFT JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
+LEFT JOIN story_actors sa ON sa.story_id = l.story_id AND sa.platform = p.platform
+ AND sa.account_id = p.author_id
+UNION ALL
+SELECT l.story_id, t.event_at, t.clock,
+       l.event_type, l.stance, 'article', o.outlet, NULL, 'press', ar.title,
+       ar.url, l.rule,
+       l.evidence, l.confidence, l.labeled_by, l.item_kind, l.item_id, l.parent_item_id, NULL
+FROM story_labels l
+JOIN articles ar ON l.item_kind = 'article' AND ar.url = l.item_id
+JOIN article_times t ON t.url = ar.url
+JOIN article_outlets o ON o.url = ar.url
+UNION ALL
+SELECT l.story_id, v.first_seen_at,
+       CASE WHEN v.archived_first_at IS NOT NULL AND v.archived_first_at <= v.first_seen_at
+            THEN 'archived_at' ELSE 'first_seen_at' END,
+       l.event_type, l.stance, 'article', o.outlet, NULL, 'press', coalesce(v.title, ar.title),
+       ar.url, l.rule, l.evidence, l.confidence, l.labeled_by, l.item_kind, l.item_id,
+       l.parent_item_id, NULL
+FROM story_labels l
+JOIN article_versions v ON l.item_kind = 'article_version'
+ AND v.url = split_part(l.item_id, '#version=', 1)
+ AND v.content_hash = split_part(l.item_id, '#version=', 2)
+JOIN articles ar ON ar.url = v.url
+JOIN article_outlets o ON o.url = ar.url;
+
+-- story_firsts: as in migration 6; the press report of the denial also counts a claim report
+-- updated with it (article_updated_with_denial), and each press first names its outlet.
+CREATE OR REPLACE VIEW story_firsts AS
+WITH f AS (
+    SELECT story_id,
+        min(event_at) FILTER (WHERE event_type = 'claim') AS first_claim_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'claim') AS first_claim_item,
+        min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') AS first_claim_press_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'coverage_of_claim')
+            AS first_claim_press_item,
+        arg_min(platform_or_outlet, event_at) FILTER (WHERE event_type = 'coverage_of_claim')
+            AS first_claim_press_outlet,
+        min(event_at) FILTER (WHERE event_type = 'denial') AS first_denial_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'denial') AS first_denial_item,
+        min(event_at) FILTER (WHERE event_type IN ('coverage_of_denial',
+                                                   'article_updated_with_denial'))
+            AS first_denial_press_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type IN ('coverage_of_denial',
+                                                                'article_updated_with_denial'))
+            AS first_denial_press_item,
+        arg_min(platform_or_outlet, event_at) FILTER (WHERE event_type IN (
+            'coverage_of_denial', 'article_updated_with_denial')) AS first_denial_press_outlet,
+        min(event_at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_item
+    FROM timeline GROUP BY story_id
+)
+SELECT s.story_id, s.title, f.first_claim_at, f.first_claim_item, f.first_claim_press_at,
+       f.first_claim_press_item, f.first_denial_at, f.first_denial_item,
+       f.first_denial_press_at, f.first_denial_press_item, f.first_rebuttal_at,
+       f.first_rebuttal_item,
+       f.first_claim_press_at - f.first_claim_at AS claim_to_press,
+       f.first_denial_at - f.first_claim_at AS claim_to_denial,
+       f.first_denial_press_at - f.first_denial_at AS denial_to_press,
+       f.first_rebuttal_at - f.first_denial_at AS denial_to_rebuttal,
+       f.first_claim_press_outlet, f.first_denial_press_outlet
+FROM stories s LEFT JOIN f USING (story_id);
+
+-- press_followup: per publication that reported the claim, whether and when it carried the
+-- denial: in a new article (denial_reported_at) or by updating a claim report
+-- (claim_report_denial_at: the first version seen with it; claim_report_denial_after: the last
+-- version without it was seen then, so the update came in between).
+CREATE OR REPLACE VIEW press_followup AS
+WITH upd AS (
+    SELECT t.story_id, t.platform_or_outlet AS outlet, t.event_at, h.previous_seen_until,
+           t.url
+    FROM timeline t
+    LEFT JOIN article_history h ON t.item_kind = 'article_version' AND h.url = t.url
+     AND h.content_hash = split_part(t.item_id, '#version=', 2)
+    WHERE t.event_type = 'article_updated_with_denial'
+), updates AS (
+    SELECT story_id, outlet, min(event_at) AS claim_report_denial_at,
+           arg_min(previous_seen_until, event_at) AS claim_report_denial_after,
+           arg_min(url, event_at) AS updated_claim_report
+    FROM upd GROUP BY ALL
+), per AS (
+    SELECT story_id, platform_or_outlet AS outlet,
+           min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') AS claim_reported_at,
+           min(event_at) FILTER (WHERE event_type = 'coverage_of_denial') AS denial_reported_at
+    FROM timeline WHERE source_kind = 'article' AND item_kind = 'article'
+    GROUP BY story_id, platform_or_outlet
+    HAVING min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') IS NOT NULL
+)
+SELECT p.story_id, p.outlet, p.claim_reported_at, p.denial_reported_at,
+       (p.denial_reported_at IS NOT NULL OR u.claim_report_denial_at IS NOT NULL)
+           AS reported_denial,
+       least(p.denial_reported_at, u.claim_report_denial_at) - p.claim_reported_at
+           AS claim_to_denial_report,
+       u.claim_report_denial_at, u.claim_report_denial_after, u.updated_claim_report
+FROM per p LEFT JOIN updates u USING (story_id, outlet);
+"""

@@ -135,7 +135,8 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
         col("title", V), col("summary", V), col("text", V), col("authors", "JSON"),
         col("language", V, Rule.KEEP), col("source_country", V, Rule.KEEP),
         col("published_at", TS, Rule.MIN), col("first_seen_at", TS, Rule.MIN),
-        col("last_seen_at", TS, Rule.MAX))),
+        col("last_seen_at", TS, Rule.MAX),
+        col("outlet_domain", V, Rule.KEEP))),          # migration 8
     TableSpec("article_sources", ("url", "source_kind", "source_name"), (
         col("url", V), col("source_kind", V), col("source_name", V), col("detail", V),
         col("source_url", V), col("title", V), col("published_at", TS, Rule.MIN),
@@ -146,6 +147,19 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
         col("query_name", V), col("resolution", V), col("bucket", TS), col("query", V),
         col("articles", B), col("all_articles", B), col("fetched_at", TS), col("page_id", V)),
         order_by="fetched_at"),
+    # article versions and Wayback captures (migration 8)
+    TableSpec("article_versions", ("url", "content_hash"), (
+        col("url", V), col("content_hash", V), col("title", V, Rule.KEEP),
+        col("summary", V, Rule.KEEP), col("text", V, Rule.KEEP),
+        col("modified_at", TS, Rule.KEEP), col("modified_claim", V, Rule.KEEP),
+        col("first_seen_at", TS, Rule.MIN), col("last_seen_at", TS, Rule.MAX),
+        col("fetched_first_at", TS, Rule.MIN), col("archived_first_at", TS, Rule.MIN),
+        col("archived_last_at", TS, Rule.MAX), col("wayback_digest", V, Rule.KEEP),
+        col("page_id", V, Rule.KEEP))),
+    TableSpec("article_captures", ("url", "captured_at", "digest"), (
+        col("url", V), col("captured_at", TS), col("digest", V), col("original", V),
+        col("mimetype", V), col("status", V), col("length", B), col("page_id", V)),
+        append_only=True),
     # analysts' labels (migration 3), written through the raw archive
     TableSpec("analyst_labels", ("label_id",), (
         col("label_id", V), col("story_id", V), col("item_kind", V), col("item_id", V),
@@ -156,4 +170,5 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
 # Tables whose content is a pure function of the raw archive (compared by the rebuild test).
 REBUILT_TABLES = ("accounts", "account_handles", "posts", "post_versions", "polls",
                   "poll_snapshots", "api_errors", "sync_state", "raw_pages", "runs",
-                  "articles", "article_sources", "gdelt_volume", "analyst_labels")
+                  "articles", "article_sources", "gdelt_volume", "analyst_labels",
+                  "article_versions", "article_captures")
