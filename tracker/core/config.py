@@ -25,6 +25,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+# The DuckDB storage versions the tracker writes, with the readers that open each (each checked
+# with those readers: docs/duckdb-versions.md). v1.3.0 is not offered: DuckDB 1.3.2 reads NULL
+# for values a newer DuckDB wrote in that format.
+STORAGE_VERSIONS = {
+    "v1.0.0": "DuckDB 1.1.0 and newer (every 1.x from 1.1, 2.x), CLI and Python alike",
+    "v1.2.0": "DuckDB 1.2.0 and newer",
+    "v1.4.0": "DuckDB 1.4.0 and newer",
+    "v1.5.0": "DuckDB 1.5.0 and newer",
+    "latest": "only the installed DuckDB's version and newer (2.x: no 1.x reader)",
+}
+DEFAULT_STORAGE_VERSION = "v1.0.0"
+
+
 class StorageConfig(Strict):
     database: Path = Path("data/tracker.duckdb")
     raw_dir: Path = Path("data/raw")
@@ -34,6 +47,20 @@ class StorageConfig(Strict):
     # DuckDB's memory while loading (its indexes and buffers; normalizing takes ~0.3 GB more);
     # null = DuckDB's default, 80% of RAM
     load_memory_limit: str | None = "384MB"
+    # The DuckDB storage version of the files the tracker writes whole (a new database, a
+    # rebuild, the replica): one of STORAGE_VERSIONS; the default opens in DuckDB 1.1 and newer
+    duckdb_storage_version: str = DEFAULT_STORAGE_VERSION
+
+    @field_validator("duckdb_storage_version")
+    @classmethod
+    def _storage_version(cls, v: str) -> str:
+        if v in STORAGE_VERSIONS:
+            return v
+        if str(v).startswith("v1.3"):
+            raise ValueError(f"{v!r} is not offered: DuckDB 1.3 misreads files a newer DuckDB "
+                             "writes in that format; use v1.2.0 (or v1.0.0) for 1.3 readers")
+        raise ValueError(f"{v!r} is not one of {', '.join(STORAGE_VERSIONS)} "
+                         "(v1.0.0 opens in every DuckDB from 1.1 on)")
 
     @field_validator("load_memory_limit")
     @classmethod

@@ -57,6 +57,13 @@ class DatabaseDamaged(DatabaseUnavailable):
     reason = "damaged"
 
 
+class DatabaseTooNew(DatabaseUnavailable):
+    """The DuckDB file was written by a newer DuckDB than the installed one: pages stay in raw;
+    upgrading duckdb reads it again (nothing in it is lost)."""
+
+    reason = "newer format"
+
+
 class StorageError(TrackerError):
     """The data folder cannot be written (disk full, read-only): the run stops, nothing stored is
     damaged, and the first run that can write again resumes."""

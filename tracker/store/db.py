@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from contextlib import contextmanager
@@ -10,9 +11,13 @@ from typing import Iterator
 
 import duckdb
 
-from tracker.core.errors import (DatabaseBusy, DatabaseDamaged, DatabaseUnavailable,
-                                 StorageError, TrackerError)
+from tracker.core.config import DEFAULT_STORAGE_VERSION
+from tracker.core.errors import (DatabaseBusy, DatabaseDamaged, DatabaseTooNew,
+                                 DatabaseUnavailable, StorageError, TrackerError)
 from tracker.store.schema import migrate
+from tracker.store.versions import copy_database, file_storage_version, newer
+
+log = logging.getLogger("tracker.store")
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -34,20 +39,38 @@ def _is_damage(exc: Exception) -> bool:
                                                              duckdb.InternalException))
 
 
-def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the database (creating and migrating it when writable).
+def _too_new(exc: Exception) -> bool:
+    text = str(exc)
+    return "database file with version number" in text and "can only read" in text
+
+
+def open_db(path: Path, *, read_only: bool = False,
+            storage_version: str = DEFAULT_STORAGE_VERSION) -> duckdb.DuckDBPyConnection:
+    """Open the database (creating and migrating it when writable). A new file is written in
+    ``storage_version`` (storage.duckdb_storage_version); an existing one keeps its own.
 
     Raises DatabaseBusy (another process holds it), DatabaseDamaged (a file DuckDB cannot
-    read) or TrackerError (anything else, e.g. no database yet for a read-only open)."""
+    read), DatabaseTooNew (written by a newer DuckDB) or TrackerError (anything else, e.g. no
+    database yet for a read-only open)."""
     path = Path(path)
     if read_only and not path.exists():
         raise TrackerError(f"{path}: no database yet (run `tracker init` or a collection first)")
     if path.exists() and not path.is_file():
         raise TrackerError(f"{path}: is not a file (storage.database must name a file)")
     path.parent.mkdir(parents=True, exist_ok=True)
+    new = not read_only and not path.exists()
     con = None
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            con = duckdb.connect(str(path), read_only=read_only, config=(
+                {"storage_compatibility_version": storage_version} if new else {}))
+        except duckdb.InvalidInputException as exc:
+            if new and "version" in str(exc).lower():
+                raise TrackerError(
+                    f"{path}: DuckDB {duckdb.__version__} cannot write storage version "
+                    f"{storage_version!r} (storage.duckdb_storage_version): upgrade duckdb or "
+                    "choose an older version") from None
+            raise
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # our own bars, not DuckDB's on stderr
         if not read_only:
@@ -65,6 +88,11 @@ def open_db(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
                 f"{path} is held by another process (an open notebook or client?); "
                 "collected pages stay in the raw archive and load on the next run"
             ) from None
+        if _too_new(exc):
+            raise DatabaseTooNew(
+                f"{path} was written by a newer DuckDB than the installed {duckdb.__version__} "
+                f"({first}); collected pages stay in the raw archive: upgrade duckdb "
+                "(pip install -U duckdb) to read it") from None
         if _is_damage(exc):
             raise damaged(path, exc) from None
         raise TrackerError(f"{path}: cannot open database: {first}") from None
@@ -111,25 +139,51 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def refresh_replica(database: Path, replica: Path) -> Path:
+def _needs_conversion(database: Path, storage_version: str) -> str | None:
+    """The database's storage version when it is newer than ``storage_version`` (its readers
+    would refuse a plain copy), else None."""
+    try:
+        version = file_storage_version(database)
+    except duckdb.Error:
+        return None                    # not readable now: a plain copy, as always
+    if version and newer(version, storage_version):
+        return version
+    return None
+
+
+def refresh_replica(database: Path, replica: Path,
+                    storage_version: str = DEFAULT_STORAGE_VERSION) -> Path:
     """Copy the closed database to the read-only replica, atomically replacing the old copy.
 
-    Analysts holding the old replica open keep reading their (unlinked) copy undisturbed.
+    The replica is always readable by ``storage_version``'s readers: a database in a newer
+    format (made before the setting, or with ``latest``) is converted on the way. Analysts
+    holding the old replica open keep reading their (unlinked) copy undisturbed.
     """
     database, replica = Path(database), Path(replica)
     if not database.exists():
         raise TrackerError(f"{database}: no database to copy")
     tmp = replica.with_name(replica.name + ".tmp")
+    convert_from = _needs_conversion(database, storage_version)
     try:
-        shutil.copyfile(database, tmp)
+        tmp.unlink(missing_ok=True)
+        if convert_from:
+            log.warning("%s is in DuckDB storage %s, newer than storage.duckdb_storage_version "
+                        "%s: the replica is converted at each refresh; `tracker rebuild` "
+                        "writes the database in %s once", database, convert_from,
+                        storage_version, storage_version)
+            copy_database(database, tmp, storage_version)
+        else:
+            shutil.copyfile(database, tmp)
         os.replace(tmp, replica)
-    except OSError as exc:
+    except (OSError, duckdb.Error) as exc:
         try:
             tmp.unlink(missing_ok=True)    # a partial copy must not hold the disk
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         except OSError:
             pass
+        reason = (exc.strerror or exc) if isinstance(exc, OSError) else str(exc).splitlines()[0]
         raise StorageError(f"cannot refresh the read-only replica {replica}: "
-                           f"{exc.strerror or exc} (the database itself is intact)") from None
+                           f"{reason} (the database itself is intact)") from None
     return replica
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import duckdb
 
+from tracker.store.dictionary import apply_comments
 from tracker.store.stories import (ARTICLE_VERSIONS, STORY_ITEMS_BY_PLATFORM, STORY_TABLES,
                                    STORY_VIEWS)
 from tracker.store.tx import rollback
@@ -279,7 +280,8 @@ ALTER TABLE runs ADD COLUMN deferred JSON;
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply pending migrations in order; return the schema version."""
+    """Apply pending migrations in order, then the data dictionary's comments (dictionary.py)
+    where they are missing or differ; return the schema version."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ DEFAULT now())"
@@ -299,4 +301,5 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         except Exception:
             rollback(con)
             raise
+    apply_comments(con)    # the data dictionary, on whatever lacks it (a new table, a new view)
     return max(v for v, _, _ in MIGRATIONS)
