@@ -191,7 +191,7 @@ def main(argv=None) -> int:
         con = duckdb.connect(str(db), read_only=True)
         con.execute("SET TimeZone = 'UTC'")
         in_window = con.execute("SELECT count(*) FROM posts WHERE created_at >= "
-                                "'2022-10-01' AND created_at < '2022-11-01'").fetchone()[0]
+                                "'2022-10-01' AND created_at < '2022-11-01'").fetchall()[0][0]
         for title, sql in readme_queries():
             first, med, out = timed(lambda sql=sql: con.sql(sql).to_arrow_table())
             rows.append(("duckdb file", title, first, med, out.num_rows))

@@ -206,5 +206,5 @@ def test_readme_story_queries_run_on_the_demo(demo_dir, tmp_path):
         frames.append(pd.read_csv(out))
     timeline, firsts, stance = frames
     assert timeline["event_type"].tolist()[:4] == ["poll", "mention", "mention", "claim"]
-    assert firsts["claim_to_denial"].tolist() == ["0 days 01:30:00"]
+    assert firsts["claim_to_denial"].tolist() == ["P0DT1H30M0S"]  # ISO 8601 durations
     assert stance["replies"].sum() == 9      # the 14 replies less the 5 by the actors

@@ -38,7 +38,8 @@ def build_cli() -> click.Group:
 
     @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.option("--config", "config_path", default="config.yaml", show_default=True,
-                  type=click.Path(dir_okay=False), help="Configuration file.")
+                  envvar="TRACKER_CONFIG", show_envvar=True, type=click.Path(dir_okay=False),
+                  help="Configuration file (may also follow the command).")
     @click.option("--log-level", default="WARNING", show_default=True,
                   type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
                                     case_sensitive=False))
@@ -57,9 +58,9 @@ def build_cli() -> click.Group:
 
         def config():
             if "cfg" not in loaded:
-                loaded["cfg"] = load_config(config_path)
-                setup_logging(ctx.obj["log_level"], log_file, secret_env=(
-                    "X_BEARER_TOKEN", *REGISTRY.secret_env(loaded["cfg"])))
+                loaded["cfg"] = load_config(ctx.obj["config_path"])
+                setup_logging(ctx.obj["log_level"], log_file,
+                              secret_env=REGISTRY.secret_env(loaded["cfg"]))
             return loaded["cfg"]
 
         ctx.obj.update(config_path=config_path, log_level=log_level, log_file=log_file,
@@ -70,7 +71,26 @@ def build_cli() -> click.Group:
     for source in REGISTRY.sources:
         if source.cli is not None:
             source.cli(cli)
+    _config_after_command(cli)
     return cli
+
+
+def _config_after_command(group: click.Group) -> None:
+    """Let every command take --config after its name too (`tracker status --config F`)."""
+    def set_path(ctx: click.Context, param, value):
+        if value is not None:
+            ctx.find_root().obj["config_path"] = value
+        return value
+
+    for cmd in group.commands.values():
+        if not any(p.name == "config_path" for p in cmd.params):
+            cmd.params.append(click.Option(
+                ["--config", "config_path"], type=click.Path(dir_okay=False),
+                expose_value=False, is_eager=True, callback=set_path,
+                help="Configuration file (default: --config before the command, "
+                     "$TRACKER_CONFIG, ./config.yaml)."))
+        if isinstance(cmd, click.Group):
+            _config_after_command(cmd)
 
 
 cli = build_cli()

@@ -9,6 +9,7 @@ import click
 from tracker.analysis import api
 from tracker.core.outputs import check_output_file
 from tracker.core.terminal import config_of, out, report_run, table
+from tracker.core.timeutil import lag_text, short_utc
 from tracker.runs.analyze import run_analysis, set_label, unset_label
 from tracker.store.db import read_connection
 from tracker.store.query import export
@@ -56,14 +57,13 @@ def print_firsts(df) -> None:
                 ("first press report of the denial", row.first_denial_press_at,
                  row.first_denial_press_item),
                 ("first rebuttal", row.first_rebuttal_at, row.first_rebuttal_item)):
-            when = "—" if at is None or at != at else f"{at:%Y-%m-%d %H:%M} UTC  {item}"
+            when = "—" if at is None or at != at else f"{short_utc(at)}  {item}"
             out.print(f"  {label:<34} {when}", highlight=False)
         for label, lag in (("claim → press", row.claim_to_press),
                            ("claim → denial", row.claim_to_denial),
                            ("denial → press", row.denial_to_press),
                            ("denial → rebuttal", row.denial_to_rebuttal)):
-            out.print(f"  lag {label:<30} {'—' if lag is None or lag != lag else lag}",
-                      highlight=False)
+            out.print(f"  lag {label:<30} {lag_text(lag)}", highlight=False)
 
 
 @click.command()

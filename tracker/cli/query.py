@@ -15,11 +15,13 @@ from tracker.core.outputs import check_output_file
 from tracker.core.terminal import config_of, err, out, table
 from tracker.runs.cost import project
 from tracker.store.export import export_parquet
-from tracker.store.query import export, run_query
+from tracker.store.query import export, run_queries, split_statements
 
 
 @click.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("-f", "--file", "sql_file", type=click.File("r", encoding="utf-8"),
+              help="Read the SQL from this file (- for stdin).")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "csv", "json", "parquet"]))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
@@ -27,16 +29,38 @@ from tracker.store.query import export, run_query
               help="Read the live database instead of the read-only replica (fails while a "
                    "run is loading).")
 @click.pass_context
-def sql(ctx: click.Context, query: str, fmt: str, output: str | None, live: bool) -> None:
-    """Run a read-only SQL QUERY against the replica and print or export the result."""
+def sql(ctx: click.Context, query: str | None, sql_file, fmt: str, output: str | None,
+        live: bool) -> None:
+    """Run read-only SQL against the replica and print or export the result.
+
+    QUERY is the SQL, or - to read it from stdin (or give --file). Several statements
+    (`SELECT 1; SELECT 2`) print one table each; csv, json and parquet take one statement.
+    """
+    if sql_file is not None and query is not None:
+        raise click.UsageError("give the SQL as QUERY or with --file, not both")
+    if sql_file is not None:
+        query = sql_file.read()
+    elif query == "-":
+        query = click.get_text_stream("stdin").read()
+    if not query or not query.strip():
+        raise click.UsageError("no SQL given: tracker sql \"SELECT …\" (or -, or --file)")
     cfg = config_of(ctx)
     if output and fmt == "table":
         raise click.UsageError("-o needs --format csv, json or parquet")
+    statements = split_statements(query)
+    if fmt != "table" and len(statements) > 1:
+        raise click.UsageError(f"--format {fmt} takes one statement; this SQL has "
+                               f"{len(statements)}")
     target = check_output_file(cfg, output) if output else None
-    df = run_query(cfg, query, live=live)
+    results = run_queries(cfg, query, live=live)
     if fmt == "table":
-        out.print(table(df))
+        for statement, df in results:
+            if len(results) > 1:
+                out.print(" ".join(statement.split())[:200], style="bold", highlight=False,
+                          markup=False)
+            out.print(table(df))
         return
+    df = results[0][1]
     text = export(df, fmt, target)
     if text is not None:
         click.echo(text, nl=False)

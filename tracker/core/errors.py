@@ -7,6 +7,13 @@ class TrackerError(Exception):
     exit_code = 1
 
 
+class InvalidArgument(TrackerError):
+    """A value given on the command line (or to a library call) that cannot be used: an unknown
+    time zone, an item that is no post or URL. Exit 2, like any usage error."""
+
+    exit_code = 2
+
+
 class ConfigError(TrackerError):
     """config.yaml is missing or invalid; the message names the path (e.g. accounts[3].handle)."""
 

@@ -45,9 +45,20 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# Secret variables every log redacts even before a config names its own: each registered
+# source's default names (the registry adds them, tracker/sources/registry.py).
+DEFAULT_SECRET_ENV: list[str] = []
+
+
+def add_default_secret_env(*names: str) -> None:
+    DEFAULT_SECRET_ENV.extend(n for n in names if n not in DEFAULT_SECRET_ENV)
+
+
 def setup_logging(level: str = "INFO", log_file: str | None = None,
-                  secret_env: tuple[str, ...] = ("X_BEARER_TOKEN",)) -> None:
-    """Configure the root logger; safe to call more than once."""
+                  secret_env: tuple[str, ...] = ()) -> None:
+    """Configure the root logger; safe to call more than once. Redacts the values of
+    ``secret_env`` and of DEFAULT_SECRET_ENV."""
+    secret_env = tuple(dict.fromkeys([*DEFAULT_SECRET_ENV, *secret_env]))
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_tracker", False):

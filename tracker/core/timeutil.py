@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 TWITTER_EPOCH_MS = 1288834974657
 
@@ -36,3 +36,53 @@ def snowflake_at(dt: datetime, sequence: int = 0) -> int:
     """A snowflake id whose timestamp is dt (used to build samples whose ids match their dates)."""
     ms = int(dt.timestamp() * 1000) - TWITTER_EPOCH_MS
     return (ms << 22) | (sequence & 0x3FFFFF)
+
+
+def _as_timedelta(value) -> timedelta | None:
+    """A timedelta from a timedelta, a pandas Timedelta or a numpy timedelta64; None for
+    None, NaT and NaN."""
+    if value is None or value != value:          # NaT and NaN are not equal to themselves
+        return None
+    if isinstance(value, timedelta):
+        return value
+    if hasattr(value, "to_pytimedelta"):
+        return value.to_pytimedelta()
+    if hasattr(value, "astype"):                 # numpy.timedelta64
+        return value.astype("timedelta64[us]").item()
+    raise TypeError(f"not an interval: {value!r}")
+
+
+def lag_text(value) -> str:
+    """An interval as '45 min', '1 h 30 min', '2 d 3 h' (negative ones with a minus sign);
+    '—' when there is none. The one lag format of the terminal and the report."""
+    td = _as_timedelta(value)
+    if td is None:
+        return "—"
+    sign = "−" if td < timedelta(0) else ""
+    total = abs(int(td.total_seconds()))
+    d, rem = divmod(total, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    if d:
+        parts = [f"{d} d"] + ([f"{h} h"] if h else [])
+    elif h:
+        parts = [f"{h} h"] + ([f"{m} min"] if m else [])
+    elif m:
+        parts = [f"{m} min"]
+    else:
+        parts = [f"{sec} s"]
+    return sign + " ".join(parts)
+
+
+def short_utc(value) -> str:
+    """A time as '2022-10-11 14:05Z' (UTC, to the minute; seconds only when not zero); ''
+    for None and NaT."""
+    if value is None or value != value:
+        return ""
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        return str(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M" + (":%S" if value.second else "") + "Z")

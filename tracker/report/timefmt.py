@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from tracker.core.errors import TrackerError
+from tracker.core.errors import InvalidArgument
+from tracker.core.timeutil import lag_text
 
 
 def _dt(value) -> datetime | None:
@@ -32,7 +33,7 @@ class TimeFormat:
         try:
             self.zone = ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise TrackerError(f"unknown time zone {zone!r}: use an IANA name such as UTC or "
+            raise InvalidArgument(f"unknown time zone {zone!r}: use an IANA name such as UTC or "
                                "Europe/Paris") from None
         self.name = zone
 
@@ -76,27 +77,4 @@ def window_label(start, end_exclusive) -> str:
     return f"{s:%Y-%m-%d %H:%M} to {e:%Y-%m-%d %H:%M} UTC"
 
 
-def lag_label(value) -> str:
-    """An interval as '45 min', '1 h 30 min', '2 d 3 h'; negative ones get a minus sign."""
-    if value is None:
-        return "—"
-    try:
-        if pd.isna(value):
-            return "—"
-    except (TypeError, ValueError):
-        pass
-    td = pd.Timedelta(value).to_pytimedelta()
-    sign = "−" if td < timedelta(0) else ""
-    total = abs(int(td.total_seconds()))
-    d, rem = divmod(total, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    if d:
-        parts = [f"{d} d"] + ([f"{h} h"] if h else [])
-    elif h:
-        parts = [f"{h} h"] + ([f"{m} min"] if m else [])
-    elif m:
-        parts = [f"{m} min"]
-    else:
-        parts = [f"{s} s"]
-    return sign + " ".join(parts)
+lag_label = lag_text        # one lag format everywhere (tracker/core/timeutil.py)

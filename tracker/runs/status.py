@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
 
 from tracker.core.errors import DatabaseUnavailable, TrackerError
+from tracker.core.timeutil import utcnow
 from tracker.sources.registry import REGISTRY
 from tracker.store.db import damaged, open_db
 from tracker.store.loader import damaged_files, failed_files, pending_files
 from tracker.store.raw import list_raw_files
-from tracker.core.timeutil import utcnow
 
 COUNTED = ("accounts", "posts", "post_versions", "polls", "poll_snapshots", "articles",
            "article_sources", "story_items", "api_errors",
@@ -33,6 +34,20 @@ class Status:
     database: str = "ok"
     # source -> its due work now (conversations, deletion checks, how long the oldest waited)
     backlog: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """Everything, JSON-ready (times as ISO 8601 UTC strings)."""
+        def records(df):
+            if df is None:
+                return []
+            return json.loads(df.to_json(orient="records", date_format="iso", date_unit="us"))
+
+        return {"database": self.database, "read_from": self.read_from, "counts": self.counts,
+                "runs": records(self.runs), "cursors": records(self.cursors),
+                "open_polls": records(self.open_polls), "backlog": self.backlog,
+                "pending_raw_files": self.pending,
+                "failed_raw_files": [{"path": p, "error": e} for p, e in self.failed],
+                "damaged_raw_files": [{"path": p, "damage": d} for p, d in self.damaged]}
 
 
 def collect_status(cfg, limit: int = 10) -> Status:
@@ -70,8 +85,8 @@ def _read(cfg, con, source: str, state: str, limit: int) -> Status:
     for t in COUNTED:
         st.counts[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
     st.runs = con.execute(
-        "SELECT run_id, job, status, started_at, requests, pages, posts_read, new_rows, "
-        "updated_rows, load_deferred_at, deferred, coalesce(stop_reason, error) AS reason "
+        "SELECT started_at, job, source, status, requests, posts_read, new_rows, updated_rows, "
+        "coalesce(stop_reason, error) AS reason, deferred, load_deferred_at, run_id "
         "FROM runs ORDER BY started_at DESC LIMIT ?", [limit]).df()
     now = utcnow()
     for source in REGISTRY.sources:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 from tracker.core.errors import ConfigError
+from tracker.core.logs import add_default_secret_env
 from tracker.sources.analyst.source import SOURCE as ANALYST
 from tracker.sources.base import Job, Source
 from tracker.sources.press.source import SOURCE as PRESS
@@ -47,6 +48,7 @@ class Registry:
         if trial.problems():
             raise ConfigError("; ".join(trial.problems()))
         self.sources.append(source)
+        add_default_secret_env(*Registry([source]).default_secret_env())
 
     # ---- what exists --------------------------------------------------------------------
     def named(self, name: str) -> Source:
@@ -84,6 +86,17 @@ class Registry:
         known = ", ".join(sorted({j.name for _, j in self.jobs()}))
         whose = f" of source {source!r}" if source else ""
         raise ConfigError(f"unknown job {name!r}{whose} (jobs: {known})")
+
+    def default_secret_env(self) -> tuple[str, ...]:
+        """The secret variables' names each source uses when its section says nothing."""
+        names: list[str] = []
+        for s in self.sources:
+            try:
+                names += [n for n in s.secrets(s.config() if s.config else None)
+                          if n not in names]
+            except Exception:              # noqa: BLE001 - a protocol problem, reported there
+                continue
+        return tuple(names)
 
     def secret_env(self, cfg) -> tuple[str, ...]:
         """The names of the environment variables holding any source's secrets."""
@@ -125,3 +138,4 @@ class Registry:
 
 
 REGISTRY = Registry(SOURCES)
+add_default_secret_env(*REGISTRY.default_secret_env())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,25 @@ from tracker.core.errors import DatabaseDamaged, QueryError, TrackerError
 from tracker.store.db import open_db
 
 FORMATS = ("table", "csv", "json", "parquet")
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of ``sql`` (``SELECT 1; SELECT 2``), each as its own text."""
+    try:
+        found = [s.query.strip().rstrip(";").strip() for s in duckdb.extract_statements(sql)]
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None
+    found = [s for s in found if s]
+    if not found:
+        raise QueryError("no SQL statement given")
+    return found
+
+
+def run_queries(cfg: Config, sql: str, *, live: bool = False) -> list[tuple[str, pd.DataFrame]]:
+    """Every statement of ``sql``, read-only, in order: (statement, its result)."""
+    statements = split_statements(sql)
+    _refuse_writes(sql)
+    return [(st, run_query(cfg, st, live=live)) for st in statements]
 
 
 def run_query(cfg: Config, sql: str, *, live: bool = False,
@@ -77,12 +97,36 @@ def export(df: pd.DataFrame, fmt: str, out: Path | None) -> str | None:
         df.to_parquet(out, index=False)
         return None
     if fmt == "csv":
-        text = df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+        text = _iso_times(df).to_csv(index=False)
     elif fmt == "json":
-        text = df.to_json(orient="records", date_format="iso", force_ascii=False, lines=True)
+        text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
+                       for r in _plain_records(_iso_times(df)))
     else:
         raise QueryError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if out:
         Path(out).write_text(text, encoding="utf-8")
         return None
     return text
+
+
+def _iso_times(df: pd.DataFrame) -> pd.DataFrame:
+    """Time columns as ISO 8601 text with the offset's colon (``2022-10-11T12:10:00.000000+00:00``),
+    which every CSV and JSON reader parses as a time zone."""
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            text = col.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+            if getattr(col.dt, "tz", None) is not None:
+                text = text + col.dt.strftime("%z").str.replace(r"(\d\d)$", r":\1", regex=True)
+            out[c] = text.where(col.notna(), None)
+        elif pd.api.types.is_timedelta64_dtype(col):
+            out[c] = col.map(lambda v: None if pd.isna(v) else v.isoformat())
+    return out
+
+
+def _plain_records(df: pd.DataFrame) -> list[dict]:
+    """Rows as plain Python values (NaN and NaT as None), for json.dumps."""
+    plain = df.astype(object).where(df.notna(), None)
+    return [dict(zip(plain.columns, (v.item() if hasattr(v, "item") else v for v in row)))
+            for row in plain.itertuples(index=False)]
