@@ -36,10 +36,10 @@ def init(ctx: click.Context) -> None:
         wrote = write_starter_config(path)
     cfg = config_of(ctx)
     with RunLock(cfg.lock_file):
-        con = open_db(cfg.database)
+        con = open_db(cfg.database, storage_version=cfg.storage.duckdb_storage_version)
         con.close()
         cfg.raw_dir.mkdir(parents=True, exist_ok=True)
-        refresh_replica(cfg.database, cfg.replica)
+        refresh_replica(cfg.database, cfg.replica, cfg.storage.duckdb_storage_version)
     out.print(f"database {cfg.database}\nreplica  {cfg.replica} (what `tracker sql` reads)\n"
               f"raw      {cfg.raw_dir}", highlight=False)
     if wrote:

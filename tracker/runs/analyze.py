@@ -22,7 +22,7 @@ def run_analysis(cfg, story_id: str | None = None, **kw) -> RunResult:
 
     def body(raw, ctx, result: RunResult) -> None:
         try:
-            con = open_db(cfg.database)
+            con = open_db(cfg.database, storage_version=cfg.storage.duckdb_storage_version)
         except DatabaseUnavailable as exc:
             raise RunStopped(f"analysis waits: {exc}") from None
         try:

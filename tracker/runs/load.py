@@ -19,7 +19,7 @@ def load_now(cfg, progress=None, retry_failed: bool = False) -> LoadResult:
 
     Raises DatabaseUnavailable (busy or damaged: nothing loaded). A replica that cannot be
     refreshed does not undo the load: ``result.replica_error`` says why."""
-    con = open_db(cfg.database)
+    con = open_db(cfg.database, storage_version=cfg.storage.duckdb_storage_version)
     try:
         result = load_pending(con, cfg.raw_dir, REGISTRY, progress=progress,
                               retry_failed=retry_failed,
@@ -32,7 +32,7 @@ def load_now(cfg, progress=None, retry_failed: bool = False) -> LoadResult:
     finally:
         con.close()
     try:
-        refresh_replica(cfg.database, cfg.replica)
+        refresh_replica(cfg.database, cfg.replica, cfg.storage.duckdb_storage_version)
     except TrackerError as exc:
         result.replica_error = str(exc)
     return result
@@ -45,7 +45,8 @@ def rebuild(cfg, progress=None) -> LoadResult:
         return {r.story_id: r.by_event for r in analyze(con, cfg.stories)}
 
     return rebuild_from(cfg.database, cfg.raw_dir, REGISTRY, cfg.replica, progress=progress,
-                        memory_limit=cfg.storage.load_memory_limit, derive=derive)
+                        memory_limit=cfg.storage.load_memory_limit, derive=derive,
+                        storage_version=cfg.storage.duckdb_storage_version)
 
 
 def pending_summary(cfg) -> list[str]:

@@ -145,7 +145,7 @@ def _prepare(cfg, now: datetime, planner: Source | None, options: dict) -> Conte
         return ctx
 
     try:
-        con = open_db(cfg.database)
+        con = open_db(cfg.database, storage_version=cfg.storage.duckdb_storage_version)
     except DatabaseUnavailable as exc:
         return without_database(exc)
     try:
@@ -165,7 +165,7 @@ def _prepare(cfg, now: datetime, planner: Source | None, options: dict) -> Conte
             con.close()
     if loaded.files:
         try:
-            refresh_replica(cfg.database, cfg.replica)
+            refresh_replica(cfg.database, cfg.replica, cfg.storage.duckdb_storage_version)
         except StorageError as exc:
             log.error("%s", exc)      # analysts read an older copy meanwhile; collection goes on
     return ctx
