@@ -208,3 +208,69 @@ def test_readme_story_queries_run_on_the_demo(demo_dir, tmp_path):
     assert timeline["event_type"].tolist()[:4] == ["poll", "mention", "mention", "claim"]
     assert firsts["claim_to_denial"].tolist() == ["P0DT1H30M0S"]  # ISO 8601 durations
     assert stance["replies"].sum() == 9      # the 14 replies less the 5 by the actors
+
+
+@pytest.fixture
+def tiny_db(tmp_path):
+    """An initialised database with three posts, its config's path."""
+    import duckdb
+
+    p = tmp_path / "config.yaml"
+    p.write_text("accounts: []\n")
+    assert invoke("--config", str(p), "init").exit_code == 0
+    con = duckdb.connect(str(tmp_path / "data" / "tracker.duckdb"))
+    con.execute("INSERT INTO posts (platform, post_id, text, created_at, first_seen_at, "
+                "last_seen_at) VALUES ('x', '1', 'a/b', '2022-10-11 12:10:00+00', now(), "
+                "now()), ('x', '2', 'c', NULL, now(), now()), ('x', '3', 'd', NULL, now(), "
+                "now())")
+    con.close()
+    assert invoke("--config", str(p), "load").exit_code == 0      # refreshes the replica
+    return p
+
+
+def test_config_may_follow_the_command_or_come_from_the_environment(tiny_db, monkeypatch,
+                                                                   tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    monkeypatch.chdir(elsewhere)                       # no config.yaml here
+    q = "SELECT count(*) AS n FROM posts"
+    assert invoke("sql", q, "--config", str(tiny_db), "--format", "csv").output == "n\n3\n"
+    monkeypatch.setenv("TRACKER_CONFIG", str(tiny_db))
+    assert invoke("sql", q, "--format", "csv").output == "n\n3\n"
+    assert invoke("status", "--format", "json").exit_code == 0
+
+
+def test_sql_reads_stdin_and_files_and_prints_every_statement(tiny_db, tmp_path):
+    res = invoke("--config", str(tiny_db), "sql", "-", "--format", "csv",
+                 input="SELECT post_id FROM posts ORDER BY 1")
+    assert res.output == "post_id\n1\n2\n3\n"
+    f = tmp_path / "q.sql"
+    f.write_text("SELECT 1 AS a;\nSELECT 2 AS b;\n")
+    res = invoke("--config", str(tiny_db), "sql", "--file", str(f))
+    assert res.exit_code == 0
+    assert res.output.index("SELECT 1 AS a") < res.output.index("┃ a ┃") \
+        < res.output.index("SELECT 2 AS b") < res.output.index("┃ b ┃")
+    res = CliRunner().invoke(cli, ["--config", str(tiny_db), "sql", "--file", str(f),
+                                   "--format", "csv"], obj={})
+    assert res.exit_code == 2 and "--format csv takes one statement; this SQL has 2" in res.output
+
+
+def test_csv_and_json_times_carry_their_offset_and_json_keeps_slashes(tiny_db):
+    q = "SELECT text, created_at FROM posts WHERE post_id = '1'"
+    csv = invoke("--config", str(tiny_db), "sql", q, "--format", "csv").output
+    assert csv == "text,created_at\na/b,2022-10-11T12:10:00.000000+00:00\n"
+    js = invoke("--config", str(tiny_db), "sql", q, "--format", "json").output
+    assert js == '{"text": "a/b", "created_at": "2022-10-11T12:10:00.000000+00:00"}\n'
+
+
+def test_status_as_json(tiny_db):
+    import json
+
+    st = json.loads(invoke("--config", str(tiny_db), "status", "--format", "json").output)
+    assert st["database"] == "ok" and st["counts"]["posts"] == 3
+    assert st["pending_raw_files"] == [] and st["runs"] == []
+
+
+def test_a_bad_time_zone_is_a_usage_error(tiny_db):
+    res = CliRunner().invoke(cli, ["--config", str(tiny_db), "report", "s", "--tz", "Mars/Base"],
+                             obj={})
+    assert res.exit_code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import timezone
 from pathlib import Path
@@ -120,11 +121,16 @@ def rebuild(ctx: click.Context) -> None:
 
 @click.command()
 @click.option("--runs", "n_runs", default=10, show_default=True, help="How many recent runs.")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "json"]), help="json: everything, for scripts.")
 @click.pass_context
-def status(ctx: click.Context, n_runs: int) -> None:
+def status(ctx: click.Context, n_runs: int, fmt: str) -> None:
     """Last runs, cursors, pages waiting to load, open polls and table sizes."""
     cfg = config_of(ctx)
     st = collect_status(cfg, n_runs)
+    if fmt == "json":
+        click.echo(json.dumps(st.as_dict(), indent=2, ensure_ascii=False))
+        return
     if st.database != "ok":
         style = "yellow" if st.database.startswith(("busy", "missing")) else "red"
         out.print(f"[{style}]database {st.database}[/]", highlight=False)

@@ -4,11 +4,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from tracker.core.terminal import config_of, out
 from tracker.report import write_all, write_report
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {name!r}: use an IANA name such as UTC or "
+                                 "Europe/Paris") from None
+    return name
 
 
 @click.command()
@@ -23,6 +33,7 @@ from tracker.report import write_all, write_report
               help="Also write a PNG of the header and chart, without toolbar or buttons "
                    "(for slides); needs Chromium.")
 @click.option("--tz", "tz", default="UTC", show_default=True, metavar="ZONE",
+              callback=lambda ctx, param, value: _zone(value),
               help="Show times in this IANA zone (e.g. Europe/Paris) instead of UTC.")
 @click.pass_context
 def report(ctx: click.Context, story: str | None, all_stories: bool, output: str | None,
