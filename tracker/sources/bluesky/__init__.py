@@ -1,0 +1,1 @@
+"""Bluesky through the public AppView (XRPC), with the atproto SDK's client and models."""
