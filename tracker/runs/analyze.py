@@ -7,11 +7,13 @@ import json
 import re
 
 from tracker.analysis.engine import analyze
-from tracker.core.errors import DatabaseUnavailable, RunStopped, TrackerError
+from tracker.core.errors import (DatabaseUnavailable, InvalidArgument, RunStopped,
+                                 TrackerError)
 from tracker.core.events import EVENT_TYPES
 from tracker.runs.runner import RunResult, execute
 from tracker.sources.analyst.normalize import label_record
 from tracker.sources.press.canonical import canonical_url
+from tracker.sources.press.outlets import sync_outlets
 from tracker.store.db import open_db, read_connection
 
 
@@ -26,6 +28,7 @@ def run_analysis(cfg, story_id: str | None = None, **kw) -> RunResult:
         except DatabaseUnavailable as exc:
             raise RunStopped(f"analysis waits: {exc}") from None
         try:
+            sync_outlets(con, cfg.press.outlets)      # press.outlets: the views' display names
             for r in analyze(con, cfg.stories, story_id):
                 result.details[r.story_id] = r.by_event
         finally:
@@ -48,7 +51,7 @@ def parse_item(item: str) -> tuple[str, str | None, str]:
         return "post", named.group(1), named.group(2)
     if re.fullmatch(r"\d{1,25}", item):
         return "post", None, item
-    raise TrackerError(f"item {item!r}: give a post id, PLATFORM:ID, a URL or article:URL")
+    raise InvalidArgument(f"item {item!r}: give a post id, PLATFORM:ID, a URL or article:URL")
 
 
 def _which(con, kind: str, platform: str | None, item_id: str) -> str:
@@ -75,7 +78,7 @@ def _record(cfg, job: str, story_id: str, item: str, action: str,
             event_type: str | None, note: str | None, **kw) -> RunResult:
     cfg.story(story_id)
     if action == "set" and event_type not in EVENT_TYPES:
-        raise TrackerError(f"event {event_type!r}: choose one of {', '.join(EVENT_TYPES)}")
+        raise InvalidArgument(f"event {event_type!r}: choose one of {', '.join(EVENT_TYPES)}")
     kind, platform, item_id = parse_item(item)
     con = read_connection(cfg)
     try:

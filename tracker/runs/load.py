@@ -7,6 +7,7 @@ import duckdb
 
 from tracker.analysis.engine import analyze
 from tracker.core.errors import TrackerError
+from tracker.sources.press.outlets import sync_outlets
 from tracker.sources.registry import REGISTRY
 from tracker.store.db import damaged, first_readable, open_db, refresh_replica
 from tracker.store.loader import LoadResult, load_pending, pending_files
@@ -42,6 +43,7 @@ def rebuild(cfg, progress=None) -> LoadResult:
     """Recreate the database from the raw archive alone (see store/rebuild.py), with the
     configured stories analysed again (``result.derived``: story -> events)."""
     def derive(con) -> dict[str, dict[str, int]]:
+        sync_outlets(con, cfg.press.outlets)
         return {r.story_id: r.by_event for r in analyze(con, cfg.stories)}
 
     return rebuild_from(cfg.database, cfg.raw_dir, REGISTRY, cfg.replica, progress=progress,

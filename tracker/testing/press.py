@@ -8,6 +8,12 @@
   from the articles given per query, honouring ``startdatetime``/``enddatetime``, ``sort`` and
   ``maxrecords`` (default 75, never more than 250 a call, as GDELT does). A query registered with
   an error answers like GDELT does: status 200, a short text/html message instead of JSON.
+- A *versioned* page changes at given times (``put_versions``): it serves the latest version
+  published by ``world.now``, so scheduled re-fetches see an article being edited.
+- A Wayback stand-in: ``/cdx/search/cdx`` answers the CDX plain-text format (7 fields a line,
+  ``from``/``to``/``limit`` honoured, a resume key when cut) from the captures given per URL
+  (``add_captures``) or a recorded body (``set_cdx``); ``/web/<timestamp>id_/<url>`` serves the
+  capture's HTML with ``Memento-Datetime``.
 - Faults (5xx, 429, any body) can be queued per path, as with the X server.
 
 Tests, ``tracker demo`` and the press tests use it; nothing here reaches the network.
@@ -32,6 +38,7 @@ from tracker.testing.sample import sample_dir
 from tracker.testing.xapi import Fault, write_body
 
 GDELT_PATH = "/api/v2/doc/doc"
+CDX_PATH = "/cdx/search/cdx"
 GDELT_CAP = 250
 FMT = "%Y%m%d%H%M%S"
 
@@ -43,6 +50,18 @@ class Doc:
     last_modified: datetime | None = None
     validators: bool = True           # send ETag / Last-Modified (and honour them)
     timed: bool = False               # a feed whose items appear as world.now passes them
+    versions: list[tuple[datetime, bytes]] = field(default_factory=list)  # (from, body)
+
+
+@dataclass
+class Capture:
+    """One capture the Wayback stand-in lists (and serves, when it has a body)."""
+
+    timestamp: str                    # 14 digits
+    digest: str
+    html: bytes | None = None
+    status: str = "200"
+    mimetype: str = "text/html"
 
 
 @dataclass
@@ -91,6 +110,8 @@ class PressWorld:
         self.faults: list[Fault] = []
         self.requests: list[PressRequest] = []
         self.now: datetime | None = None              # timed feeds show items up to now
+        self.captures: dict[str, list[Capture]] = {}  # URL -> Wayback captures
+        self.cdx_bodies: dict[str, str] = {}          # URL -> a recorded CDX answer
         self.lock = threading.RLock()
 
     # ---- building the world ----
@@ -111,6 +132,24 @@ class PressWorld:
                  content_type: str = "text/html; charset=utf-8", **kw) -> None:
         self.put(path, html, content_type, **kw)
 
+    def put_versions(self, path: str, versions: list[tuple[datetime, str | bytes]],
+                     content_type: str = "text/html; charset=utf-8", **kw) -> None:
+        """A page that changes: each body is served from its time on (by ``world.now``)."""
+        data = [(at, b.encode("utf-8") if isinstance(b, str) else b) for at, b in versions]
+        data.sort(key=lambda v: v[0])
+        self.put(path, data[0][1], content_type, last_modified=data[0][0], **kw)
+        with self.lock:
+            self.docs[path].versions = data
+
+    def add_captures(self, url: str, captures: list[Capture]) -> None:
+        with self.lock:
+            self.captures.setdefault(url, []).extend(captures)
+
+    def set_cdx(self, url: str, body: str) -> None:
+        """Answer CDX searches for ``url`` with this body, as recorded (shape tests)."""
+        with self.lock:
+            self.cdx_bodies[url] = body
+
     def add_articles(self, query: str, articles: list[dict]) -> None:
         with self.lock:
             self.articles.setdefault(query, []).extend(articles)
@@ -120,6 +159,10 @@ class PressWorld:
 
     # ---- answering ----
     def _doc_now(self, doc: Doc) -> tuple[bytes, datetime | None]:
+        if doc.versions:
+            shown = [v for v in doc.versions if self.now is None or v[0] <= self.now]
+            at, body = (shown or doc.versions[:1])[-1]
+            return body, at
         if not doc.timed or self.now is None:
             return doc.body, doc.last_modified
         kept_times: list[datetime] = []
@@ -222,9 +265,45 @@ class PressWorld:
             return 200, json.dumps(body).encode(), js
         return 200, f"Invalid mode {mode!r}.\n".encode(), text
 
+    def cdx(self, params: dict) -> tuple[int, bytes, dict]:
+        text = {"Content-Type": "text/plain;charset=UTF-8"}
+        url = params.get("url") or ""
+        with self.lock:
+            if url in self.cdx_bodies:
+                return 200, self.cdx_bodies[url].encode("utf-8"), text
+            caps = sorted(self.captures.get(url, []), key=lambda c: c.timestamp)
+        lo, hi = params.get("from") or "", params.get("to") or ""
+        caps = [c for c in caps if (not lo or c.timestamp >= lo[:14].ljust(14, "0"))
+                and (not hi or c.timestamp <= hi[:14].ljust(14, "9"))]
+        limit = int(params["limit"]) if (params.get("limit") or "").isdigit() else len(caps)
+        key = urlsplit(url).hostname or "-"
+        lines = [f"{key})/ {c.timestamp} {url} {c.mimetype} {c.status} {c.digest} "
+                 f"{len(c.html or b'')}" for c in caps[:limit]]
+        body = "\n".join(lines) + ("\n" if lines else "")
+        if len(caps) > limit and params.get("showResumeKey") == "true":
+            body += "\n" + caps[limit].timestamp + "\n"
+        return 200, body.encode("utf-8"), text
+
+    def memento(self, path: str) -> tuple[int, bytes, dict]:
+        m = re.match(r"^/web/(\d{14})id_/(.+)$", path)
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        if not m:
+            return 404, b"<html><body>Wayback Machine has not archived that URL.</body></html>", html
+        ts, url = m.group(1), m.group(2)
+        with self.lock:
+            found = [c for c in self.captures.get(url, []) if c.timestamp == ts and c.html]
+        if not found:
+            return 404, b"<html><body>Wayback Machine has not archived that URL.</body></html>", html
+        at = datetime.strptime(ts, FMT).replace(tzinfo=timezone.utc)
+        return 200, found[0].html, {**html, "Memento-Datetime": _http_date(at)}
+
     def answer(self, path: str, params: dict, headers: dict) -> tuple[int, bytes, dict]:
         if path == GDELT_PATH:
             return self.gdelt(params)
+        if path == CDX_PATH:
+            return self.cdx(params)
+        if path.startswith("/web/"):
+            return self.memento(path)
         return self.document(path, headers)
 
 
@@ -307,6 +386,8 @@ class PressSample:
     world: PressWorld
     feeds: list[dict] = field(default_factory=list)     # {name, path}
     queries: list[dict] = field(default_factory=list)   # press.queries entries
+    hosts: list[str] = field(default_factory=list)      # article hosts served here (pages)
+    outlets: list[dict] = field(default_factory=list)   # press.outlets entries
 
     @classmethod
     def load(cls, folder: Path | None = None) -> "PressSample":
@@ -319,11 +400,23 @@ class PressSample:
         for g in spec["gdelt"]:
             answer = json.loads((folder / g["file"]).read_text(encoding="utf-8"))
             world.add_articles(g["query"], answer.get("articles") or [])
+        hosts: list[str] = []
+        for page in spec.get("pages", []):
+            parts = urlsplit(page["url"])
+            world.put_versions(parts.path, [
+                (datetime.fromisoformat(v["from"].replace("Z", "+00:00")),
+                 (folder / v["file"]).read_bytes()) for v in page["versions"]])
+            if parts.hostname not in hosts:
+                hosts.append(parts.hostname)
         return cls(world, [{"name": f["name"], "path": f["path"]} for f in spec["feeds"]],
-                   spec["queries"])
+                   spec["queries"], hosts, spec.get("outlets", []))
 
     def config(self, base_url: str) -> dict:
         """The `press` section pointing at the local server."""
+        domains = sorted({h[4:] if h.startswith("www.") else h for h in self.hosts})
         return {"feeds": [{"name": f["name"], "url": base_url + f["path"]} for f in self.feeds],
                 "gdelt": {"api_base_url": base_url + GDELT_PATH, "min_interval_seconds": 0},
-                "queries": self.queries}
+                "queries": self.queries, "outlets": self.outlets,
+                # the sample's article pages are served here: re-fetch only those outlets
+                "connect_to": {h: base_url for h in self.hosts},
+                "refetch": {"domains": domains}}

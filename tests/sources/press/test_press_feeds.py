@@ -13,7 +13,9 @@ from tracker.store.raw import list_raw_files, read_raw_file
 from .conftest import NO_SLEEP, fixture_bytes
 
 UTC = timezone.utc
-ART_COLS = ("url, domain, outlet, title, summary, text, authors, language, source_country, "
+# outlet: the publication as the item names it (no <source> here: NULL, never the feed's name);
+# outlet_domain: its registrable domain
+ART_COLS = ("url, domain, outlet_domain, outlet, title, summary, text, authors, language, source_country, "
             "published_at")
 
 
@@ -35,22 +37,22 @@ def test_rss2_sample_feed_exact_rows(pworld, press_cfg, pclock):
     r = collect_press(cfg, clock=pclock, **NO_SLEEP)
     assert (r.status, r.error, r.requests, r.by_purpose) == ("ok", None, 1, {"feed": 1})
     assert rows(cfg, f"SELECT {ART_COLS} FROM articles ORDER BY url") == [
-        ("https://liftoff.msfc.nasa.gov/2003/05/30.html", "liftoff.msfc.nasa.gov", "Liftoff",
+        ("https://liftoff.msfc.nasa.gov/2003/05/30.html", "liftoff.msfc.nasa.gov", "nasa.gov", None,
          None, "Sky watchers in Europe, Asia, and parts of Alaska and Canada will experience a "
          "partial eclipse of the Sun on Saturday, May 31st.", None, None, "en", None,
          t(2003, 5, 30, 11, 6, 42)),
         ("https://liftoff.msfc.nasa.gov/news/2003/news-VASIMR.asp", "liftoff.msfc.nasa.gov",
-         "Liftoff", "The Engine That Does More", "Before man travels to Mars, NASA hopes to "
+         "nasa.gov", None, "The Engine That Does More", "Before man travels to Mars, NASA hopes to "
          "design new engines that will let us fly through the Solar System more quickly. The "
          "proposed VASIMR engine would do that.", None, None, "en", None,
          t(2003, 5, 27, 8, 37, 32)),
         ("https://liftoff.msfc.nasa.gov/news/2003/news-laundry.asp", "liftoff.msfc.nasa.gov",
-         "Liftoff", "Astronauts' Dirty Laundry", "Compared to earlier spacecraft, the "
+         "nasa.gov", None, "Astronauts' Dirty Laundry", "Compared to earlier spacecraft, the "
          "International Space Station has many luxuries, but laundry facilities are not one of "
          "them. Instead, astronauts have other options.", None, None, "en", None,
          t(2003, 5, 20, 8, 56, 2)),
         ("https://liftoff.msfc.nasa.gov/news/2003/news-starcity.asp", "liftoff.msfc.nasa.gov",
-         "Liftoff", "Star City", "How do Americans get ready to work with Russians aboard the "
+         "nasa.gov", None, "Star City", "How do Americans get ready to work with Russians aboard the "
          "International Space Station? They take a crash course in culture, language and "
          "protocol at Russia's Star City .", None, '["Writer"]', "en", None,
          t(2003, 6, 3, 9, 39, 21)),
@@ -90,7 +92,7 @@ def test_atom_rfc4287_example_uses_updated_and_inherits_the_feed_author(pworld, 
     cfg = press_cfg({"Example": "/atom"})
     assert collect_press(cfg, clock=pclock, **NO_SLEEP).status == "ok"
     assert rows(cfg, f"SELECT {ART_COLS} FROM articles") == [
-        ("https://example.org/2003/12/13/atom03", "example.org", "Example",
+        ("https://example.org/2003/12/13/atom03", "example.org", "example.org", None,
          "Atom-Powered Robots Run Amok", "Some text.", None, '["John Doe"]', None, None,
          t(2003, 12, 13, 18, 30, 2))]
     assert rows(cfg, "SELECT published_at, date_note FROM article_sources") == [
@@ -194,7 +196,7 @@ def test_html_page_as_feed_is_a_clear_error_and_the_other_feeds_go_on(pworld, pr
            "an HTML page titled \"The Is Not The Feed You're Looking For\"")
     assert (r.status, r.exit_code, r.error) == ("failed", 1, msg)
     assert rows(cfg, "SELECT status, error FROM runs") == [("failed", msg)]
-    assert rows(cfg, "SELECT count(*) FROM articles WHERE outlet = 'Liftoff'") == [(4,)]
+    assert rows(cfg, "SELECT count(*) FROM article_sources WHERE source_name = 'Liftoff'") == [(4,)]
     assert rows(cfg, "SELECT endpoint, http_status, items, error FROM raw_pages "
                      "WHERE error IS NOT NULL") == [
         (cfg.press.feeds[0].url, 200, None, "quarantined: not a feed: the URL returned an HTML "

@@ -11,8 +11,10 @@ import codecs
 import logging
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
 import requests
 
@@ -26,7 +28,7 @@ from tracker.sources.http import GuardedAdapter
 log = logging.getLogger("tracker.press")
 
 KEPT_HEADERS = ("content-type", "etag", "last-modified", "date", "retry-after",
-                "content-location", "cache-control")
+                "content-location", "cache-control", "memento-datetime")
 FINAL_URL = "x-final-url"     # stored beside the headers when a redirect moved the request
 
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
@@ -110,9 +112,35 @@ class PressFetcher(ArchivingFetcher):
             backoff_max_seconds=cfg.backoff_max_seconds), sleep=sleep, clock=clock)
         self.cfg = cfg
         self.session = session or make_session(cfg)
+        self.also_accepted: frozenset[int] = frozenset()
 
     def accepted(self, status) -> bool:
-        return status is not None and (200 <= status < 300 or status == 304)
+        return status is not None and (200 <= status < 300 or status == 304
+                                       or status in self.also_accepted)
+
+    @contextmanager
+    def accepting(self, statuses: set[int]) -> Iterator[None]:
+        """Take these statuses as answers too meanwhile (a re-fetched article's 404: gone)."""
+        before = self.also_accepted
+        self.also_accepted = frozenset(statuses)
+        try:
+            yield
+        finally:
+            self.also_accepted = before
+
+    def target(self, url: str) -> str:
+        """Where a request for ``url`` goes: ``press.connect_to`` may send a host elsewhere
+        (a mirror, a proxy, the local test server); the archive records where it went."""
+        parts = urlsplit(url)
+        base = self.cfg.connect_to.get((parts.hostname or "").lower())
+        if not base:
+            return url
+        rest = parts.path or "/"
+        return base + rest + (f"?{parts.query}" if parts.query else "")
+
+    def remaining(self) -> int:
+        """Requests this run may still make."""
+        return max(self.limits.max_requests - self.stats.requests, 0)
 
     def decode(self, resp: requests.Response) -> str:
         return decode(resp.content, resp.headers.get("content-type"))
@@ -138,6 +166,7 @@ class PressFetcher(ArchivingFetcher):
                 return cursor_fn(a.status, a.text, a.headers)
             return None, None
 
+        url = self.target(url)
         a = self.fetch(
             purpose=purpose, endpoint=url, params={**(params or {}), **(archive_params or {})},
             scope=scope, pace=pace, url=url, cursor_fn=judge,

@@ -21,6 +21,8 @@ from tracker.sources.press.gdelt import QueryOutcome, collect_query
 from tracker.sources.press.http import PressFetcher
 from tracker.sources.press.normalize import PageInfo
 from tracker.sources.press.pages import add_page
+from tracker.sources.press.refetch import PressPlan, refetch_article
+from tracker.sources.press.wayback import WaybackOutcome, look_back
 
 log = logging.getLogger("tracker.press")
 SOURCE = "press"
@@ -37,11 +39,16 @@ class PressReport:
     feeds: list[FeedOutcome] = field(default_factory=list)
     queries: list[QueryOutcome] = field(default_factory=list)
     pages: list[PageInfo] = field(default_factory=list)
+    articles: dict[str, int] = field(default_factory=dict)   # re-fetch outcome -> count
+    wayback: list[WaybackOutcome] = field(default_factory=list)
+    deferred: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def details(self) -> dict:
         return {"feeds": [asdict(f) for f in self.feeds],
+                "articles": dict(self.articles), "wayback": [asdict(w) for w in self.wayback],
+                **({"deferred": dict(self.deferred)} if self.deferred else {}),
                 "queries": [asdict(q) for q in self.queries],
                 "pages": [{**asdict(p), "published_at": iso(p.published_at)
                            if p.published_at else None} for p in self.pages],
@@ -137,6 +144,8 @@ def collect_press(raw, ctx, result) -> None:
                 report.queries.append(out)
                 for t in out.truncated:
                     report.warnings.append(f"GDELT query {q.name!r}: {t}")
+        if ctx.options.get("refetch", not ctx.options.get("feeds")):
+            _versions(f, cfg.press, ctx.plan, report, failures)
     except RunStopped as exc:
         if report.failures:
             raise type(exc)(f"{exc}; before that, {len(report.failures)} failed: "
@@ -146,6 +155,33 @@ def collect_press(raw, ctx, result) -> None:
         ctx.absorb(f.stats, result)
         result.details.update(report.details())
     _finish(report, result)
+
+
+def _versions(f: PressFetcher, press, plan: PressPlan | None, report: PressReport,
+              failures: ScopeFailures) -> None:
+    """The due re-fetches, then the due Wayback look-ups, within their caps and what is left
+    of the run's budget; the rest is deferred to the next run."""
+    if plan is None:
+        return
+    done = 0
+    for item in plan.refetch:
+        if done >= press.refetch.max_per_run or f.remaining() == 0:
+            report.deferred["article_refetches"] = len(plan.refetch) - done
+            break
+        done += 1
+        with failures.scope(f"article {item.url}"):
+            what = refetch_article(f, item)
+            report.articles[what] = report.articles.get(what, 0) + 1
+    looked = 0
+    for item in plan.wayback:
+        # a look-up is a CDX search and up to max_versions mementos: start one only if it fits
+        if (looked >= press.wayback.max_articles_per_run
+                or f.remaining() < 1 + press.wayback.max_versions):
+            report.deferred["wayback_lookups"] = len(plan.wayback) - looked
+            break
+        looked += 1
+        with failures.scope(f"Wayback {item.url}"):
+            report.wayback.append(look_back(f, press.wayback, item))
 
 
 def _add_precheck(cfg, options: dict) -> None:

@@ -1,4 +1,5 @@
-"""`tracker press list`: articles with the time they were first reported and every source."""
+"""`tracker press list`: articles with the time they were first reported, their publication
+(the view article_outlets: press.outlets applied) and every source."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ WITH s AS (
 SELECT coalesce(a.published_at, s.gdelt_seen, a.first_seen_at) AS reported_at,
        CASE WHEN a.published_at IS NOT NULL THEN 'published'
             WHEN s.gdelt_seen IS NOT NULL THEN 'gdelt seen' ELSE 'first seen' END AS clock,
-       coalesce(a.outlet, a.domain) AS outlet, a.title, s.sources, a.url
-FROM articles a JOIN s USING (url)
+       o.outlet, a.title, s.sources, a.url
+FROM articles a JOIN s USING (url) JOIN article_outlets o USING (url)
 WHERE (?::TIMESTAMPTZ IS NULL OR coalesce(a.published_at, s.gdelt_seen, a.first_seen_at) >= ?)
   AND (?::TIMESTAMPTZ IS NULL OR coalesce(a.published_at, s.gdelt_seen, a.first_seen_at) < ?)
-  AND (?::VARCHAR IS NULL OR a.outlet ILIKE ? OR a.domain ILIKE ?)
+  AND (?::VARCHAR IS NULL OR o.outlet ILIKE ? OR o.outlet_domain ILIKE ? OR a.domain ILIKE ?)
   AND (?::VARCHAR IS NULL OR s.has_kind)
 ORDER BY reported_at, a.url
 LIMIT ?
@@ -52,4 +53,5 @@ def list_articles(cfg: Config, *, since: datetime | None = None, until: datetime
     """Articles first reported in [since, until), of outlets matching ``outlet`` (substring)."""
     pattern = f"%{outlet}%" if outlet else None
     return run_query(cfg, LIST_SQL, live=live, params=[
-        source, since, since, until, until, pattern, pattern, pattern, source, limit])
+        source, since, since, until, until, pattern, pattern, pattern, pattern, source,
+        limit])

@@ -23,6 +23,7 @@ from tracker.core.timeutil import iso
 from tracker.store.rows import Rows
 from tracker.sources.press.canonical import BadURL, canonical_url, domain_of
 from tracker.sources.press.http import FINAL_URL, body_encoding
+from tracker.sources.press.outlets import entry_source, registrable_domain
 
 FEED_NO_DATE = "no date in the feed entry; first_seen_at (our clock) is the only time"
 PAGE_NO_DATE = "no publication date on the page; first_seen_at (our clock) is the only time"
@@ -282,8 +283,11 @@ def _feed_rows(record: dict, rows: Rows) -> None:
         text = html_to_text(content[0]) if content else None
         lang = ((e.get("title_detail") or {}).get("language") or e.get("language")
                 or feed_lang)
+        # the publication: the item's own source element (an aggregator's), never the feed
+        outlet, outlet_url = entry_source(e)
         rows.add("articles", {
-            "url": url, "domain": domain_of(url), "outlet": feed_name, "title": title,
+            "url": url, "domain": domain_of(url), "outlet": outlet,
+            "outlet_domain": registrable_domain(outlet_url or url), "title": title,
             "summary": summary, "text": text if text and text != summary else None,
             "authors": _j(_authors(e, inherit)), "language": language_code(lang),
             "source_country": None,
@@ -358,7 +362,8 @@ def _gdelt_rows(record: dict, rows: Rows) -> None:
         seen = gdelt_time(a.get("seendate"))
         title = _clean(htmllib.unescape(str(a["title"]))) if a.get("title") else None
         rows.add("articles", {
-            "url": url, "domain": domain_of(url), "outlet": None, "title": title,
+            "url": url, "domain": domain_of(url), "outlet": None,
+            "outlet_domain": registrable_domain(url), "title": title,
             "summary": None, "text": None, "authors": None,
             "language": language_code(a.get("language")),
             "source_country": _clean(a.get("sourcecountry")),
@@ -541,7 +546,8 @@ def _page_rows(record: dict, rows: Rows) -> None:
     published = iso(info.published_at) if info.published_at else None
     rows.items = 1
     rows.add("articles", {
-        "url": info.url, "domain": info.domain, "outlet": info.outlet, "title": info.title,
+        "url": info.url, "domain": info.domain, "outlet": info.outlet,
+        "outlet_domain": registrable_domain(info.url), "title": info.title,
         "summary": info.summary, "text": info.text, "authors": _j(info.authors),
         "language": info.language, "source_country": None, "published_at": published,
         "first_seen_at": at, "last_seen_at": at})

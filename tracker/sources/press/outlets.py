@@ -79,3 +79,34 @@ def entry_source(entry) -> tuple[str | None, str | None]:
     if url and not re.match(r"^https?://", url, re.I):
         url = None
     return name, url
+
+
+def outlet_keys(outlets) -> list[tuple[str, str, str]]:
+    """press.outlets as press_outlets rows: (key_kind, key, display name); the display name
+    is a key of itself, so an item naming the publication that way joins it."""
+    out: dict[tuple[str, str], str] = {}
+    for o in outlets:
+        out[("name", o.name.lower())] = o.name
+        for alias in o.aliases:
+            out[("name", alias.lower())] = o.name
+        for domain in o.domains:
+            out[("domain", domain)] = o.name
+    return [(kind, key, name) for (kind, key), name in sorted(out.items())]
+
+
+def sync_outlets(con, outlets) -> int:
+    """Replace press_outlets with press.outlets of the configuration (in one transaction, like
+    the stories' actors: config.yaml is the source of truth). Returns the rows written."""
+    from tracker.store.tx import rollback
+
+    rows = outlet_keys(outlets)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM press_outlets")
+        if rows:
+            con.executemany("INSERT INTO press_outlets VALUES (?, ?, ?)", rows)
+        con.execute("COMMIT")
+    except Exception:
+        rollback(con)
+        raise
+    return len(rows)
