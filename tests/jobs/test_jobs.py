@@ -109,19 +109,44 @@ def test_unknown_job_is_a_usage_error():
 
 def test_run_while_the_lock_is_held_exits_3_and_does_nothing(world, api, tmp_path):
     seed(world)
-    cfg = write_config(tmp_path, api)
+    cfg = write_config(tmp_path, api, schedule={"lock_wait_seconds": 1})
     with RunLock(tmp_path / "data" / ".tracker.lock"):
+        t0 = time.monotonic()
         proc = subprocess.run([*TRACKER, "--config", str(cfg), "run", "collect_posts"],
                               capture_output=True, text=True, timeout=120)
+        waited = time.monotonic() - t0
     assert proc.returncode == 3, proc.stderr
-    assert "another tracker run holds" in proc.stderr
+    assert "another tracker run holds" in proc.stderr and "after waiting 1 s" in proc.stderr
+    assert waited >= 1
     assert list_raw_files(tmp_path / "data" / "raw") == [] and world.requests == []
+
+
+def test_a_scheduled_run_waits_for_the_lock_within_its_bound(world, api, tmp_path):
+    seed(world)
+    cfg = write_config(tmp_path, api, schedule={"lock_wait_seconds": 60})
+    lock = RunLock(tmp_path / "data" / ".tracker.lock").__enter__()
+    proc = subprocess.Popen([*TRACKER, "--config", str(cfg), "run", "collect_posts"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    assert proc.poll() is None and world.requests == []      # waiting, nothing sent
+    lock.__exit__(None, None, None)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "collect_posts run " in out and world.requests
+
+
+def test_a_manual_command_does_not_wait_for_the_lock(world, api, tmp_path):
+    cfg = write_config(tmp_path, api, schedule={"lock_wait_seconds": 60})
+    with RunLock(tmp_path / "data" / ".tracker.lock"):
+        t0 = time.monotonic()
+        res = CliRunner().invoke(cli, ["--config", str(cfg), "collect", "x"], obj={})
+        assert res.exit_code == 3 and time.monotonic() - t0 < 30
 
 
 def test_second_run_while_the_first_is_running_exits_3_and_writes_nothing(world, api,
                                                                           tmp_path):
     seed(world, posts=20)
-    cfg = write_config(tmp_path, api, page_size=5)
+    cfg = write_config(tmp_path, api, page_size=5, schedule={"lock_wait_seconds": 0})
     world.delay = 0.3           # the first run takes a few seconds
     first = subprocess.Popen([*TRACKER, "--config", str(cfg), "run", "collect_posts"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -168,7 +168,7 @@ def run_cmd(ctx: click.Context, job: str) -> None:
     """
     cfg = config_of(ctx)
     codes = [0]
-    for result in JOBS[job].run(cfg):
+    for result in JOBS[job].run(cfg, lock_wait=cfg.schedule.lock_wait_seconds):
         report_run(result)
         codes.append(result.exit_code)
     sys.exit(max(codes))

@@ -191,6 +191,9 @@ class ScheduleConfig(Strict):
 
     timezone: str = "UTC"
     misfire_grace_seconds: int = Field(300, ge=1, le=86400)
+    # a scheduled job that finds another run holding the lock waits this long before giving
+    # up (exit 3); manual commands never wait
+    lock_wait_seconds: int = Field(120, ge=0, le=3600)
     jobs: dict[str, ScheduledJobConfig] = {}
 
     @field_validator("timezone")

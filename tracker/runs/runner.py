@@ -207,7 +207,7 @@ Body = Callable[[RawWriter, Context, RunResult], None]
 
 def execute(cfg, job: str, source: str, body: Body, *,
             precheck: Callable[[], None] | None = None, planner: Source | None = None,
-            options: dict | None = None,
+            options: dict | None = None, lock_wait: float = 0,
             sleep: Callable[[float], None] = time.sleep, clock=utcnow) -> RunResult:
     """Run one job under the lock: plan, collect into raw, load, refresh the replica, record.
 
@@ -216,7 +216,7 @@ def execute(cfg, job: str, source: str, body: Body, *,
     Raises LockHeld or ConfigError having written nothing; every other failure is recorded in
     ``runs``.
     """
-    with RunLock(cfg.lock_file):
+    with RunLock(cfg.lock_file, wait_seconds=lock_wait, sleep=sleep):
         if precheck:
             precheck()
         now = clock()
@@ -284,7 +284,7 @@ def execute(cfg, job: str, source: str, body: Body, *,
         return result
 
 
-def run(cfg, job: str, *, source: str | None = None,
+def run(cfg, job: str, *, source: str | None = None, lock_wait: float = 0,
         sleep: Callable[[float], None] = time.sleep, clock=utcnow, **options) -> RunResult:
     """Run a source's job by name: its precheck, its plan, its body. ``source`` says whose,
     when several sources have a job of that name; ``options`` reach the plan and the body
@@ -294,7 +294,8 @@ def run(cfg, job: str, *, source: str | None = None,
     with (spec.session(cfg, options) if spec.session else nullcontext()):
         result = execute(cfg, spec.name, raw_source, spec.body,
                          precheck=(lambda: spec.precheck(cfg, options)) if spec.precheck
-                         else None, planner=owner, options=options, sleep=sleep, clock=clock)
+                         else None, planner=owner, options=options, lock_wait=lock_wait,
+                         sleep=sleep, clock=clock)
     return result
 
 

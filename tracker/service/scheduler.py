@@ -272,6 +272,8 @@ class SchedulerService:
         kw = dict(self.job_kw)
         if _accepts(module.run, "sleep"):
             kw.setdefault("sleep", self._sleep)
+        if _accepts(module.run, "lock_wait"):
+            kw.setdefault("lock_wait", self.cfg.schedule.lock_wait_seconds)
         self._running = name
         log.info("job %s started", name)
         try:
