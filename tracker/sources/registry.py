@@ -16,12 +16,13 @@ from tracker.core.logs import add_default_secret_env
 from tracker.sources.analyst.source import SOURCE as ANALYST
 from tracker.sources.base import Job, Source
 from tracker.sources.bluesky.source import SOURCE as BLUESKY
+from tracker.sources.mastodon.source import SOURCE as MASTODON
 from tracker.sources.press.source import SOURCE as PRESS
 from tracker.sources.x.imports.source import SOURCE as X_IMPORTS
 from tracker.sources.x.source import SOURCE as X
 from tracker.store.rows import Rows
 
-SOURCES: list[Source] = [X, X_IMPORTS, BLUESKY, PRESS, ANALYST]
+SOURCES: list[Source] = [X, X_IMPORTS, BLUESKY, MASTODON, PRESS, ANALYST]
 
 _NO_BATCH = (1 << 62, 1 << 62)
 

@@ -181,9 +181,12 @@ poll_id: the poll (polls.poll_id)
 captured_at: when we read the counts (our clock)
 position: the option's place in the poll, from 1
 label: the option's label
-votes: votes for the option at that capture
+votes: votes for the option at that capture; NULL where the platform hides the counts (unknown,
+  never 0)
 voting_status: 'open' or 'closed' at that capture
 page_id: {PAGE}
+voters_count: how many had voted at that capture (a multiple-choice poll's votes add up to
+  more); NULL where the platform does not tell it or hides it until the end
 """),
     table("api_errors", "collected", """
         Every entry of an API answer's list of errors (posts not found, protected accounts...),

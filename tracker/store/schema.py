@@ -276,6 +276,12 @@ ALTER TABLE runs ADD COLUMN deferred JSON;
      STORY_ITEMS_BY_PLATFORM + STORY_VIEWS),
     (8, "press: the outlet is the publication; article versions, Wayback captures, outlets",
      ARTICLE_VERSIONS),
+    (9, "poll snapshots keep how many voted", """
+-- poll_snapshots.voters_count: how many people had voted at that capture (Mastodon tells it
+-- beside the votes: a multiple-choice poll's votes add up to more); NULL where the platform
+-- does not say or hides it.
+ALTER TABLE poll_snapshots ADD COLUMN voters_count BIGINT;
+"""),
 ]
 
 

@@ -123,7 +123,7 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
     TableSpec("poll_snapshots", ("platform", "poll_id", "captured_at", "position"), (
         col("platform", V), col("poll_id", V), col("captured_at", TS),
         col("position", "INTEGER"), col("label", V), col("votes", B), col("voting_status", V),
-        col("page_id", V)), append_only=True),
+        col("page_id", V), col("voters_count", B)), append_only=True),
     TableSpec("api_errors", ("page_id", "idx"), (
         col("page_id", V), col("idx", "INTEGER"), col("source", V), col("fetched_at", TS),
         col("title", V), col("detail", V), col("type", V), col("resource_type", V),

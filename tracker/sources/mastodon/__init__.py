@@ -1,0 +1,1 @@
+"""The Mastodon source: statuses, boosts, replies, polls over time, edits and deletions."""

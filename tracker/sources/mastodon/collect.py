@@ -1,0 +1,175 @@
+"""What the Mastodon collectors request: handles, statuses, threads, histories, polls, lookups.
+
+An account's statuses keep a cursor ``{"newest_id", "older_than", "read"}``: ``newest_id`` is
+the newest status read, and everything the account posted after it is read forward with
+``min_id`` (the page just above the cursor; the next one above that, from the Link header's
+``prev``), so a stopped run never leaves a hole: each page carries the cursor it justifies and
+the loader commits both together. A new account is read backwards from its newest status
+(Link ``next``, ``max_id``) up to ``backfill_max_posts``; ``older_than`` is where that backfill
+stands until it is done (None).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tracker.core.errors import SourceError
+from tracker.sources.fetch import Answer
+from tracker.sources.mastodon.client import Fetcher, links
+from tracker.sources.mastodon.ids import order_key, qualify, split
+from tracker.sources.mastodon.normalize import (CONTEXT, HISTORY, LOOKUP, POLL, STATUS,
+                                                STATUSES, version_id)
+from tracker.sources.mastodon.config import split_handle
+from tracker.core.timeutil import iso, parse_iso
+
+log = logging.getLogger("tracker.mastodon")
+
+
+def resolve_handles(f: Fetcher, handles: list[str], known: dict[str, str]
+                    ) -> tuple[dict[str, str], list[str]]:
+    """handle -> account id (``instance:id``), asking each instance (accounts/lookup) only for
+    handles not stored yet; and the handles the instance does not know."""
+    out = {h: known[h.lower()] for h in handles if h.lower() in known}
+    missing: list[str] = []
+    for h in handles:
+        if h in out:
+            continue
+        user, instance = split_handle(h)
+        answer = f.get(instance, purpose="lookup", endpoint=LOOKUP, call="account_lookup",
+                       args={"acct": user}, scope=f"account:{h}")
+        body = answer.parsed
+        if answer.status == 200 and isinstance(body, dict) and body.get("id"):
+            out[h] = qualify(instance, str(body["id"]))
+        else:
+            missing.append(h)
+            log.warning("mastodon: %s not found on %s (HTTP %s)", h, instance, answer.status)
+    return out, missing
+
+
+def _page_ids(body) -> list[str]:
+    return [str(s["id"]) for s in body if isinstance(s, dict) and s.get("id") not in (None, "")]
+
+
+def collect_statuses(f: Fetcher, account_id: str, cursor: dict | None, *, page_size: int,
+                     backfill_max: int) -> dict:
+    """An account's statuses (its posts, replies and boosts) since the cursor, then what is
+    left of its backfill; returns the new cursor."""
+    instance, local = split(account_id)
+    scope = f"statuses:{account_id}"
+    cur = {"newest_id": None, "older_than": None, "read": 0, **(cursor or {})}
+
+    def get(args: dict, judge) -> Answer:
+        def cursor_fn(body, answer: Answer):
+            if not isinstance(body, list):
+                raise TypeError("account statuses: not a list")
+            return judge(body, links(answer.headers)), None
+
+        return f.get(instance, purpose="statuses", endpoint=STATUSES, call="account_statuses",
+                     args={"id": local, "limit": page_size, **args}, scope=scope,
+                     cursor_fn=cursor_fn)
+
+    if cur["newest_id"] is None:
+        # the first read: the newest page, then backwards while the backfill lasts
+        def first(body: list, link: dict) -> dict:
+            ids = _page_ids(body)
+            newest = link.get("prev", {}).get("min_id") or (ids[0] if ids else None)
+            older = link.get("next", {}).get("max_id") or (ids[-1] if ids else None)
+            more = bool(ids) and "next" in link and len(ids) < backfill_max
+            return {"newest_id": newest, "older_than": older if more else None,
+                    "read": len(ids)}
+
+        # (a backfill of 0 reads one status: where the cursor starts)
+        answer = get({"limit": min(page_size, max(backfill_max, 1))}, first)
+        cur = first(answer.parsed, links(answer.headers))
+        if cur["newest_id"] is None:
+            return cur                       # nothing posted yet: the next run looks again
+    else:
+        while True:                          # forward from the newest status read
+            since = cur["newest_id"]
+
+            def forward(body: list, link: dict, cur=cur) -> dict:
+                ids = _page_ids(body)
+                if not ids:
+                    return cur
+                top = link.get("prev", {}).get("min_id") or max(ids, key=order_key)
+                return {**cur, "newest_id": max(top, cur["newest_id"], key=order_key)}
+
+            answer = get({"min_id": since}, forward)
+            new = forward(answer.parsed, links(answer.headers))
+            n = len(_page_ids(answer.parsed))
+            if n and order_key(new["newest_id"]) <= order_key(since):
+                raise SourceError(f"account statuses ({account_id}): min_id {since} did not "
+                                  "move forward; stopped a pagination loop (cursor kept)")
+            cur = new
+            # a short page is the last one (what is filtered out comes with the next run)
+            if n < page_size or "prev" not in links(answer.headers):
+                break
+    while cur.get("older_than") and cur["read"] < backfill_max:
+        older = cur["older_than"]
+
+        def back(body: list, link: dict, cur=cur) -> dict:
+            ids = _page_ids(body)
+            read = cur["read"] + len(ids)
+            nxt = link.get("next", {}).get("max_id") or (ids[-1] if ids else None)
+            done = not ids or "next" not in link or read >= backfill_max
+            return {**cur, "older_than": None if done else nxt, "read": read}
+
+        answer = get({"max_id": older, "limit": min(page_size, backfill_max - cur["read"])},
+                     back)
+        new = back(answer.parsed, links(answer.headers))
+        if new["older_than"] and order_key(new["older_than"]) >= order_key(older):
+            raise SourceError(f"account statuses ({account_id}): max_id {older} did not move "
+                              "back; stopped a pagination loop (cursor kept)")
+        cur = new
+    return cur
+
+
+def lookup_status(f: Fetcher, post_id: str, purpose: str) -> Answer:
+    """A status by id: 200 (it is there, as it is now) or 404/410 (not found: a sighting)."""
+    instance, local = split(post_id)
+    return f.get(instance, purpose=purpose, endpoint=STATUS, call="status", args={"id": local},
+                 scope=f"status:{post_id}")
+
+
+def new_versions(post_id: str, body, placed: set[str]) -> bool:
+    """Whether a status answer shows a text version whose place in its history is unknown."""
+    if not isinstance(body, dict) or not body.get("edited_at"):
+        return False
+    try:
+        at = iso(parse_iso(body["edited_at"]))
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return version_id(post_id, at) not in placed
+
+
+def read_history(f: Fetcher, post_id: str) -> Answer:
+    instance, local = split(post_id)
+    return f.get(instance, purpose="history", endpoint=HISTORY, call="status_history",
+                 args={"id": local}, scope=f"history:{post_id}")
+
+
+def read_context(f: Fetcher, post_id: str, cursor: dict | None, replies: int | None
+                 ) -> Answer:
+    """A tracked post's thread (ancestors and every reply under it); its cursor says when it
+    was read, how many replies it had and how many reads in a row found nothing new."""
+    instance, local = split(post_id)
+    before = (cursor or {}).get("descendants")
+
+    def cursor_fn(body, answer: Answer):
+        if answer.status != 200:
+            return {**(cursor or {}), "read_at": answer.fetched_at, "gone": True}, None
+        if not isinstance(body, dict):
+            raise TypeError("context: not an object")
+        n = len([s for s in body.get("descendants") or [] if isinstance(s, dict)])
+        quiet = 0 if before is None or n > before else int((cursor or {}).get("quiet") or 0) + 1
+        return {"read_at": answer.fetched_at, "descendants": n, "quiet": quiet,
+                "replies_count": replies}, None
+
+    return f.get(instance, purpose="replies", endpoint=CONTEXT, call="status_context",
+                 args={"id": local}, scope=f"replies:{post_id}", cursor_fn=cursor_fn)
+
+
+def read_poll(f: Fetcher, poll_id: str) -> Answer:
+    instance, local = split(poll_id)
+    return f.get(instance, purpose="poll_refresh", endpoint=POLL, call="poll",
+                 args={"id": local}, scope=f"poll:{poll_id}")
