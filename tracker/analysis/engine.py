@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from tracker.core.config import StoryConfig
 from tracker.analysis import rules
+from tracker.analysis.article_updates import label_article_updates
 from tracker.core.storyquery import parse_query, terms, to_sql
 from tracker.store.tx import rollback
 
@@ -267,6 +268,7 @@ def analyze_story(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> StoryRe
     """Recompute one story's automatic labels (inside the caller's transaction)."""
     _label_posts(con, story)
     _label_articles(con, story)
+    label_article_updates(con, story)
     con.register("_stance_tbl", _stance(con))
     try:
         con.execute("DELETE FROM story_items WHERE story_id = ?", [story.id])
