@@ -16,10 +16,12 @@ from tracker import __version__
 from tracker.cli import analysis, collect, demo, ops, query, report
 from tracker.config import load_config
 from tracker.core.errors import TrackerError
+from tracker.core.lazy import lazy_module
 from tracker.core.logs import setup_logging
 from tracker.core.terminal import err
-from tracker.runs import runner
 from tracker.sources.registry import REGISTRY
+
+runner = lazy_module("tracker.runs.runner")
 
 
 class TrackerGroup(click.Group):
@@ -64,7 +66,7 @@ def build_cli() -> click.Group:
             return loaded["cfg"]
 
         ctx.obj.update(config_path=config_path, log_level=log_level, log_file=log_file,
-                       config=config, run=runner.run)
+                       config=config, run=lambda *a, **kw: runner.run(*a, **kw))
 
     for module in (collect, ops, query, analysis, report, demo):
         module.register(cli)

@@ -6,13 +6,15 @@ import sys
 
 import click
 
-from tracker.analysis import api
+from tracker.core.lazy import lazy_module
 from tracker.core.outputs import check_output_file
 from tracker.core.terminal import config_of, out, report_run, table
 from tracker.core.timeutil import lag_text, short_utc
-from tracker.runs.analyze import run_analysis, set_label, unset_label
-from tracker.store.db import read_connection
-from tracker.store.query import export
+
+api = lazy_module("tracker.analysis.api")
+analysis_runs = lazy_module("tracker.runs.analyze")
+db = lazy_module("tracker.store.db")
+query = lazy_module("tracker.store.query")
 
 
 @click.command()
@@ -21,7 +23,7 @@ from tracker.store.query import export
 def analyze(ctx: click.Context, story: str | None) -> None:
     """Match items to the configured stories and label them (idempotent)."""
 
-    result = run_analysis(config_of(ctx), story)
+    result = analysis_runs.run_analysis(config_of(ctx), story)
     report_run(result)
     for story_id, counts in result.details.items():
         parts = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no items"
@@ -34,7 +36,7 @@ def analyze(ctx: click.Context, story: str | None) -> None:
 def stories(ctx: click.Context) -> None:
     """Each story with its first claim, press report, denial, rebuttal and the lags."""
 
-    con = read_connection(config_of(ctx))
+    con = db.read_connection(config_of(ctx))
     try:
         df = api.story_firsts(con)
     finally:
@@ -80,13 +82,13 @@ def timeline(ctx: click.Context, story: str, fmt: str, output: str | None) -> No
     if output and fmt == "table":
         raise click.UsageError("-o needs --format csv, json or parquet")
     target = check_output_file(cfg, output) if output else None
-    con = read_connection(cfg)
+    con = db.read_connection(cfg)
     try:
         df = api.timeline(con, story)
     finally:
         con.close()
     if fmt != "table":
-        text = export(df, fmt, target)
+        text = query.export(df, fmt, target)
         if text is not None:
             click.echo(text, nl=False)
         return
@@ -128,7 +130,7 @@ def label(ctx: click.Context, story: str, item: str, event: str, note: str | Non
     The analyst's label wins over the automatic one and survives every re-analysis.
     """
 
-    result = set_label(config_of(ctx), story, item, event, note)
+    result = analysis_runs.set_label(config_of(ctx), story, item, event, note)
     report_run(result)
     sys.exit(result.exit_code)
 
@@ -139,7 +141,7 @@ def label(ctx: click.Context, story: str, item: str, event: str, note: str | Non
 @click.pass_context
 def unlabel(ctx: click.Context, story: str, item: str) -> None:
     """Withdraw the analyst's label on ITEM in STORY (the automatic label applies again)."""
-    result = unset_label(config_of(ctx), story, item)
+    result = analysis_runs.unset_label(config_of(ctx), story, item)
     report_run(result)
     sys.exit(result.exit_code)
 

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
-from tracker.analysis import api
 from tracker.cli.analysis import print_firsts, print_timeline
+from tracker.core.lazy import lazy_module
 from tracker.core.terminal import out, table
-from tracker.report import write_report
-from tracker.runs.demo import SUMMARY_QUERIES, demo_story, run_demo
-from tracker.store.db import read_connection
-from tracker.store.query import run_query
+
+api = lazy_module("tracker.analysis.api")
+reports = lazy_module("tracker.report")
+demo_runs = lazy_module("tracker.runs.demo")
+db = lazy_module("tracker.store.db")
+query = lazy_module("tracker.store.query")
 
 
 @click.command()
@@ -29,13 +31,13 @@ def demo(workdir: str) -> None:
             out.print(f"[dim]{label}[/]  {r.job}: {r.requests} requests{read}, "
                       f"{r.new_rows} new / {r.updated_rows} updated rows", highlight=False)
 
-    result = run_demo(Path(workdir), on_run=on_run)
-    for title, q in SUMMARY_QUERIES.items():
+    result = demo_runs.run_demo(Path(workdir), on_run=on_run)
+    for title, q in demo_runs.SUMMARY_QUERIES.items():
         out.print()
-        out.print(table(run_query(result.config, q), title))
+        out.print(table(query.run_query(result.config, q), title))
 
-    story = demo_story()["id"]
-    con = read_connection(result.config)
+    story = demo_runs.demo_story()["id"]
+    con = db.read_connection(result.config)
     try:
         out.print()
         print_timeline(api.timeline(con, story), story, skip_replies=True)
@@ -43,9 +45,9 @@ def demo(workdir: str) -> None:
         print_firsts(api.story_firsts(con, story))
     finally:
         con.close()
-    report = write_report(result.config, story, Path(workdir) / "report.html")
+    written = reports.write_report(result.config, story, Path(workdir) / "report.html")
     cfg_path = result.config.source_path
-    out.print(f"\nStory report: {report.path}", highlight=False, soft_wrap=True)
+    out.print(f"\nStory report: {written.path}", highlight=False, soft_wrap=True)
     out.print(f"\nStored in {result.config.database}. Explore it:\n"
               f"  tracker --config {cfg_path} timeline {story}\n"
               f"  tracker --config {cfg_path} status\n"

@@ -6,16 +6,19 @@ Thin: the work is in tracker/store/query.py, tracker/store/export.py and tracker
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 from rich.table import Table
 
+from tracker.core.lazy import lazy_module
 from tracker.core.outputs import check_output_file
 from tracker.core.terminal import config_of, err, out, table
-from tracker.runs.cost import project
-from tracker.store.export import export_parquet
-from tracker.store.query import export, run_queries, split_statements
+
+cost_runs = lazy_module("tracker.runs.cost")
+parquet_export = lazy_module("tracker.store.export")
+store_query = lazy_module("tracker.store.query")
 
 
 @click.command()
@@ -41,18 +44,18 @@ def sql(ctx: click.Context, query: str | None, sql_file, fmt: str, output: str |
     if sql_file is not None:
         query = sql_file.read()
     elif query == "-":
-        query = click.get_text_stream("stdin").read()
+        query = sys.stdin.read()
     if not query or not query.strip():
         raise click.UsageError("no SQL given: tracker sql \"SELECT …\" (or -, or --file)")
     cfg = config_of(ctx)
     if output and fmt == "table":
         raise click.UsageError("-o needs --format csv, json or parquet")
-    statements = split_statements(query)
+    statements = store_query.split_statements(query)
     if fmt != "table" and len(statements) > 1:
         raise click.UsageError(f"--format {fmt} takes one statement; this SQL has "
                                f"{len(statements)}")
     target = check_output_file(cfg, output) if output else None
-    results = run_queries(cfg, query, live=live)
+    results = store_query.run_queries(cfg, query, live=live)
     if fmt == "table":
         for statement, df in results:
             if len(results) > 1:
@@ -61,7 +64,7 @@ def sql(ctx: click.Context, query: str | None, sql_file, fmt: str, output: str |
             out.print(table(df))
         return
     df = results[0][1]
-    text = export(df, fmt, target)
+    text = store_query.export(df, fmt, target)
     if text is not None:
         click.echo(text, nl=False)
     else:
@@ -88,8 +91,9 @@ def cost_cmd(ctx: click.Context, posts_per_day, replies_per_post, polls_per_day,
     (x.pricing: placeholders until you set them from your X plan).
     """
     cfg = config_of(ctx)
-    proj = project(cfg, {"posts_per_day": posts_per_day, "replies_per_post": replies_per_post,
-                         "polls_per_day": polls_per_day}, measure=not no_measure)
+    proj = cost_runs.project(cfg, {"posts_per_day": posts_per_day,
+                                   "replies_per_post": replies_per_post,
+                                   "polls_per_day": polls_per_day}, measure=not no_measure)
     if fmt == "json":
         click.echo(json.dumps(proj.as_dict(), indent=2, default=str))
         return
@@ -137,7 +141,8 @@ def export_cmd(ctx: click.Context, parquet_dir: str, live: bool, overwrite: bool
     tables as DIR/<table>.parquet, the views under DIR/views/. Read it back with
     read_parquet('DIR/posts/**/*.parquet', hive_partitioning = true).
     """
-    res = export_parquet(config_of(ctx), Path(parquet_dir), live=live, overwrite=overwrite)
+    res = parquet_export.export_parquet(config_of(ctx), Path(parquet_dir), live=live,
+                                        overwrite=overwrite)
     rows = sum(res.tables.values())
     out.print(f"exported {len(res.tables)} tables ({rows:,} rows) and {len(res.views)} views "
               f"to {res.path}", highlight=False)

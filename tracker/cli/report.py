@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from tracker.core.lazy import lazy_module
 from tracker.core.terminal import config_of, out
-from tracker.report import write_all, write_report
+
+reports = lazy_module("tracker.report")
 
 
 def _zone(name: str) -> str:
@@ -57,7 +59,7 @@ def report(ctx: click.Context, story: str | None, all_stories: bool, output: str
             raise click.UsageError("--png pictures one story: run `tracker report STORY --png "
                                    "FILE` for the one you want")
         cfg = config_of(ctx)
-        result = write_all(cfg, Path(output or "reports"), tz=tz)
+        result = reports.write_all(cfg, Path(output or "reports"), tz=tz)
         for r in result.reports:
             out.print(f"wrote {r.path} ({r.items} items)", highlight=False, soft_wrap=True)
         for s in result.missing:
@@ -73,7 +75,7 @@ def report(ctx: click.Context, story: str | None, all_stories: bool, output: str
     path = Path(output) if output else Path(f"{story}.html")
     if path.is_dir():
         raise click.UsageError(f"-o {output}: a folder; give the HTML file to write")
-    result = write_report(cfg, story, path, tz=tz, png=Path(png) if png else None)
+    result = reports.write_report(cfg, story, path, tz=tz, png=Path(png) if png else None)
     out.print(f"wrote {result.path} ({result.items} items)", highlight=False, soft_wrap=True)
     if result.png:
         out.print(f"wrote {result.png}", highlight=False, soft_wrap=True)
