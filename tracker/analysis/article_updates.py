@@ -22,7 +22,7 @@ import duckdb
 
 from tracker.analysis import rules
 from tracker.core.config import StoryConfig
-from tracker.core.textdiff import added_sentences
+from tracker.core.textdiff import added_passages
 
 DEN = rules.cue_pattern(rules.DENIAL_COVERAGE_CUES)
 REB = rules.cue_pattern(rules.REBUTTAL_COVERAGE_CUES)
@@ -91,8 +91,8 @@ def _label(con, r: dict) -> tuple[str, str, str, float] | None:
             return (f"article_updated_with_{kind}", f"headline-flipped-to-{kind}",
                     f"headline {_quote(r['prev_title'])} became {_quote(r['title'])}; cue "
                     f"'{title_cue.lower()}'; {interval}{claim}", C["coverage+cue"])
-        added = (added_sentences(r["prev_text"], r["text"])
-                 + added_sentences(r["prev_summary"], r["summary"]))
+        added = (added_passages(r["prev_text"], r["text"])
+                 + added_passages(r["prev_summary"], r["summary"]))
         sentence = _sentence_with(con, added, pattern)
         what = (f"added {_quote(sentence)}" if sentence
                 else f"now carries cue '{cue.lower()}'")

@@ -1,14 +1,17 @@
-"""Press commands: `tracker collect press`, `tracker press add`, `tracker press list`."""
+"""Press commands: `tracker collect press`, `tracker press add`, `tracker press list`,
+`tracker press history`."""
 
 from __future__ import annotations
 
 import sys
 
 import click
+import pandas as pd
 
 from tracker.core.errors import QueryError
 from tracker.core.outputs import check_output_file
 from tracker.core.terminal import config_of, err, out, run_job, table
+from tracker.sources.press.history import history
 from tracker.sources.press.listing import list_articles, parse_when
 from tracker.store.query import export
 
@@ -44,11 +47,17 @@ def _problems(result) -> None:
               help="Only this configured feed (repeatable).")
 @click.option("--gdelt/--no-gdelt", default=True, show_default=True,
               help="Also run the press queries on GDELT.")
+@click.option("--refetch/--no-refetch", default=None,
+              help="Also re-fetch the stories' articles that are due (and look them up on "
+                   "the Wayback Machine if press.wayback.enabled); default: unless --feed.")
 @click.pass_context
-def collect_press_cmd(ctx: click.Context, feeds: tuple[str, ...], gdelt: bool) -> None:
-    """Press coverage: every feed (conditional GET), then the press queries on GDELT."""
+def collect_press_cmd(ctx: click.Context, feeds: tuple[str, ...], gdelt: bool,
+                      refetch: bool | None) -> None:
+    """Press coverage: every feed (conditional GET), then the press queries on GDELT, then
+    the due re-fetches of the stories' articles."""
     result = run_job(ctx, "collect_press", report=False, feeds=list(feeds) or None,
-                     gdelt=gdelt and not feeds)
+                     gdelt=gdelt and not feeds,
+                     refetch=not feeds if refetch is None else refetch)
     _press_report(result)
     details = result.details or {}
     for f in details.get("feeds", []):
@@ -61,6 +70,15 @@ def collect_press_cmd(ctx: click.Context, feeds: tuple[str, ...], gdelt: bool) -
                 + (f" ({q['splits']} splits under the 250 cap)" if q["splits"] else ""))
         out.print(f"  GDELT {q['name']}: {what}, {q['volume_points']} volume points",
                   highlight=False)
+    if details.get("articles"):
+        what = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(details["articles"].items()))
+        out.print(f"  articles re-fetched: {what}", highlight=False)
+    for w in details.get("wayback", []):
+        out.print(f"  Wayback {w['url']}: {w['captures']} captures, {w['digests']} distinct, "
+                  f"{w['versions_read']} read" + (" (more exist)" if w["more"] else ""),
+                  highlight=False)
+    for k, n in (details.get("deferred") or {}).items():
+        out.print(f"  deferred to the next run: {n} {k.replace('_', ' ')}", highlight=False)
     _problems(result)
     sys.exit(result.exit_code)
 
@@ -130,6 +148,42 @@ def press_list(ctx: click.Context, since: str | None, until: str | None, outlet:
         click.echo(text, nl=False)
     else:
         err.print(f"wrote {len(df)} rows to {output}", highlight=False)
+
+
+def _when(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M:%SZ}"
+
+
+@press.command("history")
+@click.argument("url")
+@click.option("--live", is_flag=True, help="Read the live database, not the replica.")
+@click.pass_context
+def press_history(ctx: click.Context, url: str, live: bool) -> None:
+    """An article's versions (our re-fetches and Wayback captures), with what changed."""
+    cfg = config_of(ctx)
+    canon, versions = history(cfg, url, live=live)
+    if not versions:
+        out.print(f"no versions of {canon} are stored (an article gets them once a story "
+                  "holds it and it is re-fetched, or from `tracker press add URL`)",
+                  highlight=False, soft_wrap=True)
+        return
+    out.print(f"{canon}\n{versions[0].row['outlet']}: {len(versions)} version(s)",
+              highlight=False, soft_wrap=True)
+    for v in versions:
+        r = v.row
+        seen = ("Wayback capture" if r["origin"] == "wayback" else "fetched")
+        line = (f"\nversion {v.number} ({seen}): first seen {_when(r['first_seen_at'])}, last "
+                f"seen {_when(r['last_seen_at'])}")
+        if v.number > 1:
+            line += f"; changed after {_when(r['previous_seen_until'])}"
+        out.print(line, highlight=False, soft_wrap=True)
+        if r["outlet_modified_claim"]:
+            out.print(f"  the outlet says: {r['outlet_modified_claim']}", highlight=False,
+                      soft_wrap=True, markup=False)
+        out.print(f"  {r['title'] or '(no title)'}", highlight=False, soft_wrap=True,
+                  markup=False)
+        for change in v.changes:
+            out.print(f"    {change}", highlight=False, soft_wrap=True, markup=False)
 
 
 def register(cli: click.Group) -> None:
