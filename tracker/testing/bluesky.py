@@ -107,6 +107,7 @@ class BskyWorld:
     faults: list[Fault] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    _after: dict[int, int] = field(default_factory=dict)     # fault -> answers before it
     _window_start: float | None = None
     _used: int = 0
     _seq: int = 0
@@ -174,18 +175,36 @@ class BskyWorld:
     def count(self, nsid: str) -> int:
         return sum(1 for r in self.requests if r.nsid == nsid)
 
-    def fail(self, nsid: str, status: int = 503, times: int = 1, **kw) -> None:
-        """Queue ``times`` failing answers to a query (an XRPC error body by default)."""
+    def fail(self, nsid: str, status: int = 503, times: int = 1, after: int = 0, **kw) -> None:
+        """Queue ``times`` failing answers to a query (an XRPC error body by default), once
+        ``after`` requests to it have been answered normally."""
         body = kw.pop("body", xrpc_error("InternalServerError", "injected fault"))
-        self.faults.append(Fault(re.escape(nsid) + "$", status, body, times=times, **kw))
+        fault = Fault(re.escape(nsid) + "$", status, body, times=times, **kw)
+        self.faults.append(fault)
+        if after:
+            self._after[id(fault)] = after
 
-    def rate_limited(self, nsid: str, reset_in: float | None, times: int = 1) -> None:
-        """Queue 429s whose ``ratelimit-reset`` lies ``reset_in`` seconds ahead."""
+    def rate_limited(self, nsid: str, reset_in: float | None, times: int = 1,
+                     after: int = 0) -> None:
+        """Queue 429s whose ``ratelimit-reset`` lies ``reset_in`` seconds ahead (None: no
+        ``ratelimit-reset`` header)."""
         headers = {"ratelimit-remaining": "0"}
         headers["ratelimit-reset"] = (str(int(self.clock() + reset_in))
                                       if reset_in is not None else None)
-        self.fail(nsid, 429, times, headers=headers,
+        self.fail(nsid, 429, times, after, headers=headers,
                   body=xrpc_error("RateLimitExceeded", "Rate Limit Exceeded"))
+
+    def take_fault(self, path: str) -> Fault | None:
+        """The fault that answers this request, if any is due."""
+        with self.lock:
+            for f in self.faults:
+                if f.times > 0 and re.search(f.path, path):
+                    if self._after.get(id(f), 0) > 0:
+                        self._after[id(f)] -= 1
+                        continue
+                    f.times -= 1
+                    return f
+        return None
 
     # ---- views --------------------------------------------------------------------------
     def _live(self, uri: str | None) -> bool:
@@ -381,13 +400,7 @@ def _handler(world: BskyWorld):
                        "ratelimit-remaining": str(max(remaining, 0)),
                        "ratelimit-reset": str(reset),
                        "ratelimit-policy": f"{world.limit};w={world.window_seconds}"}
-            fault = None
-            with world.lock:
-                for f in world.faults:
-                    if f.times > 0 and re.search(f.path, parts.path):
-                        f.times -= 1
-                        fault = f
-                        break
+            fault = world.take_fault(parts.path)
             if fault and fault.delay:
                 time.sleep(fault.delay)
             if fault and fault.reset:

@@ -18,14 +18,11 @@ from typing import Any, Iterable
 from tracker.core.errors import RunStopped, SourceError
 from tracker.core.timeutil import iso
 from tracker.sources.bluesky.client import Fetcher
-from tracker.sources.bluesky.normalize import is_pin, item_key, item_time, time_of
+from tracker.sources.bluesky.normalize import (FEED, POSTS, PROFILE, THREAD, is_pin, item_key,
+                                               item_time, time_of)
 
 log = logging.getLogger("tracker.bluesky")
 
-PROFILE = "app.bsky.actor.getProfile"
-FEED = "app.bsky.feed.getAuthorFeed"
-THREAD = "app.bsky.feed.getPostThread"
-POSTS = "app.bsky.feed.getPosts"
 LOOKUP_BATCH = 25             # getPosts takes at most 25 URIs
 # what getProfile answers (HTTP 400) for a handle nobody has, or an account that is gone
 PROFILE_GONE = ("InvalidRequest", "AccountTakedown", "AccountDeactivated", "NotFound")
@@ -52,18 +49,22 @@ def _at(value: str | None) -> datetime | None:
 
 
 def collect_feed(f: Fetcher, did: str, cursor: dict | None, *, backfill_max: int,
-                 page_size: int) -> dict:
-    """An account's posts, replies, quotes and reposts since the cursor; the new cursor."""
+                 page_size: int, first_page_size: int) -> dict:
+    """An account's posts, replies, quotes and reposts since the cursor; the new cursor.
+
+    An incremental read asks for ``first_page_size`` items first (what is new since the last
+    run is usually a few: fewer old items come back with it), then ``page_size`` a page."""
     cur = {"newest_at": None, "newest_key": None, "gap": None, **(cursor or {})}
     if cur.get("gap"):
-        cur = _paginate(f, did, cur, cur["gap"], backfill_max, page_size)
-    if cur.get("newest_at") is None and cur.get("newest_key") is None and backfill_max <= 0:
+        cur = _paginate(f, did, cur, cur["gap"], backfill_max, page_size, page_size)
+    if cur.get("newest_key") is None and backfill_max <= 0:
         return cur
-    return _paginate(f, did, cur, None, backfill_max, page_size)
+    first = page_size if cur.get("newest_key") is None else first_page_size
+    return _paginate(f, did, cur, None, backfill_max, page_size, first)
 
 
 def _paginate(f: Fetcher, did: str, cur: dict, gap: dict | None, backfill_max: int,
-              page_size: int) -> dict:
+              page_size: int, first_page_size: int) -> dict:
     """Read from the top (or on from ``gap``) down to the stored newest item."""
     floor_at, floor_key = _at(cur.get("newest_at")), cur.get("newest_key")
     scope = f"feed:{did}"
@@ -99,8 +100,9 @@ def _paginate(f: Fetcher, did: str, cur: dict, gap: dict | None, backfill_max: i
 
     state = gap
     while True:
-        params: dict[str, Any] = {"actor": did, "limit": page_size,
-                                  "filter": "posts_with_replies"}
+        # (includePins: the SDK sends its default anyway; said here, it is archived too)
+        params: dict[str, Any] = {"actor": did, "limit": page_size if state else first_page_size,
+                                  "filter": "posts_with_replies", "includePins": False}
         if state and state.get("cursor"):
             if state["cursor"] in seen:
                 raise SourceError(f"{FEED} ({scope}): the AppView repeated cursor "

@@ -37,6 +37,9 @@ class BlueskyConfig(Strict):
     # the first read of an account goes back this many feed items (posts and reposts)
     backfill_max_posts: int = Field(1000, ge=0, le=100_000_000)
     page_size: int = Field(100, ge=1, le=100)          # getAuthorFeed's limit (at most 100)
+    # the first page of an incremental read (new items since the last run are usually few;
+    # more continue in pages of page_size)
+    first_page_size: int = Field(10, ge=1, le=100)
     thread_depth: int = Field(10, ge=1, le=1000)       # reply levels a thread read brings
     max_rate_limit_wait_seconds: float = Field(300, ge=0, le=86400)
     max_retries: int = Field(4, ge=0, le=100)

@@ -69,7 +69,7 @@ def collect_posts(raw, ctx, result) -> None:
             with failures.scope(f"feed @{handle}"):
                 ctx.plan.cursors[scope] = collect_feed(
                     f, did, ctx.plan.cursors.get(scope), backfill_max=cfg.backfill_max_posts,
-                    page_size=cfg.page_size)
+                    page_size=cfg.page_size, first_page_size=cfg.first_page_size)
         result.details["feeds"] = {"accounts": len(dids), "not_found": missing}
         failures.finish()
 

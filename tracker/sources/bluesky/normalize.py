@@ -38,8 +38,12 @@ REPOST = "app.bsky.feed.defs#reasonRepost"
 PIN = "app.bsky.feed.defs#reasonPin"
 VIEW_RECORD = "app.bsky.embed.record#viewRecord"
 VIEW_NOT_FOUND = "app.bsky.embed.record#viewNotFound"
+# the queries the collector sends (raw pages carry them as their endpoint)
+FEED = "app.bsky.feed.getAuthorFeed"
 THREAD = "app.bsky.feed.getPostThread"
 POSTS = "app.bsky.feed.getPosts"
+PROFILE = "app.bsky.actor.getProfile"
+RESOLVE = "com.atproto.identity.resolveHandle"
 INVALID_HANDLE = "handle.invalid"
 # labels that say a post shows adult or graphic content (possibly_sensitive)
 SENSITIVE = {"porn", "sexual", "nudity", "graphic-media", "gore"}
@@ -457,8 +461,8 @@ def _error_page(record: dict, rows: Rows, at: str, page_id: str) -> None:
 def normalize(record: dict) -> Rows:
     """Turn one raw page record into rows. Raises MalformedPage for an unreadable body.
 
-    Error answers yield an api_errors row at most (see ``_error_page``); a body of none of the
-    shapes the collector asks for is malformed. Items that cannot be read are skipped and
+    Error answers yield an api_errors row at most (see ``_error_page``); an answer to a query
+    the collector does not send, or without the part its query answers with, is malformed. Items that cannot be read are skipped and
     listed in ``Rows.skipped``; the rest of the page is kept.
     """
     rows = Rows()
@@ -477,31 +481,33 @@ def normalize(record: dict) -> Rows:
     if not isinstance(body, dict):
         raise MalformedPage(f"body is a JSON {type(body).__name__}, expected an object")
     page = _Page(rows, at)
-    if "feed" in body:
+    endpoint = record.get("endpoint")
+    need = {FEED: "feed", THREAD: "thread", POSTS: "posts", PROFILE: "did", RESOLVE: "did"}
+    if endpoint not in need:
+        raise MalformedPage(f"{endpoint!r} is not an AppView query this source reads")
+    if need[endpoint] not in body:
+        raise MalformedPage(f"{endpoint} answer without {need[endpoint]!r}")
+    if endpoint == FEED:
         feed = _l(body["feed"])
         rows.items = len(feed)
         for i, item in enumerate(feed):
             page.guarded(f"feed[{i}]", page.feed_item, item)
-    elif "thread" in body:
+    elif endpoint == THREAD:
         rows.items = page.thread(body["thread"])
-    elif "posts" in body:
+    elif endpoint == POSTS:
         posts = _l(body["posts"])
         rows.items = len(posts)
         seen = {page.guarded(f"posts[{i}]", page.post, p, "data") for i, p in enumerate(posts)}
-        if record.get("endpoint") == POSTS:
-            for uri in requested_uris(record.get("params")):
-                if uri not in seen:
-                    page.status(uri)
-    elif isinstance(body.get("did"), str):
+        for uri in requested_uris(record.get("params")):
+            if uri not in seen:
+                page.status(uri)
+    elif endpoint == PROFILE:
         rows.items = 1
-        if "handle" in body:                       # getProfile
-            page.account(body)
-        else:                                      # resolveHandle: the handle asked about
-            handle = _handle(_d(record.get("params")).get("handle"))
-            if handle:
-                page.handles[(_utf8(body["did"]), handle)] = None
-    else:
-        raise MalformedPage("body is none of the AppView answers the collector asks for "
-                            "(feed, thread, posts, profile)")
+        page.account(body)
+    else:                                          # resolveHandle: the handle asked about
+        rows.items = 1
+        handle = _handle(_d(record.get("params")).get("handle"))
+        if handle and isinstance(body.get("did"), str):
+            page.handles[(_utf8(body["did"]), handle)] = None
     page.finish()
     return rows
