@@ -28,10 +28,10 @@ EVENT_STYLES: dict[str, Style] = {
     "coverage_of_rebuttal": Style("press: reports the rebuttal", "#f0e442", "square"),
     # an edit of an article already out: the claim report updated with the denial, …
     "article_updated_with_denial": Style("press: claim report updated with the denial",
-                                         "#88ccee", "square-open"),
+                                         "#88ccee", "square"),
     "article_updated_with_rebuttal": Style("press: report updated with the rebuttal",
-                                           "#ddcc77", "square-open"),
-    "article_headline_changed": Style("press: headline changed", "#cc6677", "square-open"),
+                                           "#ddcc77", "square"),
+    "article_headline_changed": Style("press: headline changed", "#cc6677", "square"),
     "mention": Style("mention", "#000000", "triangle-up"),
     "reply": Style("reply", "#999999", "circle"),
 }

@@ -123,7 +123,8 @@ def gather(con: duckdb.DuckDBPyConnection, story_id: str) -> ReportData:
     firsts_df = _utc(api.story_firsts(con, story_id), "first_claim_at", "first_claim_press_at",
                      "first_denial_at", "first_denial_press_at", "first_rebuttal_at")
     firsts = firsts_df.iloc[0].to_dict() if len(firsts_df) else {}
-    press = _utc(api.press_followup(con, story_id), "claim_reported_at", "denial_reported_at")
+    press = _utc(api.press_followup(con, story_id), "claim_reported_at", "denial_reported_at",
+                 "claim_report_denial_at", "claim_report_denial_after")
     replies = api.reply_stance(con, story_id, freq="1h")
     if len(replies) and replies.index.tz is not None:
         replies.index = replies.index.tz_convert("UTC")

@@ -219,10 +219,18 @@ def press_rows(data: ReportData, tf: TimeFormat) -> list[dict]:
     rows = []
     for r in data.press.itertuples(index=False):
         reported = False if _isna(r.reported_denial) else bool(r.reported_denial)
+        # a claim report later updated with the denial: first seen with it, and the last
+        # sighting without it (the update came in between); NULL columns on older databases
+        updated_at = getattr(r, "claim_report_denial_at", None)
+        updated = not _isna(updated_at) if updated_at is not None else False
         rows.append({"outlet": _text(r.outlet), "claim_at": tf.label(r.claim_reported_at),
                      "reported_denial": reported,
-                     "denial_at": tf.label(r.denial_reported_at) if reported else "—",
-                     "lag": lag_label(r.claim_to_denial_report) if reported else "—"})
+                     "denial_at": (tf.label(r.denial_reported_at)
+                                   if reported and not _isna(r.denial_reported_at) else "—"),
+                     "lag": lag_label(r.claim_to_denial_report) if reported else "—",
+                     "updated_at": tf.label(updated_at) if updated else None,
+                     "updated_after": (tf.label(r.claim_report_denial_after)
+                                       if updated else None)})
     return rows
 
 
