@@ -160,7 +160,7 @@ def test_a_failed_replica_refresh_does_not_fail_the_run(world, make_cfg, clock, 
     cfg = make_cfg()
     real = dbmod.refresh_replica
 
-    def full(database, replica):
+    def full(database, replica, storage_version="v1.0.0"):
         raise StorageError(f"cannot refresh the read-only replica {replica}: No space left "
                            "on device (the database itself is intact)")
 
