@@ -138,6 +138,11 @@ SUMMARY_QUERIES = {
                               ORDER BY source_kind, source_name) AS sources
             FROM article_sources GROUP BY url) s USING (url)
         ORDER BY reported_at, a.url""",
+    "Claim reports updated with the denial (first seen with it; the version before was last "
+    "seen at changed_after)": """
+        SELECT outlet, claim_report_denial_at AS updated_by,
+               claim_report_denial_after AS changed_after, updated_claim_report AS url
+        FROM press_followup WHERE claim_report_denial_at IS NOT NULL ORDER BY 2""",
     "Stored rows": """
         SELECT 'accounts' AS tbl, count(*) AS n FROM accounts UNION ALL
         SELECT 'posts', count(*) FROM posts UNION ALL
@@ -147,5 +152,6 @@ SUMMARY_QUERIES = {
         SELECT 'poll_snapshots', count(*) FROM poll_snapshots UNION ALL
         SELECT 'deleted posts', count(*) FROM posts WHERE deleted_at IS NOT NULL UNION ALL
         SELECT 'runs', count(*) FROM runs UNION ALL
+        SELECT 'article_versions', count(*) FROM article_versions UNION ALL
         SELECT 'raw pages', count(*) FROM raw_pages""",
 }
