@@ -47,7 +47,9 @@ def storage_version(con: duckdb.DuckDBPyConnection, database: str | None = None)
             "coalesce(?, current_database())", [database]).fetchone()
     except duckdb.Error:
         return None
-    return row[0].rstrip("+") if row and row[0] else None
+    # 'v1.0.0+' (DuckDB 1.3 on), 'v1.0.0 - v1.1.3' (1.2): the oldest format it is in
+    m = _VERSION.search(row[0]) if row and row[0] else None
+    return f"v{m[1]}.{m[2]}.{m[3]}" if m else None
 
 
 def _literal(path: Path) -> str:
