@@ -260,10 +260,11 @@ class Fetcher(ArchivingFetcher):
 
     def get(self, instance: str, *, purpose: str, endpoint: str, call: str, args: dict,
             scope: str | None = None,
-            cursor_fn: Callable[[Any, Answer], tuple[dict | None, Any]] | None = None
-            ) -> Answer:
-        """Fetch one answer from ``instance`` with ``client.<call>(**args)``. The archived
-        params are the call's arguments and the instance. Raises BudgetExhausted, RateLimited
+            cursor_fn: Callable[[Any, Answer], tuple[dict | None, Any]] | None = None,
+            cursors_fn: Callable[[Any, Answer], dict[str, dict]] | None = None) -> Answer:
+        """Fetch one answer from ``instance`` with ``client.<call>(**args)`` (the cursor
+        functions as ArchivingFetcher.fetch's). The archived params are the call's arguments
+        and the instance. Raises BudgetExhausted, RateLimited
         (this instance stops; cursors intact) or SourceError."""
         self._before(instance)
         self._instance = instance
@@ -272,7 +273,7 @@ class Fetcher(ArchivingFetcher):
                           params={"instance": instance, **{k: v for k, v in args.items()
                                                            if v is not None}},
                           scope=scope, send=lambda: self._call(method, args),
-                          cursor_fn=cursor_fn)
+                          cursor_fn=cursor_fn, cursors_fn=cursors_fn)
         if self.watch is not None:
             self.watch(instance, answer)
         return answer

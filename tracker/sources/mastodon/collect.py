@@ -70,16 +70,18 @@ def collect_statuses(f: Fetcher, account_id: str, cursor: dict | None, *, page_s
 
     if cur["newest_id"] is None:
         # the first read: the newest page, then backwards while the backfill lasts
+        # (a backfill of 0 reads one status: where the cursor starts)
+        limit = min(page_size, max(backfill_max, 1))
+
         def first(body: list, link: dict) -> dict:
             ids = _page_ids(body)
             newest = link.get("prev", {}).get("min_id") or (ids[0] if ids else None)
             older = link.get("next", {}).get("max_id") or (ids[-1] if ids else None)
-            more = bool(ids) and "next" in link and len(ids) < backfill_max
+            more = len(ids) == limit and "next" in link and len(ids) < backfill_max
             return {"newest_id": newest, "older_than": older if more else None,
                     "read": len(ids)}
 
-        # (a backfill of 0 reads one status: where the cursor starts)
-        answer = get({"limit": min(page_size, max(backfill_max, 1))}, first)
+        answer = get({"limit": limit}, first)
         cur = first(answer.parsed, links(answer.headers))
         if cur["newest_id"] is None:
             return cur                       # nothing posted yet: the next run looks again
@@ -106,16 +108,17 @@ def collect_statuses(f: Fetcher, account_id: str, cursor: dict | None, *, page_s
                 break
     while cur.get("older_than") and cur["read"] < backfill_max:
         older = cur["older_than"]
+        limit = min(page_size, backfill_max - cur["read"])
 
-        def back(body: list, link: dict, cur=cur) -> dict:
+        def back(body: list, link: dict, cur=cur, limit=limit) -> dict:
             ids = _page_ids(body)
             read = cur["read"] + len(ids)
             nxt = link.get("next", {}).get("max_id") or (ids[-1] if ids else None)
-            done = not ids or "next" not in link or read >= backfill_max
+            # a short page is the account's first statuses
+            done = len(ids) < limit or "next" not in link or read >= backfill_max
             return {**cur, "older_than": None if done else nxt, "read": read}
 
-        answer = get({"max_id": older, "limit": min(page_size, backfill_max - cur["read"])},
-                     back)
+        answer = get({"max_id": older, "limit": limit}, back)
         new = back(answer.parsed, links(answer.headers))
         if new["older_than"] and order_key(new["older_than"]) >= order_key(older):
             raise SourceError(f"account statuses ({account_id}): max_id {older} did not move "
@@ -148,25 +151,58 @@ def read_history(f: Fetcher, post_id: str) -> Answer:
                  args={"id": local}, scope=f"history:{post_id}")
 
 
-def read_context(f: Fetcher, post_id: str, cursor: dict | None, replies: int | None
-                 ) -> Answer:
-    """A tracked post's thread (ancestors and every reply under it); its cursor says when it
-    was read, how many replies it had and how many reads in a row found nothing new."""
-    instance, local = split(post_id)
-    before = (cursor or {}).get("descendants")
+def thread_cursor(before: dict | None, read_at: str, descendants: int,
+                  replies: int | None) -> dict:
+    """A thread's cursor after a read: when, how many replies were under the post, its
+    replies_count, and how many reads in a row found no new reply (the quiet factor)."""
+    prev = (before or {}).get("descendants")
+    quiet = 0 if prev is None or descendants > prev else int((before or {}).get("quiet") or 0) + 1
+    return {"read_at": read_at, "descendants": descendants, "quiet": quiet,
+            "replies_count": replies}
 
-    def cursor_fn(body, answer: Answer):
+
+def read_context(f: Fetcher, post_id: str, replies: int | None, cursors: dict[str, dict],
+                 tracked: set[str]) -> Answer:
+    """A tracked post's thread (its ancestors and every reply under it). The page carries the
+    post's thread cursor, and that of each tracked post among the replies (a thread of the
+    account's own posts), since the page covers their replies too."""
+    instance, local = split(post_id)
+    scope = f"replies:{post_id}"
+
+    def cursors_fn(body, answer: Answer) -> dict[str, dict]:
         if answer.status != 200:
-            return {**(cursor or {}), "read_at": answer.fetched_at, "gone": True}, None
+            return {scope: {**(cursors.get(scope) or {}), "read_at": answer.fetched_at,
+                            "gone": True}}
         if not isinstance(body, dict):
             raise TypeError("context: not an object")
-        n = len([s for s in body.get("descendants") or [] if isinstance(s, dict)])
-        quiet = 0 if before is None or n > before else int((cursor or {}).get("quiet") or 0) + 1
-        return {"read_at": answer.fetched_at, "descendants": n, "quiet": quiet,
-                "replies_count": replies}, None
+        below = [s for s in body.get("descendants") or [] if isinstance(s, dict)
+                 and s.get("id") is not None]
+        children: dict[str, list[str]] = {}
+        for s in below:
+            children.setdefault(str(s.get("in_reply_to_id")), []).append(str(s["id"]))
+
+        def count(local_id: str) -> int:
+            todo, n, seen = list(children.get(local_id, [])), 0, set()
+            while todo:
+                k = todo.pop()
+                if k not in seen:
+                    seen.add(k)
+                    n += 1
+                    todo += children.get(k, [])
+            return n
+
+        out = {scope: thread_cursor(cursors.get(scope), answer.fetched_at, len(below),
+                                    replies)}
+        for s in below:
+            qid = qualify(instance, str(s["id"]))
+            if qid in tracked:
+                key = f"replies:{qid}"
+                out[key] = thread_cursor(cursors.get(key), answer.fetched_at,
+                                         count(str(s["id"])), s.get("replies_count"))
+        return out
 
     return f.get(instance, purpose="replies", endpoint=CONTEXT, call="status_context",
-                 args={"id": local}, scope=f"replies:{post_id}", cursor_fn=cursor_fn)
+                 args={"id": local}, scope=scope, cursors_fn=cursors_fn)
 
 
 def read_poll(f: Fetcher, poll_id: str) -> Answer:

@@ -147,7 +147,7 @@ def collect_replies(raw, ctx, result) -> None:
                 result.details["deferred"] = {"conversations": len(threads) - i}
                 break
             with out.item(f"replies {t.post_id}"):
-                read_context(f, t.post_id, t.cursor, t.replies)
+                read_context(f, t.post_id, t.replies, ctx.plan.cursors, ctx.plan.followed)
                 read += 1
         result.details["replies"] = {"conversations_due": len(threads), "read": read}
         out.finish()

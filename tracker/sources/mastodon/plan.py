@@ -66,6 +66,7 @@ class MastodonPlan:
     cursors: dict[str, dict] = field(default_factory=dict)        # scope -> cursor
     tracked_ids: list[str] = field(default_factory=list)
     threads: list[ThreadDue] = field(default_factory=list)        # due, in order
+    followed: set[str] = field(default_factory=set)               # posts whose replies are read
     deletion_ids: list[str] = field(default_factory=list)         # due, in order
     open_polls: list[tuple[str, str]] = field(default_factory=list)   # (poll id, post id)
     histories_due: list[str] = field(default_factory=list)        # posts with an unplaced version
@@ -113,7 +114,7 @@ def read_plan(con: duckdb.DuckDBPyConnection | None, cfg=None, now: datetime | N
         "AND p.author_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1",
         [PLATFORM, plan.tracked_ids]).fetchall()]
     plan.threads = threads_due(con, plan.tracked_ids, plan.cursors, now, mcfg, plan.backlog,
-                               every_one=every_thread)
+                               every_one=every_thread, followed=plan.followed)
     plan.deletion_ids = deletions_due(con, plan.tracked_ids, now, mcfg, plan.backlog)
     return plan
 
@@ -128,13 +129,15 @@ def parse_time(value) -> datetime | None:
 
 
 def threads_due(con, author_ids: list[str], cursors: dict[str, dict], now: datetime, mcfg,
-                backlog: Backlog | None = None, every_one: bool = False) -> list[ThreadDue]:
+                backlog: Backlog | None = None, every_one: bool = False,
+                followed: set[str] | None = None) -> list[ThreadDue]:
     """The tracked accounts' own posts (younger than the replies window) whose replies are due
     a read now, most urgent first.
 
     Due: never read; active since (its replies_count, read again by a lookup, went up); or its
     spacing (by its age, stretched by quiet_factor for each read that found no new reply) has
-    passed. A post under another due tracked post is left out: its parent's context holds it.
+    passed. A post under another due tracked post is left out: its parent's context holds it
+    (and that read moves its cursor too). ``followed`` gets every post in the window.
     """
     if con is None or not author_ids or mcfg.replies_window_days <= 0:
         return []
@@ -150,6 +153,8 @@ def threads_due(con, author_ids: list[str], cursors: dict[str, dict], now: datet
     oldest = 0.0
     for post_id, created_at, reply_to, replies, seen_at in rows:
         parent[post_id] = reply_to
+        if followed is not None:
+            followed.add(post_id)
         age = max((now - created_at).total_seconds() / 3600, 0.0)
         every = spacing(age, rc.schedule)
         if every is None:
