@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.helpers import rows
-from tests.sources.bluesky.bluesky_helpers import (  # noqa: F401 - fixtures
-    ALICE, BOB, CAROL, FEED, NOW, POSTS, PROFILE, THREAD, ago, appview, bclock, bsky, cursor,
-    make_cfg, offline, run, web)
+from tests.sources.bluesky.bluesky_helpers import (ALICE, BOB, CAROL, FEED, NOW, POSTS,
+                                                   PROFILE, THREAD, ago, cursor, run, web)
+from tracker.runs import runner
 from tracker.store.raw import list_raw_files, read_raw_file
 
 
@@ -285,7 +285,6 @@ def test_a_used_up_window_is_waited_for_before_the_next_request(bsky, make_cfg, 
         bclock.advance(seconds=s)
 
     cfg = make_cfg(max_rate_limit_wait_seconds=600)
-    from tracker.runs import runner
     r = runner.run(cfg, "collect_posts", source="bluesky", clock=bclock, sleep=sleep)
     # ratelimit-remaining: 0 makes the next request wait for ratelimit-reset: never a 429
     assert (r.status, r.requests) == ("ok", 4)
