@@ -36,13 +36,14 @@ def test_backfill_paginates_by_link_then_a_second_run_reads_only_new(world, make
                             {"max_id": posts[1]["id"], "limit": "3"}]
     assert q("SELECT post_id, author_id, text, conversation_id, seen_in FROM posts "
              "ORDER BY created_at", cfg) == [
-        (mid(SOCIAL, p), mid(SOCIAL, alice), f"alice post {i}", mid(SOCIAL, p), "data")
+        (mid(SOCIAL, p), f"alice@{SOCIAL}", f"alice post {i}", mid(SOCIAL, p), "data")
         for i, p in enumerate(posts)]
     assert q("SELECT account_id, handle, name, post_count FROM accounts", cfg) == [
-        (mid(SOCIAL, alice), f"alice@{SOCIAL}", "Alice", 7)]
-    scope = f"statuses:{mid(SOCIAL, alice)}"
+        (f"alice@{SOCIAL}", f"alice@{SOCIAL}", "Alice", 7)]
+    scope = f"statuses:alice@{SOCIAL}"
     assert [(s, json.loads(c)) for s, c in q("SELECT scope, cursor FROM sync_state", cfg)] == [
-        (scope, {"newest_id": posts[-1]["id"], "older_than": None, "read": 7})]
+        (scope, {"newest_id": posts[-1]["id"], "older_than": None, "read": 7,
+                 "account": alice["id"]})]
 
     # the next run: the handle is known, one request above the cursor (min_id)
     clock.advance(minutes=15)
@@ -93,7 +94,7 @@ def test_boosts_replies_and_quotes_are_marked(world, make_cfg, clock):
     got = q("SELECT post_id, author_id, text, reply_to_post_id, reply_to_user_id, "
             "reposted_post_id, quoted_post_id, conversation_id, seen_in FROM posts "
             "ORDER BY created_at", cfg)
-    A, B, C = mid(SOCIAL, alice), mid(SOCIAL, bob), mid(SOCIAL, claim)
+    A, B, C = f"alice@{SOCIAL}", f"bob@{OTHER}", mid(SOCIAL, claim)
     assert got == [
         (C, B, "The mayor met Carol", None, None, None, None, C, "includes"),
         (mid(SOCIAL, boost), A, "", None, None, C, None, None, "data"),
@@ -284,9 +285,10 @@ def test_429_beyond_the_bound_stops_cleanly_and_the_next_run_resumes(world, make
     assert "max_rate_limit_wait_seconds" in r.stop_reason
     assert r.requests == 2                         # stopped before sending: no 429 earned
     assert not any(x for x in world.requests if x.path.endswith("limit"))
-    scope = f"statuses:{mid(SOCIAL, alice)}"
+    scope = f"statuses:alice@{SOCIAL}"
     cursor = json.loads(q("SELECT cursor FROM sync_state WHERE scope = ?", cfg, [scope])[0][0])
-    assert cursor == {"newest_id": posts[-1]["id"], "older_than": posts[4]["id"], "read": 3}
+    assert cursor == {"newest_id": posts[-1]["id"], "older_than": posts[4]["id"], "read": 3,
+                      "account": alice["id"]}
     assert q("SELECT count(*) FROM posts", cfg) == [(3,)]
     assert q("SELECT status, stop_reason IS NOT NULL FROM runs", cfg) == [("stopped", True)]
 

@@ -1,6 +1,7 @@
 """What the Mastodon collectors request: handles, statuses, threads, histories, polls, lookups.
 
-An account's statuses keep a cursor ``{"newest_id", "older_than", "read"}``: ``newest_id`` is
+An account's statuses keep a cursor ``{"newest_id", "older_than", "read", "account"}`` (the
+last, the account's local id on its instance, spares a lookup each run): ``newest_id`` is
 the newest status read, and everything the account posted after it is read forward with
 ``min_id`` (the page just above the cursor; the next one above that, from the Link header's
 ``prev``), so a stopped run never leaves a hole: each page carries the cursor it justifies and
@@ -19,44 +20,41 @@ from tracker.sources.mastodon.client import Fetcher, links
 from tracker.sources.mastodon.ids import order_key, qualify, split
 from tracker.sources.mastodon.normalize import (CONTEXT, HISTORY, LOOKUP, POLL, STATUS,
                                                 STATUSES, version_id)
+from tracker.sources.mastodon.normalize import account_id as account_key
 from tracker.sources.mastodon.config import split_handle
 from tracker.core.timeutil import iso, parse_iso
 
 log = logging.getLogger("tracker.mastodon")
 
 
-def resolve_handles(f: Fetcher, handles: list[str], known: dict[str, str]
-                    ) -> tuple[dict[str, str], list[str]]:
-    """handle -> account id (``instance:id``), asking each instance (accounts/lookup) only for
-    handles not stored yet; and the handles the instance does not know."""
-    out = {h: known[h.lower()] for h in handles if h.lower() in known}
-    missing: list[str] = []
-    for h in handles:
-        if h in out:
-            continue
-        user, instance = split_handle(h)
-        answer = f.get(instance, purpose="lookup", endpoint=LOOKUP, call="account_lookup",
-                       args={"acct": user}, scope=f"account:{h}")
-        body = answer.parsed
-        if answer.status == 200 and isinstance(body, dict) and body.get("id"):
-            out[h] = qualify(instance, str(body["id"]))
-        else:
-            missing.append(h)
-            log.warning("mastodon: %s not found on %s (HTTP %s)", h, instance, answer.status)
-    return out, missing
+def resolve_handle(f: Fetcher, handle: str, cursor: dict | None) -> str | None:
+    """The account's local id on its own instance: from its cursor, or by asking the instance
+    (accounts/lookup) once; None when the instance does not know the handle."""
+    if cursor and cursor.get("account"):
+        return str(cursor["account"])
+    user, instance = split_handle(handle)
+    answer = f.get(instance, purpose="lookup", endpoint=LOOKUP, call="account_lookup",
+                   args={"acct": user}, scope=f"account:{handle}")
+    body = answer.parsed
+    if answer.status == 200 and isinstance(body, dict) and body.get("id") not in (None, ""):
+        return str(body["id"])
+    log.warning("mastodon: %s not found on %s (HTTP %s)", handle, instance, answer.status)
+    return None
 
 
 def _page_ids(body) -> list[str]:
     return [str(s["id"]) for s in body if isinstance(s, dict) and s.get("id") not in (None, "")]
 
 
-def collect_statuses(f: Fetcher, account_id: str, cursor: dict | None, *, page_size: int,
-                     backfill_max: int) -> dict:
+def collect_statuses(f: Fetcher, handle: str, local: str, cursor: dict | None, *,
+                     page_size: int, backfill_max: int) -> dict:
     """An account's statuses (its posts, replies and boosts) since the cursor, then what is
-    left of its backfill; returns the new cursor."""
-    instance, local = split(account_id)
+    left of its backfill; returns the new cursor (which keeps the account's local id)."""
+    instance = split_handle(handle)[1]
+    account_id = account_key(handle)
     scope = f"statuses:{account_id}"
-    cur = {"newest_id": None, "older_than": None, "read": 0, **(cursor or {})}
+    cur = {"newest_id": None, "older_than": None, "read": 0, **(cursor or {}),
+           "account": local}
 
     def get(args: dict, judge) -> Answer:
         def cursor_fn(body, answer: Answer):
@@ -79,7 +77,7 @@ def collect_statuses(f: Fetcher, account_id: str, cursor: dict | None, *, page_s
             older = link.get("next", {}).get("max_id") or (ids[-1] if ids else None)
             more = len(ids) == limit and "next" in link and len(ids) < backfill_max
             return {"newest_id": newest, "older_than": older if more else None,
-                    "read": len(ids)}
+                    "read": len(ids), "account": local}
 
         answer = get({"limit": limit}, first)
         cur = first(answer.parsed, links(answer.headers))

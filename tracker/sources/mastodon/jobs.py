@@ -18,9 +18,9 @@ from tracker.sources.base import Job, ScopeFailures
 from tracker.sources.mastodon.client import GONE, Fetcher
 from tracker.sources.mastodon.collect import (collect_statuses, lookup_status, new_versions,
                                               read_context, read_history, read_poll,
-                                              resolve_handles)
+                                              resolve_handle)
 from tracker.sources.mastodon.ids import qualify
-from tracker.sources.mastodon.plan import instances_of
+from tracker.sources.mastodon.plan import instances_of, statuses_scope
 
 PLATFORM = "mastodon"
 log = logging.getLogger("tracker.mastodon")
@@ -102,13 +102,15 @@ def collect_posts(raw, ctx, result) -> None:
             if unknown:
                 raise ConfigError(f"accounts: {', '.join(sorted(unknown))} not in config.yaml")
             wanted = [w for w in wanted if w.lower() in lower]
-        ids: dict[str, str] = {}
+        locals_: dict[str, str] = {}
         missing: list[str] = []
         for handle in wanted:
             with out.item(f"lookup {handle}"):
-                got, lost = resolve_handles(f, [handle], ctx.plan.known_handles)
-                ids.update(got)
-                missing += lost
+                local = resolve_handle(f, handle, ctx.plan.cursors.get(statuses_scope(handle)))
+                if local is None:
+                    missing.append(handle)
+                else:
+                    locals_[handle] = local
         if missing:
             result.details["not_found"] = missing
         # statuses of an account's own list are its own (a boost's original is inside it):
@@ -123,13 +125,11 @@ def collect_posts(raw, ctx, result) -> None:
                         edited.append(post_id)
 
         f.watch = watch
-        for handle in wanted:
-            if handle not in ids:
-                continue
-            scope = f"statuses:{ids[handle]}"
+        for handle, local in locals_.items():
+            scope = statuses_scope(handle)
             with out.item(f"statuses {handle}"):
                 ctx.plan.cursors[scope] = collect_statuses(
-                    f, ids[handle], ctx.plan.cursors.get(scope), page_size=cfg.page_size,
+                    f, handle, local, ctx.plan.cursors.get(scope), page_size=cfg.page_size,
                     backfill_max=cfg.backfill_max_posts)
         f.watch = None
         _histories(f, out, [*ctx.plan.histories_due, *edited], result)

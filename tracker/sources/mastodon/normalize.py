@@ -1,8 +1,9 @@
 """Pure normalization of one archived Mastodon API answer into table rows. No I/O, no clock.
 
 The page's ``params`` carry the instance that answered and the call's arguments (the status
-id of a lookup, a context or a history), so every id is qualified here (ids.py):
-``<instance>:<local id>``. What each endpoint gives:
+id of a lookup, a context or a history), so every status and poll id is qualified here
+(ids.py): ``<instance>:<local id>``; an account's id is its full handle (``account_id``).
+What each endpoint gives:
 
 - account lookup → accounts, account_handles (handles are ``user@instance``);
 - account statuses, status lookup → posts (boosts with ``reposted_post_id``, the original and a
@@ -106,6 +107,13 @@ def parse_body(record: dict) -> Any:
         raise MalformedPage(f"invalid JSON body ({len(body)} bytes): {exc}") from None
 
 
+def account_id(handle: str) -> str:
+    """An account's id: its full handle ``user@domain`` lower-cased. Unlike its local id, it
+    is the same whichever instance answered, and Mastodon never renames an account (a move
+    makes a new one), so one person is one account across instances."""
+    return handle.lower()
+
+
 def version_id(post_id: str, at: str) -> str:
     """A text version's id: its status's id and when the version was written."""
     return f"{post_id}@{at}"
@@ -135,26 +143,39 @@ class _Page:
     def handle(self, acct: Any) -> str | None:
         if not isinstance(acct, str) or not acct:
             return None
-        return acct if "@" in acct else f"{acct}@{self.instance}"
+        user, _, domain = acct.partition("@")
+        return f"{user}@{(domain or self.instance).lower()}"
 
     def account(self, a: dict) -> str:
-        account_id = self.q(a["id"])
-        if account_id is None:
-            raise ValueError("account without an id")
+        """An account's rows; its id is its full handle, lower-cased (see account_id)."""
         handle = self.handle(a.get("acct") or a.get("username"))
+        if handle is None:
+            raise ValueError("account without acct or username")
+        aid = account_id(handle)
         self.rows.add("accounts", {
-            "platform": PLATFORM, "account_id": account_id, "handle": handle,
+            "platform": PLATFORM, "account_id": aid, "handle": handle,
             "name": _s(a.get("display_name")), "description": html_text(_s(a.get("note"))),
             "created_at": _ts(a.get("created_at")), "protected": _b(a.get("locked")),
             "verified": None, "followers_count": _int(a.get("followers_count")),
             "following_count": _int(a.get("following_count")),
             "post_count": _int(a.get("statuses_count")),
             "first_seen_at": self.at, "last_seen_at": self.at})
-        if handle:
-            self.rows.add("account_handles", {
-                "platform": PLATFORM, "account_id": account_id, "handle": handle,
-                "first_seen_at": self.at, "last_seen_at": self.at})
-        return account_id
+        self.rows.add("account_handles", {
+            "platform": PLATFORM, "account_id": aid, "handle": handle,
+            "first_seen_at": self.at, "last_seen_at": self.at})
+        return aid
+
+    def replied_to(self, s: dict) -> str | None:
+        """The account a reply answers: its local id is the answering instance's, so it is
+        named through the status's author or mentions (None when neither holds it)."""
+        local = s.get("in_reply_to_account_id")
+        if local is None:
+            return None
+        for a in [s.get("account"), *_list(s.get("mentions"))]:
+            if isinstance(a, dict) and str(a.get("id")) == str(local):
+                handle = self.handle(a.get("acct") or a.get("username"))
+                return account_id(handle) if handle else None
+        return None
 
     # ---- statuses ----------------------------------------------------------------------
     def status(self, s: dict, seen_in: str, conversation: str | None = None) -> str:
@@ -175,7 +196,7 @@ class _Page:
                  for m in _list(s.get("media_attachments")) if isinstance(m, dict)]
         card = _d(s.get("card"))
         entities = {k: v for k, v in {
-            "mentions": [_s(m.get("acct")) for m in _list(s.get("mentions"))
+            "mentions": [self.handle(m.get("acct")) for m in _list(s.get("mentions"))
                          if isinstance(m, dict)],
             "tags": [_s(t.get("name")) for t in _list(s.get("tags")) if isinstance(t, dict)],
             "media": media,
@@ -192,7 +213,7 @@ class _Page:
             "created_at": _ts(s.get("created_at")), "text": html_text(_s(s.get("content"))),
             "lang": _s(s.get("language")), "conversation_id": conversation,
             "reply_to_post_id": reply_to,
-            "reply_to_user_id": self.q(s.get("in_reply_to_account_id")),
+            "reply_to_user_id": self.replied_to(s),
             "quoted_post_id": quoted, "reposted_post_id": reposted, "poll_id": poll_id,
             "url": _s(s.get("url") or s.get("uri")),
             "like_count": _int(s.get("favourites_count")),

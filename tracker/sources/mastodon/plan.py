@@ -19,6 +19,7 @@ import duckdb
 from tracker.core.timeutil import parse_iso
 from tracker.sources.mastodon.config import split_handle
 from tracker.sources.mastodon.ids import order_key
+from tracker.sources.mastodon.normalize import account_id
 from tracker.sources.schedule import TOLERANCE, spacing
 
 PLATFORM = "mastodon"
@@ -62,7 +63,6 @@ class Backlog:
 
 @dataclass
 class MastodonPlan:
-    known_handles: dict[str, str] = field(default_factory=dict)   # lower handle -> account id
     cursors: dict[str, dict] = field(default_factory=dict)        # scope -> cursor
     tracked_ids: list[str] = field(default_factory=list)
     threads: list[ThreadDue] = field(default_factory=list)        # due, in order
@@ -76,25 +76,17 @@ class MastodonPlan:
 
 def read_plan(con: duckdb.DuckDBPyConnection | None, cfg=None, now: datetime | None = None,
               every_thread: bool = False) -> MastodonPlan:
-    """Handles, cursors and (given the config and the time) what is due."""
+    """Cursors and (given the config and the time) what is due."""
     plan = MastodonPlan()
     if con is None:
         return plan
-    # a handle's account is the one its own instance gave (a remote copy has another id)
-    for handle, account_id in con.execute(
-            "SELECT lower(handle), arg_max(account_id, last_seen_at) FROM account_handles "
-            "WHERE platform = ? AND starts_with(account_id, "
-            "lower(split_part(handle, '@', 2)) || ':') GROUP BY lower(handle)",
-            [PLATFORM]).fetchall():
-        plan.known_handles[handle] = account_id
     for scope, cursor in con.execute(
             "SELECT scope, cursor FROM sync_state WHERE source = ?", [PLATFORM]).fetchall():
         plan.cursors[scope] = json.loads(cursor)
     if cfg is None or now is None:
         return plan
     mcfg = cfg.mastodon
-    plan.tracked_ids = [plan.known_handles[a.handle.lower()] for a in cfg.accounts_on(PLATFORM)
-                        if a.handle.lower() in plan.known_handles]
+    plan.tracked_ids = [account_id(a.handle) for a in cfg.accounts_on(PLATFORM)]
     grace = timedelta(hours=mcfg.poll_final_grace_hours)
     plan.open_polls = [(p, s) for p, s in con.execute(
         "SELECT p.poll_id, p.post_id FROM polls p LEFT JOIN posts s ON s.platform = p.platform "
@@ -250,6 +242,11 @@ def plan_pending(plan: MastodonPlan, cursors: dict[str, dict], raw_dir: Path,
     """A plan read from the replica, completed with the cursors the pages waiting in raw carry
     (the database could not be written): no status is read twice."""
     plan.cursors.update(cursors)
+
+
+def statuses_scope(handle: str) -> str:
+    """The scope of an account's statuses cursor."""
+    return f"statuses:{account_id(handle)}"
 
 
 def instances_of(handles: list[str]) -> set[str]:
