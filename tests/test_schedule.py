@@ -341,7 +341,7 @@ def test_an_unexpected_error_inside_a_run_keeps_its_traceback_summary(world, api
 def test_lock_held_by_another_writer_is_a_missed_run(world, api, tmp_path):
     seed(world)
     cfg = load_config(write_config(tmp_path, api, schedule={
-        "jobs": {"collect_posts": {"cron": "*/15 * * * *"}}}))
+        "lock_wait_seconds": 1, "jobs": {"collect_posts": {"cron": "*/15 * * * *"}}}))
     with RunLock(cfg.lock_file):                  # e.g. a cron run or `tracker collect x`
         service = SchedulerService(cfg, fast=0.2)
         run_until(service, lambda ev: any(e.kind == "missed" for e in ev))

@@ -101,7 +101,7 @@ def test_api_data_and_story_queries_are_data(stored):
     (["collect", "x", "--account", EVIL], 2, "not in config.yaml"),
     (["timeline", EVIL], 2, "no story"),
     (["report", EVIL], 1, "has not been analysed"),
-    (["label", "quotes", EVIL, "denial"], 1, "give a post id"),
+    (["label", "quotes", EVIL, "denial"], 2, "give a post id"),
     (["label", "quotes", "post:1' OR '1'='1", "denial"], 1, "is not in the database"),
     (["label", "quotes", "https://news.example/a'; DROP TABLE articles; --", "denial"], 1,
      "is not in the database"),

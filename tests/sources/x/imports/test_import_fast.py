@@ -222,5 +222,5 @@ def test_a_line_nested_too_deep_and_impossible_times_cost_nothing_else(tmp_path,
 
     text = export(run_query(cfg, "SELECT post_id, created_at FROM posts ORDER BY 1"), "csv",
                   None)
-    assert text.splitlines()[1:] == ["1,2022-10-10T10:00:00.000000+0000", "2,",
-                                     "3,2022-10-10T11:00:00.000000+0000", "4,", "5,"]
+    assert text.splitlines()[1:] == ["1,2022-10-10T10:00:00.000000+00:00", "2,",
+                                     "3,2022-10-10T11:00:00.000000+00:00", "4,", "5,"]
