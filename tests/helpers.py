@@ -18,15 +18,24 @@ def rows(cfg: Config, sql: str, params=None) -> list[tuple]:
         con.close()
 
 
+def content_sql(con, table: str) -> str:
+    """SELECT every column of ``table`` but the load stamp (load_seq numbers the loads of one
+    database: two databases loaded in different steps hold the same rows under other
+    numbers)."""
+    stamped = con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = ? "
+                          "AND column_name = 'load_seq'", [table]).fetchone()[0]
+    return f"SELECT * {'EXCLUDE (load_seq) ' if stamped else ''}FROM {table}"
+
+
 def snapshot(path, tables=REBUILT_TABLES, exclude=()) -> dict[str, list[tuple]]:
-    """Every row of the given tables, sorted, for exact comparisons."""
+    """Every row of the given tables (but load stamps), sorted, for exact comparisons."""
     con = duckdb.connect(str(path), read_only=True)
     try:
         out = {}
         for t in tables:
             if t in exclude:
                 continue
-            out[t] = sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+            out[t] = sorted(con.execute(content_sql(con, t)).fetchall(), key=repr)
         return out
     finally:
         con.close()

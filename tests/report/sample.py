@@ -179,6 +179,7 @@ def build(con) -> dict[str, str]:
     stories = parse_config({"stories": [STORY, NO_POLL_STORY, EMPTY_STORY]}).stories
     fake = types.ModuleType("tracker.analysis.stance")
     fake.predict_stance = fixed_stance
+    fake.MODEL_VERSION = "sample-fixed"
     name = "tracker.analysis.stance"
     before = sys.modules.get(name)
     sys.modules[name] = fake    # only this key: patch.dict would drop every module imported

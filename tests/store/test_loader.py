@@ -159,10 +159,10 @@ def test_a_file_that_cannot_load_is_recorded_and_skipped_not_blocking(tmp_path, 
     page(w2, {"data": [tweet(2)]})
     real = loader.upsert
 
-    def broken(con, spec, rows):
+    def broken(con, spec, rows, stamp=None):
         if any(r.get("post_id") == "1" for r in rows):
             raise duckdb.ConversionException("a value no rule foresaw")
-        return real(con, spec, rows)
+        return real(con, spec, rows, stamp)
 
     monkeypatch.setattr(loader, "upsert", broken)
     result = load_pending(con, tmp_path / "raw", REGISTRY)

@@ -19,15 +19,25 @@ query = lazy_module("tracker.store.query")
 
 @click.command()
 @click.argument("story", required=False)
+@click.option("--full", is_flag=True,
+              help="Analyse from scratch (default: only what changed since the last analysis; "
+                   "a story whose configuration changed is always analysed in full).")
 @click.pass_context
-def analyze(ctx: click.Context, story: str | None) -> None:
-    """Match items to the configured stories and label them (idempotent)."""
+def analyze(ctx: click.Context, story: str | None, full: bool) -> None:
+    """Match items to the configured stories and label them (idempotent).
 
-    result = analysis_runs.run_analysis(config_of(ctx), story)
+    Incremental by default: a story is relabelled only where new or changed posts, articles,
+    deletions or analyst labels reached it since the last analysis, and only new replies get a
+    stance (cached by reply text, parent text and model version). The result equals --full."""
+
+    result = analysis_runs.run_analysis(config_of(ctx), story, full=full)
     report_run(result)
-    for story_id, counts in result.details.items():
-        parts = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no items"
-        out.print(f"  {story_id}: {parts}", highlight=False)
+    for story_id, d in result.details.items():
+        parts = ", ".join(f"{k} {v}" for k, v in d["events"].items()) or "no items"
+        how = {"unchanged": "unchanged",
+               "incremental": f"incremental, {d['relabelled']} relabelled",
+               "full": "full" + (f": {d['why']}" if d["why"] else "")}[d["mode"]]
+        out.print(f"  {story_id}: {parts} ({how})", highlight=False)
     sys.exit(result.exit_code)
 
 

@@ -193,6 +193,40 @@ def to_sql(node, column: str) -> tuple[str, list[str]]:
     return "(" + joiner.join(parts) + ")", params
 
 
+# The words of a text, as `to_words_sql` expects them: lower case, split at every character
+# that is not a letter, digit or underscore (the same boundaries as Term.pattern()).
+WORDS_SQL = r"regexp_split_to_array(lower({text}), '[^\p{{L}}\p{{N}}_]+')"
+_PLAIN_WORD = re.compile(r"[a-z0-9_]+")
+
+
+def to_words_sql(node, words: str, text: str) -> tuple[str, list]:
+    """Like ``to_sql``, over ``words`` (the text's words, WORDS_SQL) where a term allows it:
+    a word of plain letters and digits is a list lookup, a prefix a list scan, a phrase needs
+    its words present before its pattern is tried on ``text``. Other terms use the pattern.
+    The same rows match as with ``to_sql``."""
+    if isinstance(node, Term):
+        ws = [w.lower() for w in node.words]
+        if not all(_PLAIN_WORD.fullmatch(w) for w in ws):
+            return f"regexp_matches({text}, ?)", [node.pattern()]
+        if len(ws) == 1 and node.prefix:
+            return f"list_bool_or(list_transform({words}, lambda x: starts_with(x, ?)))", [ws[0]]
+        if len(ws) == 1:
+            return f"list_contains({words}, ?)", [ws[0]]
+        need = ws[:-1] if node.prefix else ws
+        return (f"(list_has_all({words}, ?::VARCHAR[]) AND regexp_matches({text}, ?))",
+                [need, node.pattern()])
+    if isinstance(node, Not):
+        sql, params = to_words_sql(node.node, words, text)
+        return f"(NOT coalesce({sql}, false))", params
+    parts, params = [], []
+    for n in node.nodes:
+        sq, pa = to_words_sql(n, words, text)
+        parts.append(sq)
+        params.extend(pa)
+    joiner = " AND " if isinstance(node, And) else " OR "
+    return "(" + joiner.join(parts) + ")", params
+
+
 def to_gdelt(node) -> str | None:
     """The query in GDELT DOC 2.0 syntax, or None where GDELT cannot express it.
 

@@ -17,8 +17,10 @@ from tracker.sources.press.outlets import sync_outlets
 from tracker.store.db import open_db, read_connection
 
 
-def run_analysis(cfg, story_id: str | None = None, **kw) -> RunResult:
-    """Relabel every story of the config (or one) in one transaction; recorded in runs."""
+def run_analysis(cfg, story_id: str | None = None, full: bool = False, **kw) -> RunResult:
+    """Bring every story of the config (or one) up to date in one transaction, incrementally
+    where it can (``full``: from scratch); recorded in runs. ``details`` holds per story its
+    counts by event type, and how it was analysed (``mode``, ``relabelled``, ``why``)."""
     if story_id:
         cfg.story(story_id)
 
@@ -29,8 +31,9 @@ def run_analysis(cfg, story_id: str | None = None, **kw) -> RunResult:
             raise RunStopped(f"analysis waits: {exc}") from None
         try:
             sync_outlets(con, cfg.press.outlets)      # press.outlets: the views' display names
-            for r in analyze(con, cfg.stories, story_id):
-                result.details[r.story_id] = r.by_event
+            for r in analyze(con, cfg.stories, story_id, full=full):
+                result.details[r.story_id] = {"events": r.by_event, "mode": r.mode,
+                                              "relabelled": r.relabelled, "why": r.why}
         finally:
             con.close()
 

@@ -147,6 +147,8 @@ unavailable_at: when the post was first found unavailable
 missing_since: the first lookup that did not find the post, waiting for a later run to confirm
   it (then deleted_at); cleared if the post is seen again first
 missing_run: the run (runs.run_id) of that lookup
+load_seq: the load (one raw file's transaction) that last inserted or changed the row;
+  NULL for rows stored before loads were numbered. The incremental analysis reads it
 """),
     table("post_versions", "collected", """
         Every text version of an edited post, one row per version seen. Upsert by (platform,
@@ -227,6 +229,7 @@ first_seen_at: {FIRST}
 last_seen_at: {LAST}
 outlet_domain: the publication's registrable domain (public-suffix aware), from the feed item's
   source when it names one, else from the URL
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("article_sources", "press", """
         Every source that saw an article: a feed, a GDELT query, a page added by hand. Upsert by
@@ -280,6 +283,7 @@ archived_first_at: the first Wayback capture of it (archive evidence)
 archived_last_at: the last Wayback capture of it
 wayback_digest: the CDX digest of the capture it was read from
 page_id: the raw page that first gave it
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("article_captures", "press", """
         Every capture the Wayback Machine's CDX API listed for an article (redirects, errors
@@ -355,6 +359,28 @@ analyst: who decided (the user name)
 labeled_at: when (UTC)
 platform: the labelled post's platform ('web' for an article); NULL in labels recorded before
   items had one: those apply to the post with that id on any platform
+"""),
+    table("analysis_state", "stories", """
+        Per story, what its labels were last computed from, so that the next analysis looks
+        only at what changed since. Rewritten by each analysis; derived (rebuild starts it
+        afresh).""", """
+story_id: the story
+config_digest: a digest of the story's configuration and the accounts its actors resolved
+  to; a change means a full analysis
+load_seq: the last load (posts, articles and article_versions .load_seq) the labels include
+analysed_at: when the analysis ran (UTC)
+mode: how it ran: 'full', 'incremental' (only what changed) or 'unchanged' (nothing new)
+"""),
+    table("stance_cache", "stories", """
+        Reply stances by what decides them: the reply's text, its parent's text and the model
+        version. Insert only; derived (a model change computes new rows, a rebuild refills
+        it).""", """
+digest: md5 of the reply's text, its parent's text and the model version; the key
+model_version: the stance model that decided (tracker.analysis.stance.MODEL_VERSION)
+stance: 'support', 'deny', 'query' or 'comment'
+stance_rule: the rule or model that decided
+stance_evidence: what it matched
+stance_confidence: its confidence, 0 to 1
 """),
     table("sync_state", "bookkeeping", """
         Cursors per (source, scope): where the next request starts. Upsert by key, written in

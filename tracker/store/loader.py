@@ -207,9 +207,10 @@ def _page_row(rec: dict, rel: str, line: int, items: int | None, error: str | No
 def _commit_rows(con: duckdb.DuckDBPyConnection, fl: FileLoad, merged: Rows,
                  cursors: dict, pages: list[dict], reader: PageReader) -> None:
     """Merge staged rows, post status, cursors and raw_pages rows (inside a transaction)."""
+    stamp = con.execute("SELECT nextval('load_seq')").fetchone()[0]
     for table, spec in SPECS.items():
         trows = merged.tables.get(table, [])
-        n, u = upsert(con, spec, trows)
+        n, u = upsert(con, spec, trows, stamp)
         fl.new_rows += n
         fl.updated_rows += u
         if trows:
@@ -326,7 +327,8 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str, reader: P
                         cursors[(rec["source"], scope)] = (
                             json.dumps(cursor, sort_keys=True), rec["fetched_at"],
                             f"{rec['run_id']}:{rec['seq']}")
-                page_row = _page_row(rec, rel, rl.line, items, error)
+                # a failed attempt (connection refused, cut-off body) says why in raw_pages too
+                page_row = _page_row(rec, rel, rl.line, items, error or rec.get("error"))
                 first_page = first_page or page_row
                 pages.append(page_row)
                 for listener in listeners():

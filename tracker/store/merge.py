@@ -52,9 +52,11 @@ def _parts(rows: list) -> Iterator[pa.Table]:
             yield arrow_part()
 
 
-def upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tuple[int, int]:
+def upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list,
+           stamp: int | None = None) -> tuple[int, int]:
     """Merge rows (dicts and/or pyarrow Tables, in order) into a table by its write rule;
-    return (new rows, updated rows)."""
+    return (new rows, updated rows). ``stamp``: the load's sequence number, written to the
+    table's stamp column on every row inserted or changed."""
     if not rows:
         return 0, 0
     parts = list(_parts(rows))
@@ -65,7 +67,7 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tuple
         con.execute("DROP TABLE IF EXISTS _stage")
         con.register("_stage", parts[0])
         try:
-            return merge(con, spec)
+            return merge(con, spec, stamp)
         finally:
             con.unregister("_stage")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS "
@@ -76,7 +78,7 @@ def upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: list) -> tuple
             con.execute("INSERT INTO _stage BY NAME SELECT * FROM _batch")
         finally:
             con.unregister("_batch")
-    return merge(con, spec)
+    return merge(con, spec, stamp)
 
 
 # Times outside these are a source's nonsense (`created_at: 0000-01-01`), not history: they are
@@ -101,7 +103,8 @@ def _drop_impossible_times(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> N
     con.execute(f"UPDATE _agg SET {', '.join(sets)} WHERE NOT ({' AND '.join(conds)})")
 
 
-def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> tuple[int, int]:
+def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec,
+          stamp: int | None = None) -> tuple[int, int]:
     """Merge ``_stage`` (rows and their order, ``_ord``) into the table."""
     key = ", ".join(spec.key)
     aggs = []
@@ -130,7 +133,10 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> tuple[int, int]:
                          f"(SELECT 1 FROM {spec.name} t WHERE {on}) AS _old "
                          f"FROM ({select}) s").fetchone()[0]
     _drop_impossible_times(con, spec)
-    new = con.execute(f"INSERT INTO {spec.name} ({cols}) SELECT {cols} FROM _agg "
+    stamped = spec.stamp is not None and stamp is not None
+    into = f"{cols}, {spec.stamp}" if stamped else cols
+    values = f"{cols}, {int(stamp)}" if stamped else cols
+    new = con.execute(f"INSERT INTO {spec.name} ({into}) SELECT {values} FROM _agg "
                       f"WHERE NOT _old").fetchone()[0]
     if spec.append_only or new == staged:
         return new, 0
@@ -149,6 +155,8 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> tuple[int, int]:
                     f"THEN coalesce({x}, {t}) ELSE coalesce({t}, {x}) END")
         sets.append(f"{c} = {expr}")
         changed.append(f"({expr}) IS DISTINCT FROM {t}")
+    if stamped:
+        sets.append(f"{spec.stamp} = {int(stamp)}")
     updated = con.execute(
         f"INSERT INTO {spec.name} ({cols}) SELECT {cols} FROM _agg WHERE _old "
         f"ON CONFLICT ({key}) DO UPDATE SET "

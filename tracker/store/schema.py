@@ -13,8 +13,8 @@ from __future__ import annotations
 import duckdb
 
 from tracker.store.dictionary import apply_comments
-from tracker.store.stories import (ARTICLE_VERSIONS, STORY_ITEMS_BY_PLATFORM, STORY_TABLES,
-                                   STORY_VIEWS)
+from tracker.store.stories import (ARTICLE_VERSIONS, INCREMENTAL_ANALYSIS, STORY_ITEMS_BY_PLATFORM,
+                                   STORY_TABLES, STORY_VIEWS)
 from tracker.store.tx import rollback
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -282,6 +282,8 @@ ALTER TABLE runs ADD COLUMN deferred JSON;
 -- does not say or hides it.
 ALTER TABLE poll_snapshots ADD COLUMN voters_count BIGINT;
 """),
+    (13, "incremental analysis: the load that changed each post and article, each story's "
+         "analysis state, cached reply stances", INCREMENTAL_ANALYSIS),
 ]
 
 

@@ -435,3 +435,36 @@ SELECT p.story_id, p.outlet, p.claim_reported_at, p.denial_reported_at,
        u.claim_report_denial_at, u.claim_report_denial_after, u.updated_claim_report
 FROM per p LEFT JOIN updates u USING (story_id, outlet);
 """
+
+# Incremental analysis (migration 13): which load each row last changed in, how far each
+# story was analysed, and reply stances kept by what decides them.
+INCREMENTAL_ANALYSIS = """
+-- posts / articles / article_versions .load_seq: the load (one raw file's transaction,
+-- numbered by the sequence load_seq) that last inserted or changed the row; NULL for rows
+-- stored before.
+CREATE SEQUENCE IF NOT EXISTS load_seq START 1;
+ALTER TABLE posts ADD COLUMN load_seq BIGINT;
+ALTER TABLE articles ADD COLUMN load_seq BIGINT;
+ALTER TABLE article_versions ADD COLUMN load_seq BIGINT;
+
+-- analysis_state: per story, what its items were computed from: a digest of its configuration
+-- and resolved actors, and the last load included. Rewritten by each analysis; derived.
+CREATE TABLE analysis_state (
+    story_id VARCHAR PRIMARY KEY,
+    config_digest VARCHAR NOT NULL,
+    load_seq BIGINT NOT NULL,
+    analysed_at TIMESTAMPTZ NOT NULL,
+    mode VARCHAR NOT NULL              -- full | incremental | unchanged: how the last run did it
+);
+
+-- stance_cache: a reply's stance toward its parent, by what decides it: the digest of the
+-- reply's text, its parent's text and the stance model's version. Insert only; derived.
+CREATE TABLE stance_cache (
+    digest VARCHAR PRIMARY KEY,
+    model_version VARCHAR NOT NULL,
+    stance VARCHAR,
+    stance_rule VARCHAR,
+    stance_evidence VARCHAR,
+    stance_confidence DOUBLE
+);
+"""

@@ -54,6 +54,9 @@ class TableSpec:
     declared: tuple[Column, ...]
     append_only: bool = False
     order_by: str = "last_seen_at"
+    # a column the merge sets to the load's sequence number on every row it inserts or
+    # changes (None: none)
+    stamp: str | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.declared]
@@ -64,6 +67,8 @@ class TableSpec:
             raise ValueError(f"table {self.name}: key column {missing[0]} is not declared")
         if not self.append_only and self.order_by not in names:
             raise ValueError(f"table {self.name}: order_by {self.order_by} is not declared")
+        if self.stamp is not None and self.stamp not in names:
+            raise ValueError(f"table {self.name}: stamp {self.stamp} is not declared")
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -110,7 +115,9 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
         col("deleted_at", TS, Rule.KEEP), col("unavailable_reason", V, Rule.KEEP),
         col("unavailable_at", TS, Rule.KEEP),
         # a lookup's "not found", waiting for a later run to confirm it (loader.py)
-        col("missing_since", TS, merged=False), col("missing_run", V, merged=False))),
+        col("missing_since", TS, merged=False), col("missing_run", V, merged=False),
+        # the load that last inserted or changed the row (migration 13; incremental analysis)
+        col("load_seq", B, merged=False)), stamp="load_seq"),
     TableSpec("post_versions", ("platform", "version_post_id"), (
         col("platform", V), col("edit_chain_id", V), col("version_post_id", V),
         col("version_index", "INTEGER"), col("text", V), col("created_at", TS),
@@ -136,7 +143,8 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
         col("language", V, Rule.KEEP), col("source_country", V, Rule.KEEP),
         col("published_at", TS, Rule.MIN), col("first_seen_at", TS, Rule.MIN),
         col("last_seen_at", TS, Rule.MAX),
-        col("outlet_domain", V, Rule.KEEP))),          # migration 8
+        col("outlet_domain", V, Rule.KEEP),           # migration 8
+        col("load_seq", B, merged=False)), stamp="load_seq"),     # migration 13
     TableSpec("article_sources", ("url", "source_kind", "source_name"), (
         col("url", V), col("source_kind", V), col("source_name", V), col("detail", V),
         col("source_url", V), col("title", V), col("published_at", TS, Rule.MIN),
@@ -155,7 +163,8 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
         col("first_seen_at", TS, Rule.MIN), col("last_seen_at", TS, Rule.MAX),
         col("fetched_first_at", TS, Rule.MIN), col("archived_first_at", TS, Rule.MIN),
         col("archived_last_at", TS, Rule.MAX), col("wayback_digest", V, Rule.KEEP),
-        col("page_id", V, Rule.KEEP))),
+        col("page_id", V, Rule.KEEP), col("load_seq", B, merged=False)),
+        stamp="load_seq"),                                            # migration 13
     TableSpec("article_captures", ("url", "captured_at", "digest"), (
         col("url", V), col("captured_at", TS), col("digest", V), col("original", V),
         col("mimetype", V), col("status", V), col("length", B), col("page_id", V)),

@@ -70,6 +70,11 @@ def make_client(cfg: BlueskyConfig, seen: Callable[[requests.Response], None]):
     from atproto_client import Client
     from atproto_client.request import Request
 
+    # httpx logs every request at INFO; the fetcher already logs and archives each one (a
+    # level someone set on purpose is kept)
+    quiet = logging.getLogger("httpx")
+    if quiet.level == logging.NOTSET:
+        quiet.setLevel(logging.WARNING)
     session = requests.Session()
     adapter = GuardedAdapter(timeout=cfg.timeout_seconds, deadline=cfg.request_deadline_seconds,
                              max_body_bytes=cfg.max_body_bytes)

@@ -236,6 +236,9 @@ class _Page:
                     "first_seen_at": self.at})
         if poll_id is not None:
             self.poll(poll, post_id)
+        elif poll:
+            # the post is kept; a poll that cannot be named cannot be stored, and says so
+            self.rows.skipped.append(f"poll of status {post_id}: no id")
         return post_id
 
     def quote(self, quote: Any) -> str | None:

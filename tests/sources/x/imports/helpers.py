@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from tracker.config import Config, parse_config
-from tests.helpers import import_files
+from tests.helpers import content_sql, import_files
 from tracker.store.tables import REBUILT_TABLES
 
 DATA_TABLES = ("accounts", "account_handles", "posts", "post_versions", "polls",
@@ -43,7 +43,7 @@ def tables(cfg: Config, names=REBUILT_TABLES, strip_page_ids: bool = False) -> d
     try:
         out = {}
         for t in names:
-            cur = con.execute(f"SELECT * FROM {t}")
+            cur = con.execute(content_sql(con, t))
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
             if strip_page_ids and "page_id" in cols:

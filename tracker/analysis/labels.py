@@ -1,0 +1,189 @@
+"""The labelling SQL: posts by role and relation (then cues), articles by what they came after.
+
+Both read temp tables the engine prepares, so the same statements serve a full analysis and an
+incremental one:
+
+- ``_actors(platform, account_id, role)``: the story's resolved actors;
+- ``_thread(platform, post_id)``: every post that belongs to the story;
+- ``_todo(platform, post_id)``: the posts to label now (a full analysis: all of ``_thread``);
+- ``_matched``: the posts the story's query finds (matching.py).
+
+They write ``_labels`` (story_id, item_kind, platform, item_id, event_type, rule, evidence,
+confidence, parent_item_id). The rules themselves are described in rules.py.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from tracker.analysis import rules
+from tracker.analysis.matching import ARTICLE_TEXT, matched_terms_sql
+from tracker.core.config import StoryConfig
+from tracker.core.storyquery import WORDS_SQL
+
+NEG = rules.cue_pattern(rules.NEGATION_CUES)
+DEN = rules.cue_pattern(rules.DENIAL_COVERAGE_CUES)
+REB = rules.cue_pattern(rules.REBUTTAL_COVERAGE_CUES)
+C = rules.CONFIDENCE
+
+LABEL_COLUMNS = ("story_id VARCHAR, item_kind VARCHAR, platform VARCHAR, item_id VARCHAR, "
+                 "event_type VARCHAR, rule VARCHAR, evidence VARCHAR, confidence DOUBLE, "
+                 "parent_item_id VARCHAR")
+
+
+def empty_labels(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _labels ({LABEL_COLUMNS})")
+
+
+def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
+    """Append the labels of the ``_todo`` posts to ``_labels``."""
+    mterms, mparams = matched_terms_sql(story, "words", "text")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _it AS
+        SELECT * EXCLUDE (words), {mterms} AS mterms FROM (
+            SELECT p.platform, p.post_id, p.text, p.poll_id, a.role,
+                   rp.post_id AS reply_parent, ra.role AS reply_role,
+                   qp.post_id AS quote_parent, qa.role AS quote_role,
+                   s.post_id IS NOT NULL AS matched,
+                   coalesce(regexp_extract(p.text, ?, 1), '') AS neg_cue,
+                   {WORDS_SQL.format(text='p.text')} AS words
+            FROM _todo t
+            JOIN posts p ON p.platform = t.platform AND p.post_id = t.post_id
+            LEFT JOIN _matched s ON s.story_id = ? AND s.platform = p.platform
+                 AND s.post_id = p.post_id
+            LEFT JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
+            LEFT JOIN _thread tr ON tr.platform = p.platform AND tr.post_id = p.reply_to_post_id
+            LEFT JOIN posts rp ON rp.platform = tr.platform AND rp.post_id = tr.post_id
+            LEFT JOIN _actors ra ON ra.platform = rp.platform AND ra.account_id = rp.author_id
+            LEFT JOIN _thread tq ON tq.platform = p.platform AND tq.post_id = p.quoted_post_id
+            LEFT JOIN posts qp ON qp.platform = tq.platform AND qp.post_id = tq.post_id
+            LEFT JOIN _actors qa ON qa.platform = qp.platform AND qa.account_id = qp.author_id
+        )""", [*mparams, NEG, story.id])
+    cue = ("CASE WHEN neg_cue <> '' THEN '; negation cue ''' || lower(neg_cue) || '''' "
+           "ELSE '; no negation cue' END")
+    rel = ("CASE WHEN {r} = '{want}' THEN 'reply to' ELSE 'quote of' END || ' the {who}''s "
+           "post ' || CASE WHEN {r} = '{want}' THEN reply_parent ELSE quote_parent END")
+    denial_rel = rel.format(r="reply_role", want="claimant", who="claimant")
+    rebut_rel = rel.format(r="reply_role", want="subject", who="subject")
+    con.execute(f"""
+        INSERT INTO _labels
+        SELECT ?::VARCHAR AS story_id, 'post' AS item_kind, platform, post_id AS item_id,
+          CASE
+            WHEN role IS NOT NULL AND poll_id IS NOT NULL THEN 'poll'
+            WHEN role = 'subject' AND 'claimant' IN (reply_role, quote_role) THEN 'denial'
+            WHEN role = 'subject' AND neg_cue <> '' THEN 'denial'
+            WHEN role = 'claimant' AND 'subject' IN (reply_role, quote_role) THEN 'rebuttal'
+            WHEN role = 'claimant' AND matched THEN 'claim'
+            WHEN role IS NULL AND coalesce(reply_parent, quote_parent) IS NOT NULL THEN 'reply'
+            ELSE 'mention' END AS event_type,
+          CASE
+            WHEN role IS NOT NULL AND poll_id IS NOT NULL THEN 'actor-poll'
+            WHEN role = 'subject' AND 'claimant' IN (reply_role, quote_role)
+              THEN 'subject-answers-claimant'
+            WHEN role = 'subject' AND neg_cue <> '' THEN 'subject-negation-cue'
+            WHEN role = 'claimant' AND 'subject' IN (reply_role, quote_role)
+              THEN 'claimant-answers-subject'
+            WHEN role = 'claimant' AND matched THEN 'claimant-post'
+            WHEN role IS NULL AND coalesce(reply_parent, quote_parent) IS NOT NULL
+              THEN 'reply-in-thread'
+            WHEN matched THEN 'matches-query'
+            ELSE 'actor-post-in-thread' END AS rule,
+          CASE
+            WHEN role IS NOT NULL AND poll_id IS NOT NULL
+              THEN role || '''s post with poll ' || poll_id
+            WHEN role = 'subject' AND 'claimant' IN (reply_role, quote_role)
+              THEN 'subject''s ' || {denial_rel} || {cue}
+            WHEN role = 'subject' AND neg_cue <> ''
+              THEN 'subject''s post; negation cue ''' || lower(neg_cue) || ''''
+            WHEN role = 'claimant' AND 'subject' IN (reply_role, quote_role)
+              THEN 'claimant''s ' || {rebut_rel}
+            WHEN role = 'claimant' AND matched
+              THEN 'claimant''s post; matched ' || mterms
+            WHEN role IS NULL AND coalesce(reply_parent, quote_parent) IS NOT NULL
+              THEN CASE WHEN reply_parent IS NOT NULL THEN 'reply to ' || reply_parent
+                        ELSE 'quote of ' || quote_parent END || ' in the story'
+            WHEN matched THEN coalesce(role || '''s post; ', '') || 'matched ' || mterms
+            ELSE role || '''s post in a story thread' END AS evidence,
+          CASE
+            WHEN role IS NOT NULL AND poll_id IS NOT NULL THEN {C['poll']}
+            WHEN role = 'subject' AND 'claimant' IN (reply_role, quote_role)
+              THEN CASE WHEN neg_cue <> '' THEN {C['relation+cue']} ELSE {C['relation']} END
+            WHEN role = 'subject' AND neg_cue <> '' THEN {C['cue-only']}
+            WHEN role = 'claimant' AND 'subject' IN (reply_role, quote_role)
+              THEN {C['relation+cue']}
+            WHEN role = 'claimant' AND matched THEN {C['claim']}
+            WHEN role IS NULL AND coalesce(reply_parent, quote_parent) IS NOT NULL
+              THEN {C['reply']}
+            ELSE {C['mention']} END AS confidence,
+          CASE WHEN role = 'subject' AND 'claimant' IN (reply_role, quote_role)
+                 THEN CASE WHEN reply_role = 'claimant' THEN reply_parent ELSE quote_parent END
+               WHEN role = 'claimant' AND 'subject' IN (reply_role, quote_role)
+                 THEN CASE WHEN reply_role = 'subject' THEN reply_parent ELSE quote_parent END
+               ELSE coalesce(reply_parent, quote_parent) END AS parent_item_id
+        FROM _it""", [story.id])
+
+
+def firsts(con: duckdb.DuckDBPyConnection, source: str, story_id: str) -> tuple:
+    """(first denial, first rebuttal, first claim) times among the story's post labels in
+    ``source`` (``_labels`` or story_items)."""
+    return con.execute(
+        "SELECT min(p.created_at) FILTER (WHERE l.event_type = 'denial'), "
+        "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal'), "
+        "min(p.created_at) FILTER (WHERE l.event_type = 'claim') "
+        f"FROM {source} l JOIN posts p ON p.platform = l.platform AND p.post_id = l.item_id "
+        "WHERE l.item_kind = 'post' AND l.story_id = ?", [story_id]).fetchone()
+
+
+def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tuple) -> None:
+    """Append the story's articles (``_amatched``) to ``_labels``, typed by what they came
+    after (``first``: the story's first denial, rebuttal and claim) and their cues."""
+    mterms, mparams = matched_terms_sql(story, "words", "txt")
+    con.execute(f"""
+        INSERT INTO _labels
+        WITH j AS (
+            SELECT a.url, t.event_at, t.clock, {ARTICLE_TEXT} AS txt,
+                   {WORDS_SQL.format(text=ARTICLE_TEXT)} AS words
+            FROM _amatched s JOIN articles a ON s.story_id = ? AND a.url = s.url
+            JOIN article_times t ON t.url = a.url
+        ), m AS (
+            SELECT url, event_at, clock,
+                   coalesce(regexp_extract(txt, ?, 1), '') AS den_cue,
+                   coalesce(regexp_extract(txt, ?, 1), '') AS reb_cue,
+                   {mterms} AS mterms
+            FROM j
+        ), typed AS (
+            SELECT *, CASE
+                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at >= ?::TIMESTAMPTZ AND reb_cue <> ''
+                  THEN 'coverage_of_rebuttal'
+                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at >= ?::TIMESTAMPTZ AND den_cue <> ''
+                  THEN 'coverage_of_denial'
+                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at < ?::TIMESTAMPTZ THEN 'mention'
+                ELSE 'coverage_of_claim' END AS event_type
+            FROM m
+        )
+        SELECT ?, 'article', 'web', url, event_type,
+               CASE event_type WHEN 'coverage_of_rebuttal' THEN 'after-rebuttal+cue'
+                               WHEN 'coverage_of_denial' THEN 'after-denial+cue'
+                               WHEN 'mention' THEN 'before-claim'
+                               ELSE 'matches-query' END,
+               CASE event_type
+                 WHEN 'coverage_of_rebuttal' THEN 'published after the first rebuttal; cue '''
+                      || lower(reb_cue) || ''''
+                 WHEN 'coverage_of_denial' THEN 'published after the first denial; cue '''
+                      || lower(den_cue) || ''''
+                 WHEN 'mention' THEN 'matched ' || mterms
+                      || '; published before the claimant''s first claim (background)'
+                 ELSE 'matched ' || mterms || CASE
+                      WHEN ?::TIMESTAMPTZ IS NULL OR event_at < ?::TIMESTAMPTZ
+                        THEN '; before any denial' ELSE '; no denial cue' END END
+               || CASE clock WHEN 'gdelt_seen_at'
+                             THEN '; no publication date, GDELT''s first-seen time used'
+                             WHEN 'first_seen_at'
+                             THEN '; no publication date, first_seen_at used' ELSE '' END,
+               CASE WHEN event_type = 'coverage_of_claim' THEN {C['coverage']}
+                    WHEN event_type = 'mention' THEN {C['mention']}
+                    ELSE {C['coverage+cue']} END,
+               NULL
+        FROM typed""",
+        [story.id, DEN, REB, *mparams, first[1], first[1], first[0], first[0], first[2],
+         first[2], story.id, first[0], first[0]])
