@@ -27,6 +27,7 @@ from tracker.analysis.labels import (LABEL_COLUMNS, empty_labels, firsts, label_
                                      label_posts)
 from tracker.analysis.matching import match_articles, match_posts
 from tracker.analysis.stance_cache import stances
+from tracker.analysis.story_sync import sync_stories
 from tracker.core.config import StoryConfig
 from tracker.core.timeutil import utcnow
 from tracker.store.tx import rollback
@@ -41,23 +42,6 @@ class StoryResult:
     relabelled: int = 0                 # items computed this time
     why: str = ""                       # why a story was analysed in full
     details: dict = field(default_factory=dict)
-
-
-def sync_stories(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> None:
-    """Upsert stories and replace their actors from the config; resolve actors' account ids."""
-    con.execute("UPDATE stories SET in_config = false")
-    for s in stories:
-        con.execute(
-            "INSERT INTO stories VALUES (?, ?, ?, ?, ?, true) ON CONFLICT (story_id) DO UPDATE "
-            "SET title = excluded.title, query = excluded.query, window_start = "
-            "excluded.window_start, window_end = excluded.window_end, in_config = true",
-            [s.id, s.title, s.query, s.window.start_at, s.window.end_at])
-        con.execute("DELETE FROM story_actors WHERE story_id = ?", [s.id])
-        for a in s.actors:
-            con.execute(
-                "INSERT INTO story_actors SELECT ?, ?, ?, ?, (SELECT arg_max(account_id, "
-                "last_seen_at) FROM account_handles WHERE platform = ? AND lower(handle) = "
-                "lower(?))", [s.id, a.platform, a.handle, a.role, a.platform, a.handle])
 
 
 def story_digest(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> str:
