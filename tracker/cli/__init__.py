@@ -13,7 +13,7 @@ import sys
 import click
 
 from tracker import __version__
-from tracker.cli import analysis, collect, demo, ops, query, report
+from tracker.cli import analysis, collect, demo, denials, ops, query, report
 from tracker.config import load_config
 from tracker.core.errors import TrackerError
 from tracker.core.lazy import lazy_module
@@ -68,7 +68,7 @@ def build_cli() -> click.Group:
         ctx.obj.update(config_path=config_path, log_level=log_level, log_file=log_file,
                        config=config, run=lambda *a, **kw: runner.run(*a, **kw))
 
-    for module in (collect, ops, query, analysis, report, demo):
+    for module in (collect, ops, query, analysis, denials, report, demo):
         module.register(cli)
     for source in REGISTRY.sources:
         if source.cli is not None:

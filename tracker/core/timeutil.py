@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
+
+from tracker.core.errors import InvalidArgument
 
 TWITTER_EPOCH_MS = 1288834974657
 
@@ -86,3 +89,26 @@ def short_utc(value) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%d %H:%M" + (":%S" if value.second else "") + "Z")
+
+
+_DURATION_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(value: str | None, now: datetime, option: str = "--since") -> datetime | None:
+    """A command line's start time, as UTC: a date (2022-10-11, midnight UTC), an ISO time
+    (2022-10-11T14:00Z; a time without a zone is UTC) or a duration back from ``now`` (90m,
+    36h, 7d, 2w). None for None; InvalidArgument (exit 2) for anything else."""
+    if value is None:
+        return None
+    text = value.strip()
+    m = re.fullmatch(r"(\d+)\s*(m|min|h|d|w)", text.lower())
+    if m:
+        return now.astimezone(timezone.utc) - timedelta(
+            seconds=int(m.group(1)) * _DURATION_UNITS[m.group(2)])
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidArgument(f"{option} {value!r}: give a date (2022-10-11), an ISO time "
+                              "(2022-10-11T14:00Z) or a duration back from now (36h, 7d, "
+                              "2w)") from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
