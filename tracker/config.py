@@ -61,13 +61,44 @@ def _check_identities(cfg) -> list[str]:
             errors.append(f"accounts[{i}]: handle {acc.handle!r} is listed twice")
         seen.add(key)
     for i, story in enumerate(cfg.stories):
-        for j, actor in enumerate(story.actors):
-            check(f"stories[{i}].actors[{j}]", actor)
+        errors += _check_actors(f"stories[{i}]", story.actors, check)
     known = list(dict.fromkeys([j.name for _, j in REGISTRY.scheduled_jobs()] + list(OWN_JOBS)))
     for name in cfg.schedule.jobs:
         if name not in known:
             errors.append(f"schedule.jobs: unknown job {name!r} (jobs: "
                           f"{', '.join(known)})")
+    return errors
+
+
+def _check_actors(where: str, actors, check) -> list[str]:
+    """A story's actors: each identity checked by its platform's source; an account is one
+    actor's only (once), and two actors do not share a name."""
+    errors: list[str] = []
+    owner: dict[tuple, str] = {}
+    people: dict[str, str] = {}
+    for j, actor in enumerate(actors):
+        here = f"{where}.actors[{j}]"
+        if actor.identities:
+            for k, ident in enumerate(actor.identities):
+                check(f"{here}.identities[{k}]", ident)
+        else:
+            check(here, actor)
+        for k, ident in enumerate(actor.accounts):
+            at = f"{here}.identities[{k}]" if actor.identities else here
+            key = (ident.platform, ident.handle.lower())
+            if key in owner:
+                first = owner[key]
+                same = first == here or first.startswith(here + ".")
+                errors.append(f"{at}: {ident.platform} handle {ident.handle!r} is already "
+                              + ("an identity of this actor" if same else f"listed at {first}"))
+            else:
+                owner[key] = at
+        person = actor.person.lower()
+        if person in people:
+            errors.append(f"{here}: {actor.person!r} is already the actor {people[person]} "
+                          "(give one actor all of a person's identities)")
+        else:
+            people[person] = here
     return errors
 
 

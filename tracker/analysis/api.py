@@ -24,6 +24,15 @@ def story_firsts(con: duckdb.DuckDBPyConnection, story_id: str | None = None) ->
                        "ORDER BY story_id", [story_id, story_id]).df()
 
 
+def person_firsts(con: duckdb.DuckDBPyConnection, story_id: str | None = None) -> pd.DataFrame:
+    """Per person and statement (claim, denial, rebuttal, poll): the first post on each
+    platform, the platform that came first and each platform's lag behind it."""
+    return con.execute("SELECT * EXCLUDE (k) FROM (SELECT *, min(first_at) OVER (PARTITION BY "
+                       "story_id, person, event_type) AS k FROM person_firsts WHERE ? IS NULL "
+                       "OR story_id = ?) ORDER BY story_id, k, person, event_type, "
+                       "platform_order", [story_id, story_id]).df()
+
+
 def press_followup(con: duckdb.DuckDBPyConnection, story_id: str) -> pd.DataFrame:
     """Outlets that reported the claim, and whether and when each reported the denial."""
     return con.execute("SELECT * FROM press_followup WHERE story_id = ? "

@@ -49,33 +49,62 @@ def stories(ctx: click.Context) -> None:
     con = db.read_connection(config_of(ctx))
     try:
         df = api.story_firsts(con)
+        people = api.person_firsts(con)
     finally:
         con.close()
-    print_firsts(df)
+    print_firsts(df, people)
 
 
-def print_firsts(df) -> None:
-    """Each story's firsts and lags, as lines of text."""
+def print_firsts(df, people=None) -> None:
+    """Each story's firsts and lags, as lines of text; with ``people`` (the person_firsts
+    view), each person's statements across platforms: which came first, and the lags."""
     if df.empty:
         out.print("no stories analysed yet (configure `stories:` and run `tracker analyze`)")
         return
     for row in df.itertuples(index=False):
         out.print(f"[bold]{row.story_id}[/]: {row.title}", highlight=False)
-        for label, at, item in (
-                ("first claim", row.first_claim_at, row.first_claim_item),
+        for label, at, item, where in (
+                ("first claim", row.first_claim_at, row.first_claim_item,
+                 getattr(row, "first_claim_platform", None)),
                 ("first press report of the claim", row.first_claim_press_at,
-                 row.first_claim_press_item),
-                ("first denial", row.first_denial_at, row.first_denial_item),
+                 row.first_claim_press_item, None),
+                ("first denial", row.first_denial_at, row.first_denial_item,
+                 getattr(row, "first_denial_platform", None)),
                 ("first press report of the denial", row.first_denial_press_at,
-                 row.first_denial_press_item),
-                ("first rebuttal", row.first_rebuttal_at, row.first_rebuttal_item)):
+                 row.first_denial_press_item, None),
+                ("first rebuttal", row.first_rebuttal_at, row.first_rebuttal_item,
+                 getattr(row, "first_rebuttal_platform", None))):
             when = "—" if at is None or at != at else f"{short_utc(at)}  {item}"
+            if isinstance(where, str) and where:
+                when += f" ({where})"
             out.print(f"  {label:<34} {when}", highlight=False)
         for label, lag in (("claim → press", row.claim_to_press),
                            ("claim → denial", row.claim_to_denial),
                            ("denial → press", row.denial_to_press),
                            ("denial → rebuttal", row.denial_to_rebuttal)):
             out.print(f"  lag {label:<30} {lag_text(lag)}", highlight=False)
+        if people is not None:
+            lines = person_lines(people[people["story_id"] == row.story_id])
+            if lines:
+                out.print("  each person's statements across platforms (first post on each):",
+                          highlight=False)
+                for line in lines:
+                    out.print(f"    {line}", highlight=False)
+
+
+def person_lines(df) -> list[str]:
+    """One line per person and statement from person_firsts rows (in their order):
+    'Elon Musk (subject) · denial: x 2022-10-11 13:40Z first; mastodon +4 min; bluesky +6 min'."""
+    lines = []
+    for (person, event), rows in df.groupby(["person", "event_type"], sort=False):
+        rows = rows.sort_values("platform_order")
+        first = rows.iloc[0]
+        parts = [f"{first.platform} {short_utc(first.first_at)}"
+                 + (" first" if len(rows) > 1 else "")]
+        parts += [f"{r.platform} +{lag_text(r.after_first)}"
+                  for r in rows.iloc[1:].itertuples(index=False)]
+        lines.append(f"{person} ({first.role}) · {event}: " + "; ".join(parts))
+    return lines
 
 
 @click.command()

@@ -42,7 +42,7 @@ def demo(workdir: str) -> None:
         out.print()
         print_timeline(api.timeline(con, story), story, skip_replies=True)
         out.print()
-        print_firsts(api.story_firsts(con, story))
+        print_firsts(api.story_firsts(con, story), api.person_firsts(con, story))
     finally:
         con.close()
     written = reports.write_report(result.config, story, Path(workdir) / "report.html")

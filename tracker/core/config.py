@@ -97,12 +97,69 @@ class AccountConfig(Strict):
 ROLES = ("claimant", "subject", "other")
 
 
-class ActorConfig(Strict):
+class IdentityConfig(Strict):
+    """One account of a story's actor: its platform (omitted: the first registered platform's)
+    and its handle there, checked by that platform's source once the configuration is read."""
+
     platform: str | None = None
     handle: str
-    role: Literal["claimant", "subject", "other"] = "other"
 
     _handle = field_validator("handle")(AccountConfig._handle.__func__)
+
+
+class ActorConfig(Strict):
+    """A person (or institution) in a story, with a role and one or more identities:
+
+    - ``{name: "Elon Musk", role: subject, identities: [{platform: x, handle: elonmusk},
+      {platform: bluesky, handle: elon.bsky.social}]}`` — one person on several platforms;
+    - ``{platform: x, handle: elonmusk, role: subject}`` — the single-identity form (``name``
+      optional), the same as one identity.
+
+    ``person`` is what the analysis groups by: the name, else the first identity's handle."""
+
+    name: str | None = None
+    role: Literal["claimant", "subject", "other"] = "other"
+    identities: list[IdentityConfig] = []
+    platform: str | None = None
+    handle: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = " ".join(str(v).split())
+        if not v:
+            raise ValueError("must not be empty (leave name out to use the handle)")
+        if len(v) > 200:
+            raise ValueError("is longer than 200 characters")
+        return v
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, v: str | None) -> str | None:
+        return None if v is None else AccountConfig._handle.__func__(cls, v)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "ActorConfig":
+        if self.identities:
+            if self.handle is not None or self.platform is not None:
+                raise ValueError("give either identities or platform and handle, not both")
+        elif self.handle is None:
+            raise ValueError("give a handle (with its platform), or identities: "
+                             "[{platform, handle}, ...]")
+        return self
+
+    @property
+    def accounts(self) -> list[IdentityConfig]:
+        """The actor's identities (the single-identity form as one)."""
+        if self.identities:
+            return self.identities
+        return [IdentityConfig.model_construct(platform=self.platform, handle=self.handle)]
+
+    @property
+    def person(self) -> str:
+        return self.name or self.accounts[0].handle
 
 
 # Times a story window, a press query or a stored timestamp may take: wide enough for any
@@ -164,10 +221,12 @@ class StoryConfig(Strict):
             raise ValueError(f"query of story {self.id!r} does not parse: {exc}") from None
         return self
 
-    def role_of(self, handle: str) -> str | None:
+    def role_of(self, handle: str, platform: str | None = None) -> str | None:
         for a in self.actors:
-            if a.handle.lower() == handle.lower():
-                return a.role
+            for ident in a.accounts:
+                if ident.handle.lower() == handle.lower() and platform in (None,
+                                                                          ident.platform):
+                    return a.role
         return None
 
 

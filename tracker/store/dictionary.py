@@ -316,13 +316,16 @@ window_end: the window's end (UTC, exclusive)
 in_config: whether config.yaml still has the story
 """),
     table("story_actors", "stories", """
-        Who plays which role in a story, from config.yaml. Replaced per story at each analysis;
-        key (story_id, platform, handle).""", """
+        Who plays which role in a story, from config.yaml: one row per identity (an actor
+        with accounts on several platforms has one row for each, all naming the same person).
+        Replaced per story at each analysis; key (story_id, platform, handle).""", """
 story_id: the story (stories.story_id)
-platform: the actor's platform
-handle: the actor's handle there
-role: 'claimant', 'subject' or 'other'
+platform: the identity's platform
+handle: the identity's handle there
+role: 'claimant', 'subject' or 'other' (the actor's, the same for all its identities)
 account_id: the account's id, resolved from account_handles when known
+person: the person the identity belongs to: the actor's name in config.yaml, else its first
+  handle; group by it to follow one person across platforms
 """),
     table("story_items", "stories", """
         The automatic labels: which posts and articles belong to a story, as what, by which rule
@@ -478,6 +481,8 @@ item_kind: 'post', 'article' or 'article_version'
 item_id: the post_id, the article's URL, or '<url>#version=<content_hash>'
 parent_item_id: the post it replies to or quotes, when in the story
 deleted_at: when the post was confirmed deleted (posts.deleted_at)
+person: the story actor who wrote the post (story_actors.person), the same on every platform;
+  NULL for others' posts and for articles
 """),
     view("story_firsts", """
         Per story: the first claim, press report of the claim, denial, press report of the
@@ -501,6 +506,27 @@ denial_to_press: first_denial_press_at - first_denial_at
 denial_to_rebuttal: first_rebuttal_at - first_denial_at
 first_claim_press_outlet: the publication of the first press report of the claim
 first_denial_press_outlet: the publication of the first press report of the denial
+first_claim_platform: the platform of the first claim
+first_denial_platform: the platform of the first denial
+first_rebuttal_platform: the platform of the first rebuttal
+"""),
+    view("person_firsts", """
+        Per story, person and statement (claim, denial, rebuttal, poll): the first post of it
+        on each platform where that person made it, the platform that came first and how long
+        after it each other platform carried it (cross-posting lags). One row per platform;
+        the person's own labelled posts only (timeline.person).""", """
+story_id: the story
+person: the story actor (story_actors.person)
+role: the actor's role in the story
+event_type: 'claim', 'denial', 'rebuttal' or 'poll'
+platform: the platform of this row
+handle: the person's handle there
+first_at: the person's first post of this kind on this platform (the platform's clock)
+first_item: that post's post_id
+items: how many posts of this kind the person made on this platform
+platform_order: 1 for the platform that carried it first, 2 for the next, ...
+first_platform: the platform that carried it first
+after_first: first_at less the first platform's first_at (an interval; 0 on the first)
 """),
     view("story_labels", """
         The effective label of every item of every story: an analyst's latest 'set' wins over

@@ -13,8 +13,8 @@ from __future__ import annotations
 import duckdb
 
 from tracker.store.dictionary import apply_comments
-from tracker.store.stories import (ARTICLE_VERSIONS, INCREMENTAL_ANALYSIS, STORY_ITEMS_BY_PLATFORM,
-                                   STORY_TABLES, STORY_VIEWS)
+from tracker.store.stories import (ARTICLE_VERSIONS, INCREMENTAL_ANALYSIS, PEOPLE,
+                                   STORY_ITEMS_BY_PLATFORM, STORY_TABLES, STORY_VIEWS)
 from tracker.store.tx import rollback
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -284,6 +284,8 @@ ALTER TABLE poll_snapshots ADD COLUMN voters_count BIGINT;
 """),
     (13, "incremental analysis: the load that changed each post and article, each story's "
          "analysis state, cached reply stances", INCREMENTAL_ANALYSIS),
+    (14, "people across platforms: story actors' persons, the person in the timeline, "
+         "each statement's first platform and cross-posting lags", PEOPLE),
 ]
 
 

@@ -468,3 +468,113 @@ CREATE TABLE stance_cache (
     stance_confidence DOUBLE
 );
 """
+
+# Migration 14: people who speak on several platforms. A story actor is a person with one or
+# more identities (config.yaml); story_actors keeps one row per identity and names its person.
+# From here on, the current text of timeline and story_firsts is this one.
+PEOPLE = """
+-- story_actors.person: the person an identity belongs to: the actor's name in config.yaml,
+-- else its (first) handle. A cross-platform actor is one row per identity, all with its person.
+ALTER TABLE story_actors ADD COLUMN person VARCHAR;
+UPDATE story_actors SET person = handle;
+
+-- timeline: as in migration 8, plus person (the story actor the post's author is, across
+-- platforms; NULL for others' posts and for articles).
+CREATE OR REPLACE VIEW timeline AS
+SELECT l.story_id, p.created_at AS event_at, 'created_at' AS clock, l.event_type, l.stance,
+       'post' AS source_kind, p.platform AS platform_or_outlet, a.handle AS actor,
+       sa.role, p.text AS text, p.url, l.rule, l.evidence, l.confidence, l.labeled_by,
+       l.item_kind, l.item_id, l.parent_item_id, p.deleted_at, sa.person
+FROM story_labels l
+JOIN posts p ON l.item_kind = 'post' AND p.platform = coalesce(l.platform, p.platform)
+ AND p.post_id = l.item_id
+LEFT JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
+LEFT JOIN story_actors sa ON sa.story_id = l.story_id AND sa.platform = p.platform
+ AND sa.account_id = p.author_id
+UNION ALL
+SELECT l.story_id, t.event_at, t.clock,
+       l.event_type, l.stance, 'article', o.outlet, NULL, 'press', ar.title,
+       ar.url, l.rule,
+       l.evidence, l.confidence, l.labeled_by, l.item_kind, l.item_id, l.parent_item_id, NULL,
+       NULL
+FROM story_labels l
+JOIN articles ar ON l.item_kind = 'article' AND ar.url = l.item_id
+JOIN article_times t ON t.url = ar.url
+JOIN article_outlets o ON o.url = ar.url
+UNION ALL
+SELECT l.story_id, v.first_seen_at,
+       CASE WHEN v.archived_first_at IS NOT NULL AND v.archived_first_at <= v.first_seen_at
+            THEN 'archived_at' ELSE 'first_seen_at' END,
+       l.event_type, l.stance, 'article', o.outlet, NULL, 'press', coalesce(v.title, ar.title),
+       ar.url, l.rule, l.evidence, l.confidence, l.labeled_by, l.item_kind, l.item_id,
+       l.parent_item_id, NULL, NULL
+FROM story_labels l
+JOIN article_versions v ON l.item_kind = 'article_version'
+ AND v.url = split_part(l.item_id, '#version=', 1)
+ AND v.content_hash = split_part(l.item_id, '#version=', 2)
+JOIN articles ar ON ar.url = v.url
+JOIN article_outlets o ON o.url = ar.url;
+
+-- story_firsts: as in migration 8, plus the platform of the first claim, denial and rebuttal.
+CREATE OR REPLACE VIEW story_firsts AS
+WITH f AS (
+    SELECT story_id,
+        min(event_at) FILTER (WHERE event_type = 'claim') AS first_claim_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'claim') AS first_claim_item,
+        arg_min(platform_or_outlet, event_at) FILTER (WHERE event_type = 'claim')
+            AS first_claim_platform,
+        min(event_at) FILTER (WHERE event_type = 'coverage_of_claim') AS first_claim_press_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'coverage_of_claim')
+            AS first_claim_press_item,
+        arg_min(platform_or_outlet, event_at) FILTER (WHERE event_type = 'coverage_of_claim')
+            AS first_claim_press_outlet,
+        min(event_at) FILTER (WHERE event_type = 'denial') AS first_denial_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'denial') AS first_denial_item,
+        arg_min(platform_or_outlet, event_at) FILTER (WHERE event_type = 'denial')
+            AS first_denial_platform,
+        min(event_at) FILTER (WHERE event_type IN ('coverage_of_denial',
+                                                   'article_updated_with_denial'))
+            AS first_denial_press_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type IN ('coverage_of_denial',
+                                                                'article_updated_with_denial'))
+            AS first_denial_press_item,
+        arg_min(platform_or_outlet, event_at) FILTER (WHERE event_type IN (
+            'coverage_of_denial', 'article_updated_with_denial')) AS first_denial_press_outlet,
+        min(event_at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_at,
+        arg_min(item_id, event_at) FILTER (WHERE event_type = 'rebuttal') AS first_rebuttal_item,
+        arg_min(platform_or_outlet, event_at) FILTER (WHERE event_type = 'rebuttal')
+            AS first_rebuttal_platform
+    FROM timeline GROUP BY story_id
+)
+SELECT s.story_id, s.title, f.first_claim_at, f.first_claim_item, f.first_claim_press_at,
+       f.first_claim_press_item, f.first_denial_at, f.first_denial_item,
+       f.first_denial_press_at, f.first_denial_press_item, f.first_rebuttal_at,
+       f.first_rebuttal_item,
+       f.first_claim_press_at - f.first_claim_at AS claim_to_press,
+       f.first_denial_at - f.first_claim_at AS claim_to_denial,
+       f.first_denial_press_at - f.first_denial_at AS denial_to_press,
+       f.first_rebuttal_at - f.first_denial_at AS denial_to_rebuttal,
+       f.first_claim_press_outlet, f.first_denial_press_outlet,
+       f.first_claim_platform, f.first_denial_platform, f.first_rebuttal_platform
+FROM stories s LEFT JOIN f USING (story_id);
+
+-- person_firsts: per story, person and statement (claim, denial, rebuttal, poll), the first
+-- post of it on each platform the person made it on, which platform came first, and how long
+-- after the first each platform carried it (the cross-posting lag).
+CREATE OR REPLACE VIEW person_firsts AS
+WITH per AS (
+    SELECT story_id, person, event_type, platform_or_outlet AS platform,
+           min(event_at) AS first_at, arg_min(item_id, event_at) AS first_item,
+           arg_min(actor, event_at) AS handle, any_value(role) AS role, count(*) AS items
+    FROM timeline
+    WHERE source_kind = 'post' AND person IS NOT NULL
+      AND event_type IN ('claim', 'denial', 'rebuttal', 'poll')
+    GROUP BY story_id, person, event_type, platform_or_outlet
+)
+SELECT story_id, person, role, event_type, platform, handle, first_at, first_item, items,
+       row_number() OVER w AS platform_order,
+       first_value(platform) OVER w AS first_platform,
+       first_at - first_value(first_at) OVER w AS after_first
+FROM per
+WINDOW w AS (PARTITION BY story_id, person, event_type ORDER BY first_at, platform);
+"""
