@@ -12,18 +12,34 @@ from click.core import ParameterSource
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from tracker.config import write_starter_config
+from tracker.core.lazy import lazy_module
 from tracker.core.lock import RunLock
 from tracker.core.logs import setup_logging
 from tracker.core.terminal import config_of, err, out, report_run, table
-from tracker.runs.load import load_now, pending_summary
-from tracker.runs.load import rebuild as rebuild_database
-from tracker.runs.status import collect_status
-from tracker.service.scheduler import (SchedulerService, crontab, next_fire_times,
-                                       quiet_apscheduler)
 from tracker.sources.registry import REGISTRY
-from tracker.store.db import open_db, refresh_replica
-from tracker.store.raw import list_raw_files
-from tracker_jobs import JOBS
+
+# the library behind each command loads when it runs (DuckDB, pandas, APScheduler, the jobs)
+db = lazy_module("tracker.store.db")
+load_runs = lazy_module("tracker.runs.load")
+raw_store = lazy_module("tracker.store.raw")
+scheduler = lazy_module("tracker.service.scheduler")
+status_runs = lazy_module("tracker.runs.status")
+jobs_pkg = lazy_module("tracker_jobs")
+
+
+class JobChoice(click.Choice):
+    """The scheduled jobs' names (tracker_jobs.JOBS), read when `tracker run` needs them."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self):
+        return tuple(jobs_pkg.JOBS)
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
 
 
 @click.command()
@@ -37,10 +53,10 @@ def init(ctx: click.Context) -> None:
         wrote = write_starter_config(path)
     cfg = config_of(ctx)
     with RunLock(cfg.lock_file):
-        con = open_db(cfg.database, storage_version=cfg.storage.duckdb_storage_version)
+        con = db.open_db(cfg.database, storage_version=cfg.storage.duckdb_storage_version)
         con.close()
         cfg.raw_dir.mkdir(parents=True, exist_ok=True)
-        refresh_replica(cfg.database, cfg.replica, cfg.storage.duckdb_storage_version)
+        db.refresh_replica(cfg.database, cfg.replica, cfg.storage.duckdb_storage_version)
     out.print(f"database {cfg.database}\nreplica  {cfg.replica} (what `tracker sql` reads)\n"
               f"raw      {cfg.raw_dir}", highlight=False)
     if wrote:
@@ -68,10 +84,10 @@ def load(ctx: click.Context, retry_failed: bool) -> None:
     """Load raw pages that are not in the database yet (e.g. after it was busy)."""
     cfg = config_of(ctx)
     with RunLock(cfg.lock_file):
-        pending = pending_summary(cfg)
+        pending = load_runs.pending_summary(cfg)
         progress, tick = _load_progress(len(pending))
         with progress:
-            result = load_now(cfg, progress=tick, retry_failed=retry_failed)
+            result = load_runs.load_now(cfg, progress=tick, retry_failed=retry_failed)
     out.print(f"loaded {len(result.files)} raw files, {result.pages} pages: "
               f"{result.new_rows} new rows, {result.updated_rows} updated, "
               f"{result.quarantined} pages quarantined", highlight=False)
@@ -102,9 +118,9 @@ def rebuild(ctx: click.Context) -> None:
     """
     cfg = config_of(ctx)
     with RunLock(cfg.lock_file):
-        progress, tick = _load_progress(len(list_raw_files(cfg.raw_dir)))
+        progress, tick = _load_progress(len(raw_store.list_raw_files(cfg.raw_dir)))
         with progress:
-            result = rebuild_database(cfg, progress=tick)
+            result = load_runs.rebuild(cfg, progress=tick)
     out.print(f"rebuilt {cfg.database} from {len(result.files)} raw files "
               f"({result.pages} pages, {result.new_rows} rows)", highlight=False)
     if result.derived:
@@ -127,7 +143,7 @@ def rebuild(ctx: click.Context) -> None:
 def status(ctx: click.Context, n_runs: int, fmt: str) -> None:
     """Last runs, cursors, pages waiting to load, open polls and table sizes."""
     cfg = config_of(ctx)
-    st = collect_status(cfg, n_runs)
+    st = status_runs.collect_status(cfg, n_runs)
     if fmt == "json":
         click.echo(json.dumps(st.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -157,7 +173,7 @@ def status(ctx: click.Context, n_runs: int, fmt: str) -> None:
 
 
 @click.command("run")
-@click.argument("job", type=click.Choice(list(JOBS)))
+@click.argument("job", type=JobChoice())
 @click.pass_context
 def run_cmd(ctx: click.Context, job: str) -> None:
     """Run one scheduled JOB once, under the lock (what each `tracker cron` line calls), for
@@ -168,7 +184,7 @@ def run_cmd(ctx: click.Context, job: str) -> None:
     """
     cfg = config_of(ctx)
     codes = [0]
-    for result in JOBS[job].run(cfg, lock_wait=cfg.schedule.lock_wait_seconds):
+    for result in jobs_pkg.JOBS[job].run(cfg, lock_wait=cfg.schedule.lock_wait_seconds):
         report_run(result)
         codes.append(result.exit_code)
     sys.exit(max(codes))
@@ -189,8 +205,8 @@ def cron_cmd(ctx: click.Context, log_dir: str | None, env_file: str | None) -> N
     LOG 2>&1`; the log folder is created now. The token is never printed.
     """
     cfg = config_of(ctx)
-    text = crontab(cfg, log_dir=Path(log_dir) if log_dir else None,
-                   env_file=Path(env_file) if env_file else None)
+    text = scheduler.crontab(cfg, log_dir=Path(log_dir) if log_dir else None,
+                             env_file=Path(env_file) if env_file else None)
     target = Path(log_dir).absolute() if log_dir else cfg.database.parent / "logs"
     target.mkdir(parents=True, exist_ok=True)
     click.echo(text, nl=False)
@@ -220,16 +236,16 @@ def schedule_cmd(ctx: click.Context, dry_run: bool, fast: float | None) -> None:
         root.obj["log_level"] = "INFO"
         setup_logging("INFO", root.obj["log_file"])
     cfg = config_of(ctx)
-    service = SchedulerService(cfg, fast=fast)
+    service = scheduler.SchedulerService(cfg, fast=fast)
     if dry_run:
         click.echo(f"schedule of {cfg.source_path}: timezone {cfg.schedule.timezone}, "
                    f"misfire grace {cfg.schedule.misfire_grace_seconds}s; next fire times (UTC)")
         for name, trigger in service.triggers.items():
             times = "  ".join(t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-                              for t in next_fire_times(trigger, 3))
+                              for t in scheduler.next_fire_times(trigger, 3))
             click.echo(f"  {name:<16} {cfg.schedule.jobs[name].cron:<14} {times}")
         return
-    quiet_apscheduler(root.obj["log_level"])
+    scheduler.quiet_apscheduler(root.obj["log_level"])
     sys.exit(service.run())
 
 

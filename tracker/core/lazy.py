@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from types import ModuleType
+from typing import Callable
 
 
 def lazy_module(name: str) -> ModuleType:
@@ -24,4 +26,39 @@ def lazy_module(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent in sys.modules:                 # as an import would: pkg.mod reaches it
+        setattr(sys.modules[parent], child, module)
     return module
+
+
+class LazySequence(Sequence):
+    """A tuple read on first use from ``make()`` (a source's jobs: their declarations sit beside
+    code that needs the platform's SDK, which `tracker --help` must not load)."""
+
+    def __init__(self, make: Callable[[], Iterable]):
+        self._make = make
+        self._items: tuple | None = None
+
+    def _get(self) -> tuple:
+        if self._items is None:
+            self._items = tuple(self._make())
+        return self._items
+
+    def __getitem__(self, i):
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator:
+        return iter(self._get())
+
+    def __eq__(self, other) -> bool:
+        return self._get() == (tuple(other) if isinstance(other, Sequence) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get()) if self._items is not None else "LazySequence(<not loaded>)"

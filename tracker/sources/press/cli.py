@@ -6,14 +6,17 @@ from __future__ import annotations
 import sys
 
 import click
-import pandas as pd
 
 from tracker.core.errors import QueryError
+from tracker.core.lazy import lazy_module
 from tracker.core.outputs import check_output_file
 from tracker.core.terminal import config_of, err, out, run_job, table
-from tracker.sources.press.history import history
-from tracker.sources.press.listing import list_articles, parse_when
-from tracker.store.query import export
+
+# pandas and DuckDB load when a command needs them, not for `tracker --help`
+pd = lazy_module("pandas")
+press_history_lib = lazy_module("tracker.sources.press.history")
+listing = lazy_module("tracker.sources.press.listing")
+store_query = lazy_module("tracker.store.query")
 
 
 def _press_report(result) -> None:
@@ -128,22 +131,23 @@ def press_list(ctx: click.Context, since: str | None, until: str | None, outlet:
                live: bool) -> None:
     """Stored articles, in the order they were first reported, with every source."""
     try:
-        since_at, until_at = parse_when(since, "--since"), parse_when(until, "--until")
+        since_at = listing.parse_when(since, "--since")
+        until_at = listing.parse_when(until, "--until")
     except QueryError as exc:
         raise click.BadParameter(str(exc).split(": ", 1)[1]) from None
     cfg = config_of(ctx)
     if output and fmt == "table":
         raise click.UsageError("-o needs --format csv or json")
     target = check_output_file(cfg, output) if output else None
-    df = list_articles(cfg, since=since_at, until=until_at, outlet=outlet,
-                       source=source, limit=limit, live=live)
+    df = listing.list_articles(cfg, since=since_at, until=until_at, outlet=outlet,
+                               source=source, limit=limit, live=live)
     if fmt == "table":
         if df.empty:
             out.print("no articles match", highlight=False)
             return
         out.print(table(df))
         return
-    text = export(df, fmt, target)
+    text = store_query.export(df, fmt, target)
     if text is not None:
         click.echo(text, nl=False)
     else:
@@ -161,7 +165,7 @@ def _when(value) -> str:
 def press_history(ctx: click.Context, url: str, live: bool) -> None:
     """An article's versions (our re-fetches and Wayback captures), with what changed."""
     cfg = config_of(ctx)
-    canon, versions = history(cfg, url, live=live)
+    canon, versions = press_history_lib.history(cfg, url, live=live)
     if not versions:
         out.print(f"no versions of {canon} are stored (an article gets them once a story "
                   "holds it and it is re-fetched, or from `tracker press add URL`)",

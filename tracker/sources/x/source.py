@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
+from tracker.core.lazy import LazySequence, lazy_module
 from tracker.sources.base import Source
-from tracker.sources.x import cli, cost, jobs
-from tracker.sources.x.bulk import Batches
+from tracker.sources.x import cli
 from tracker.sources.x.config import XConfig, x_handle
 from tracker.sources.x.normalize import normalize
-from tracker.sources.x.plan import cursor_rank, plan_pending, read_plan
+
+# what a run needs (tweepy, DuckDB, pyarrow) loads on first use: `tracker --help` stays fast
+_bulk = lazy_module("tracker.sources.x.bulk")
+_cost = lazy_module("tracker.sources.x.cost")
+_jobs = lazy_module("tracker.sources.x.jobs")
+_plan = lazy_module("tracker.sources.x.plan")
 
 
 def plan(con, cfg, now, options: dict):
     """What is due for this run, from the stored state."""
-    return read_plan(con, cfg, now,
-                     every_conversation=bool(options.get("every_conversation")))
+    return _plan.read_plan(con, cfg, now,
+                           every_conversation=bool(options.get("every_conversation")))
+
+
+def plan_pending(*args, **kwargs):
+    return _plan.plan_pending(*args, **kwargs)
+
+
+def cursor_rank(cursor: dict) -> tuple:
+    return _plan.cursor_rank(cursor)
+
+
+def cost(*args, **kwargs):
+    return _cost.cost(*args, **kwargs)
+
+
+class Batches:
+    """tracker.sources.x.bulk.Batches, loaded on first use."""
+
+    def size(self, record: dict):
+        return _bulk.Batches().size(record)
+
+    def bytes(self):
+        return _bulk.Batches().bytes()
+
+    def normalize(self, records: list[dict]):
+        return _bulk.Batches().normalize(records)
 
 
 SOURCE = Source(
     name="x", platform="x", section="x", config=XConfig,
     secrets=lambda section: (section.bearer_token_env,),
-    normalize=normalize, jobs=jobs.JOBS, cli=cli.register, cost=cost.cost,
+    normalize=normalize, jobs=LazySequence(lambda: _jobs.JOBS), cli=cli.register, cost=cost,
     plan=plan, plan_pending=plan_pending, cursor_rank=cursor_rank, batch=Batches(),
     read_ahead=True, handle=x_handle, active=lambda cfg: bool(cfg.accounts_on("x")),
     docs="posts, polls over time, replies, edits, deletions (API v2, pay per read)")
