@@ -57,7 +57,8 @@ def build(con: duckdb.DuckDBPyConnection, n_posts: int, n_articles: int, n_accou
         "INSERT INTO accounts (platform, account_id, handle, first_seen_at, last_seen_at) "
         "SELECT 'x', i::VARCHAR, 'user' || i, now(), now() FROM range(?) t(i)", [n_accounts])
     con.execute(
-        "INSERT INTO account_handles SELECT 'x', i::VARCHAR, 'user' || i, now(), now() "
+        "INSERT INTO account_handles (platform, account_id, handle, first_seen_at, "
+        "last_seen_at) SELECT 'x', i::VARCHAR, 'user' || i, now(), now() "
         "FROM range(?) t(i)", [n_accounts])
     con.execute(f"""
         INSERT INTO posts (platform, post_id, author_id, created_at, text, reply_to_post_id,

@@ -66,8 +66,9 @@ def build(path: Path, n: int) -> dict:
                       ELSE 'acct' || lpad(i::VARCHAR, 4, '0') END,
                'Account ' || i, TIMESTAMPTZ '2022-01-01', TIMESTAMPTZ '2023-01-01'
         FROM range(1002) t(i)""")
-    con.execute("INSERT INTO account_handles SELECT platform, account_id, handle, "
-                "first_seen_at, last_seen_at FROM accounts")
+    con.execute("INSERT INTO account_handles (platform, account_id, handle, first_seen_at, "
+                "last_seen_at) SELECT platform, account_id, handle, first_seen_at, "
+                "last_seen_at FROM accounts")
     con.execute(f"""
         INSERT INTO posts (platform, post_id, author_id, created_at, text, lang,
                            conversation_id, reply_to_post_id, reply_to_user_id, url,
@@ -95,7 +96,8 @@ def build(path: Path, n: int) -> dict:
         )""")
     t_posts = time.perf_counter() - t0
     con.execute("""
-        INSERT INTO post_versions
+        INSERT INTO post_versions (platform, edit_chain_id, version_post_id, version_index,
+                                   text, created_at, first_seen_at)
         SELECT 'x', post_id, post_id, 0, text, created_at, first_seen_at FROM posts
         WHERE hash(post_id) % 100 = 0
         UNION ALL
@@ -110,13 +112,16 @@ def build(path: Path, n: int) -> dict:
                TIMESTAMPTZ '2022-01-02' + to_hours(i), TIMESTAMPTZ '2022-01-02' + to_hours(i)
         FROM range(10000) t(i)""")
     con.execute("""
-        INSERT INTO poll_snapshots
+        INSERT INTO poll_snapshots (platform, poll_id, captured_at, position, label, votes,
+                                    voting_status, page_id)
         SELECT 'x', (9000000 + p)::VARCHAR, TIMESTAMPTZ '2022-01-01' + to_hours(p) +
                to_minutes(c * 60), o, ['Yes', 'No', 'Maybe'][o], (hash(p, c, o) % 1000) * (c + 1),
                CASE WHEN c = 23 THEN 'closed' ELSE 'open' END, 'bench:' || p || ':' || c
         FROM range(10000) a(p), range(24) b(c), range(1, 4) d(o)""")
     con.execute("""
-        INSERT INTO runs
+        INSERT INTO runs (run_id, job, source, started_at, finished_at, status, stop_reason,
+                          error, requests, pages, posts_read, load_deferred_at, new_rows,
+                          updated_rows, deferred)
         SELECT 'run' || i, ['collect_posts', 'snapshot_polls', 'collect_replies',
                             'check_deletions'][i % 4 + 1], 'x',
                TIMESTAMPTZ '2022-01-01' + to_minutes(i * 10),

@@ -112,7 +112,8 @@ def _measured_db(tmp_path):
     con = open_db(cfg.database)
     end = datetime(2022, 10, 31, tzinfo=timezone.utc)
     for acc, handle in (("1", "a"), ("2", "b")):
-        con.execute("INSERT INTO account_handles VALUES ('x', ?, ?, ?, ?)",
+        con.execute("INSERT INTO account_handles (platform, account_id, handle, "
+                    "first_seen_at, last_seen_at) VALUES ('x', ?, ?, ?, ?)",
                     [acc, handle, end, end])
 
     def post(pid, author, at, seen_in="data", conv=None):

@@ -12,6 +12,8 @@ from tracker.store.db import open_db
 from tracker.core.timeutil import snowflake_at
 
 CLAIMANT, SUBJECT, OTHER = "60783724", "44196397", "777"
+LABELS = ("(label_id, story_id, item_kind, item_id, action, event_type, note, analyst, "
+          "labeled_at, platform)")
 
 
 def at(s: str) -> datetime:
@@ -27,7 +29,8 @@ class World:
         for uid, handle in ((CLAIMANT, "ianbremmer"), (SUBJECT, "elonmusk"), (OTHER, "rando")):
             con.execute("INSERT INTO accounts (platform, account_id, handle, first_seen_at, "
                         "last_seen_at) VALUES ('x', ?, ?, now(), now())", [uid, handle])
-            con.execute("INSERT INTO account_handles VALUES ('x', ?, ?, now(), now())",
+            con.execute("INSERT INTO account_handles (platform, account_id, handle, "
+                        "first_seen_at, last_seen_at) VALUES ('x', ?, ?, now(), now())",
                         [uid, handle])
 
     def post(self, author, when, text, reply_to=None, quote=None, poll=None, repost=None):
@@ -169,22 +172,26 @@ def test_reposts_do_not_count_as_statements(con, world):
 def test_analyst_label_wins_and_survives_reanalysis_and_analyze_is_idempotent(con, world):
     claim = world.post(CLAIMANT, "2022-10-11T12:10:00+00:00", "Musk talked to Putin")
     analyze(con, stories())
-    con.execute("INSERT INTO analyst_labels VALUES ('r:1', 'call', 'post', ?, 'set', "
+    con.execute(f"INSERT INTO analyst_labels {LABELS} "
+                "VALUES ('r:1', 'call', 'post', ?, 'set', "
                 "'mention', 'a joke, not a claim', 'ana', '2022-10-12T00:00:00Z', 'x')", [claim])
     before = con.execute("SELECT * FROM story_items ORDER BY ALL").fetchall()
     analyze(con, stories())
     assert con.execute("SELECT * FROM story_items ORDER BY ALL").fetchall() == before
     assert labels(con)[0][:4] == (claim, "mention", "analyst",
                                   "analyst ana: a joke, not a claim (automatic: claim)")
-    con.execute("INSERT INTO analyst_labels VALUES ('r:2', 'call', 'post', ?, 'unset', NULL, "
+    con.execute(f"INSERT INTO analyst_labels {LABELS} "
+                "VALUES ('r:2', 'call', 'post', ?, 'unset', NULL, "
                 "NULL, 'ana', '2022-10-13T00:00:00Z', 'x')", [claim])
     assert labels(con)[0][1] == "claim"
     # a label recorded before items had a platform (NULL) applies to the post with that id
-    con.execute("INSERT INTO analyst_labels VALUES ('r:3', 'call', 'post', ?, 'set', "
+    con.execute(f"INSERT INTO analyst_labels {LABELS} "
+                "VALUES ('r:3', 'call', 'post', ?, 'set', "
                 "'denial', NULL, 'ana', '2022-10-14T00:00:00Z', NULL)", [claim])
     assert labels(con)[0][:3] == (claim, "denial", "analyst")
     assert con.execute("SELECT count(*) FROM timeline WHERE item_id = ?", [claim]).fetchone() == (1,)
-    con.execute("INSERT INTO analyst_labels VALUES ('r:4', 'call', 'post', ?, 'unset', NULL, "
+    con.execute(f"INSERT INTO analyst_labels {LABELS} "
+                "VALUES ('r:4', 'call', 'post', ?, 'unset', NULL, "
                 "NULL, 'ana', '2022-10-15T00:00:00Z', 'x')", [claim])
     assert labels(con)[0][1] == "claim"            # one history, whatever each row's platform
 

@@ -169,7 +169,9 @@ def test_incremental_equals_full_after_random_loads_labels_and_config_changes(tm
             some = con.execute("SELECT item_id FROM story_items WHERE story_id = 'call' "
                                "AND item_kind = 'post' ORDER BY item_id LIMIT 1").fetchall()
             if some:
-                con.execute("INSERT INTO analyst_labels VALUES (?, 'call', 'post', ?, 'set', "
+                con.execute("INSERT INTO analyst_labels (label_id, story_id, item_kind, "
+                            "item_id, action, event_type, note, analyst, labeled_at, "
+                            "platform) VALUES (?, 'call', 'post', ?, 'set', "
                             "'denial', NULL, 'ana', now(), 'x')", [f"l{step}", some[0][0]])
         res = engine.analyze(con, stories(variant))
         modes.append(tuple(r.mode for r in res))

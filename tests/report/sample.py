@@ -76,7 +76,8 @@ class World:
                         "last_seen_at) VALUES ('x', ?, ?, ?, ?)",
                         [uid, handle, at("2022-10-03T17:30:00+00:00"),
                          at("2022-10-12T08:00:00+00:00")])
-            con.execute("INSERT INTO account_handles VALUES ('x', ?, ?, ?, ?)",
+            con.execute("INSERT INTO account_handles (platform, account_id, handle, "
+                        "first_seen_at, last_seen_at) VALUES ('x', ?, ?, ?, ?)",
                         [uid, handle, at("2022-10-03T17:30:00+00:00"),
                          at("2022-10-12T08:00:00+00:00")])
 
@@ -191,7 +192,9 @@ def build(con) -> dict[str, str]:
         else:
             sys.modules[name] = before
     # An analyst's decision (it wins over the automatic label and shows ✎); its note is markup.
-    con.execute("INSERT INTO analyst_labels VALUES ('analyst:1', ?, 'post', ?, 'set', "
+    con.execute("INSERT INTO analyst_labels (label_id, story_id, item_kind, item_id, action, "
+                "event_type, note, analyst, labeled_at, platform) "
+                "VALUES ('analyst:1', ?, 'post', ?, 'set', "
                 "'mention', 'a remark, not a reply <b>to</b> the claim', 'ana', ?, 'x')",
                 [STORY_ID, w.ids["r4"], at("2022-10-12T10:00:00+00:00")])
     return w.ids

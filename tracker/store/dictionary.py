@@ -99,6 +99,7 @@ following_count: accounts it follows, at the latest capture
 post_count: posts the platform counts for it, at the latest capture
 first_seen_at: {FIRST}
 last_seen_at: {LAST}
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("account_handles", "collected", """
         Every handle an account has used. Upsert by (platform, account_id, handle); never
@@ -108,6 +109,7 @@ account_id: the platform's id of the account
 handle: a handle the account used
 first_seen_at: {FIRST} under this handle
 last_seen_at: {LAST} under this handle
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("posts", "collected", """
         Posts, including posts seen only as referenced ones (seen_in = 'includes'). Upsert by
@@ -160,6 +162,7 @@ version_index: its place in the chain, 0 = the original
 text: the text of this version
 created_at: when this version was published (the platform's clock)
 first_seen_at: {FIRST}
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("polls", "collected", """
         Polls attached to posts. Upsert by (platform, poll_id): voting_status takes the latest
@@ -174,6 +177,7 @@ voting_status: 'open' or 'closed', as last seen
 first_seen_at: {FIRST}
 last_seen_at: {LAST}
 final_snapshot_at: the first capture that saw the poll closed; it is not read after that
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("poll_snapshots", "collected", """
         Vote counts, one row per option per capture. Append-only (a capture is never
@@ -189,6 +193,7 @@ voting_status: 'open' or 'closed' at that capture
 page_id: {PAGE}
 voters_count: how many had voted at that capture (a multiple-choice poll's votes add up to
   more); NULL where the platform does not tell it or hides it until the end
+load_seq: the load that inserted the row (as posts.load_seq)
 """),
     table("api_errors", "collected", """
         Every entry of an API answer's list of errors (posts not found, protected accounts...),
@@ -205,6 +210,7 @@ resource_id: the id of that thing
 parameter: the request parameter it is about
 value: the parameter's value
 section: where in the answer it was ('data' or 'includes')
+load_seq: the load that inserted the row (as posts.load_seq)
 """),
     table("articles", "press", """
         Press articles, one row per canonical URL whatever the source (feed, GDELT, a page
@@ -248,6 +254,7 @@ date_note: why published_at is missing or how it was read ('the date has no time
 first_seen_at: {FIRST} from this source
 last_seen_at: {LAST} from this source
 page_id: the raw page that first saw it
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("gdelt_volume", "press", """
         GDELT's coverage volume (timelinevolraw): matching articles per time bucket beside every
@@ -262,6 +269,7 @@ articles: matching articles in the bucket (GDELT's value)
 all_articles: every article GDELT monitored in the bucket (its norm)
 fetched_at: when we read it (our clock)
 page_id: {PAGE}
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("article_versions", "press", """
         Each distinct extracted version (title, description, main text) of an article, from our
@@ -296,6 +304,7 @@ mimetype: the capture's content type
 status: the captured HTTP status ('-' for a revisit record)
 length: the capture's size in bytes
 page_id: {PAGE}
+load_seq: the load that inserted the row (as posts.load_seq)
 """),
     table("press_outlets", "press", """
         press.outlets of config.yaml: which domain or name belongs to which publication.
@@ -362,6 +371,7 @@ analyst: who decided (the user name)
 labeled_at: when (UTC)
 platform: the labelled post's platform ('web' for an article); NULL in labels recorded before
   items had one: those apply to the post with that id on any platform
+load_seq: the load that inserted the row (as posts.load_seq)
 """),
     table("analysis_state", "stories", """
         Per story, what its labels were last computed from, so that the next analysis looks
@@ -395,6 +405,7 @@ cursor: JSON: the newest id and next token of a timeline or search, a feed's {"e
   "last_modified"}, a GDELT query's {"query", "through"}, ...
 updated_at: when it last moved (our clock)
 page_id: the raw page whose rows it covers
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("raw_pages", "bookkeeping", """
         The index of the raw archive, one row per archived answer. Append-only; key page_id
@@ -415,6 +426,7 @@ line: the line of that file
 items: how many items the page held
 error: 'quarantined: ...' when the page could not be read and was not loaded, or the items
   skipped from an otherwise good page
+load_seq: the load that inserted the row (as posts.load_seq)
 """),
     table("runs", "bookkeeping", """
         Every job run, from the run's own raw file (so a rebuild keeps it). Upsert by run_id.
@@ -438,6 +450,7 @@ new_rows: rows added by its load
 updated_rows: rows changed by its load
 deferred: JSON of due work its budget left for the next run ({"conversations": 40}); NULL when
   it did everything due
+load_seq: the load that last inserted or changed the row (as posts.load_seq)
 """),
     table("raw_files", "bookkeeping", """
         Which raw files are loaded. Upsert by path; bookkeeping only (a rebuild makes it anew).
@@ -450,6 +463,23 @@ loaded_at: when it was loaded (NULL: not loaded)
 error: why it could not be loaded
 damage: the lines of a loaded file that could not be read (damaged gzip data, a torn write), with
   where they are; the rest of the file is loaded
+"""),
+    table("lake_state", "bookkeeping", """
+        What the last write of each lake (storage.lake_dir, docs/lake.md) did, and its last
+        failure. Upsert by lake_dir; bookkeeping only: the lake's own _lake.json says which
+        load it holds, and the next write starts from there.""", """
+lake_dir: the lake's folder, as configured; the key
+load_seq: the last load the lake holds (rows with a higher load_seq are not in it yet)
+written_at: when the lake was last written successfully (UTC)
+mode: how: 'full' (every row, a new or replaced lake), 'incremental' (the rows of the loads
+  since the last write) or 'unchanged' (nothing new)
+files: Parquet files that write added
+rows_written: rows that write added
+bytes: bytes that write added
+error: why the last write failed; NULL once a write succeeds (the loads are in the database
+  either way, and the next load writes what the lake lacks)
+failed_at: when the last write failed
+failures: writes failed since the last successful one
 """),
     table("schema_migrations", "bookkeeping", """
         The schema migrations applied to this database (tracker/store/schema.py).""", """

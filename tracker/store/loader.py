@@ -58,6 +58,7 @@ class FileLoad:
 class LoadResult:
     files: list[FileLoad] = field(default_factory=list)
     replica_error: str | None = None     # the load committed; the replica is older
+    lake: object = None                  # the lake's write after the load (store/lake.py)
     backup: Path | None = None           # rebuild: where the previous database is kept
     moved_aside: tuple[Path, str] | None = None   # rebuild: an unreadable one, and why
     derived: object = None               # rebuild: what recomputing the derived tables gave
@@ -205,8 +206,9 @@ def _page_row(rec: dict, rel: str, line: int, items: int | None, error: str | No
 
 
 def _commit_rows(con: duckdb.DuckDBPyConnection, fl: FileLoad, merged: Rows,
-                 cursors: dict, pages: list[dict], reader: PageReader) -> None:
-    """Merge staged rows, post status, cursors and raw_pages rows (inside a transaction)."""
+                 cursors: dict, pages: list[dict], reader: PageReader) -> int:
+    """Merge staged rows, post status, cursors and raw_pages rows (inside a transaction);
+    every row written or changed carries the load's number (``load_seq``), returned."""
     stamp = con.execute("SELECT nextval('load_seq')").fetchone()[0]
     for table, spec in SPECS.items():
         trows = merged.tables.get(table, [])
@@ -218,20 +220,21 @@ def _commit_rows(con: duckdb.DuckDBPyConnection, fl: FileLoad, merged: Rows,
             counts[0] += sum(t.num_rows if isinstance(t, pa.Table) else 1 for t in trows)
             counts[1] += n
             counts[2] += u
-    fl.updated_rows += clear_missing(con, pages)
-    fl.updated_rows += apply_post_status(con, merged.post_status)
+    fl.updated_rows += clear_missing(con, pages, stamp)
+    fl.updated_rows += apply_post_status(con, merged.post_status, stamp)
     for (source, scope), (cursor, at, page_id) in _advancing(con, cursors, reader).items():
         fl.updated_rows += con.execute(
-            "INSERT INTO sync_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, scope) "
+            "INSERT INTO sync_state VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, scope) "
             "DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at, "
-            "page_id = excluded.page_id WHERE sync_state.cursor::VARCHAR "
-            "IS DISTINCT FROM excluded.cursor::VARCHAR",
-            [source, scope, cursor, at, page_id]).fetchone()[0]
+            "page_id = excluded.page_id, load_seq = excluded.load_seq "
+            "WHERE sync_state.cursor::VARCHAR IS DISTINCT FROM excluded.cursor::VARCHAR",
+            [source, scope, cursor, at, page_id, stamp]).fetchone()[0]
     if pages:
         con.register("_pages", pa.Table.from_pylist(pages))
-        con.execute("INSERT INTO raw_pages BY NAME SELECT * FROM _pages "
-                    "ON CONFLICT DO NOTHING")
+        con.execute(f"INSERT INTO raw_pages BY NAME SELECT *, {int(stamp)} AS load_seq "
+                    "FROM _pages ON CONFLICT DO NOTHING")
         con.unregister("_pages")
+    return stamp
 
 
 def _advancing(con: duckdb.DuckDBPyConnection, cursors: dict, reader: PageReader) -> dict:
@@ -358,7 +361,7 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str, reader: P
 
     con.execute("BEGIN TRANSACTION")
     try:
-        _commit_rows(con, fl, merged, cursors, pages, reader)
+        stamp = _commit_rows(con, fl, merged, cursors, pages, reader)
         if run_id:
             if end is None:
                 status, error = "crashed", "run ended without a run_end record (killed?)"
@@ -370,14 +373,15 @@ def load_file(con: duckdb.DuckDBPyConnection, raw_dir: Path, rel: str, reader: P
             con.execute(
                 "INSERT INTO runs (run_id, job, source, started_at, finished_at, status, "
                 "stop_reason, error, requests, pages, posts_read, load_deferred_at, new_rows, "
-                "updated_rows, deferred) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
+                "updated_rows, deferred, load_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [run_id, start.get("job") or "unknown", start.get("source"),
                  start.get("started_at") or (first_page["fetched_at"] if first_page
                                              else iso(utcnow())),
                  e.get("finished_at"), status, e.get("stop_reason"), error, e.get("requests"),
                  fl.pages, e.get("posts_read"), deferred, fl.new_rows, fl.updated_rows,
-                 json.dumps(e["deferred"]) if isinstance(e.get("deferred"), dict) else None])
+                 json.dumps(e["deferred"]) if isinstance(e.get("deferred"), dict) else None,
+                 stamp])
         con.execute("INSERT OR REPLACE INTO raw_files (path, run_id, lines, loaded_at, error, "
                     "damage) VALUES (?, ?, ?, ?, NULL, ?)",
                     [rel, run_id, fl.pages, iso(utcnow()),

@@ -164,17 +164,20 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec,
     return new, updated
 
 
-def apply_post_status(con: duckdb.DuckDBPyConnection, found: list[tuple]) -> int:
+def apply_post_status(con: duckdb.DuckDBPyConnection, found: list[tuple],
+                      stamp: int | None = None) -> int:
     """Mark posts deleted/unavailable; set once, never cleared. Returns rows changed.
 
     ``found``: (platform, post_id, state, at, run_id). A 'not_found' is first recorded as a
     sighting (``missing_since``, ``missing_run``); ``deleted_at`` (= the first sighting) is set
     when a lookup in a later run does not find the post either. A post seen again in the
     meantime is cleared of the sighting (see ``clear_missing``). 'deleted' (the source's own
-    word) sets ``deleted_at`` at once.
+    word) sets ``deleted_at`` at once. ``stamp``: the load's sequence number, written to
+    ``load_seq`` of every post changed.
     """
     if not found:
         return 0
+    seq = "" if stamp is None else f", load_seq = {int(stamp)}"
     con.register("_status", pa.table({
         "platform": [f[0] for f in found], "post_id": [f[1] for f in found],
         "state": [f[2] for f in found], "found_at": [f[3] for f in found],
@@ -187,22 +190,23 @@ def apply_post_status(con: duckdb.DuckDBPyConnection, found: list[tuple]) -> int
                   "GROUP BY platform, post_id")
         match = "posts.platform = s.platform AND posts.post_id = s.post_id"
         changed = con.execute(
-            "UPDATE posts SET deleted_at = s.found_at FROM (" + firsts.format("state = 'deleted'")
-            + f") s WHERE {match} AND posts.deleted_at IS NULL").fetchone()[0]
+            f"UPDATE posts SET deleted_at = s.found_at{seq} FROM ("
+            + firsts.format("state = 'deleted'") + f") s WHERE {match} AND posts.deleted_at IS NULL").fetchone()[0]
         # a second sighting, from another run and later than the first, confirms it
         changed += con.execute(
-            "UPDATE posts SET deleted_at = posts.missing_since FROM (SELECT s.platform, "
+            f"UPDATE posts SET deleted_at = posts.missing_since{seq} FROM (SELECT s.platform, "
             "s.post_id FROM _status s JOIN posts p USING (platform, post_id) "
             "WHERE s.state = 'not_found' AND p.deleted_at IS NULL "
             "AND p.missing_since IS NOT NULL AND s.found_at::TIMESTAMPTZ > p.missing_since "
             "AND s.run_id IS DISTINCT FROM p.missing_run GROUP BY ALL) s "
             f"WHERE {match} AND posts.deleted_at IS NULL").fetchone()[0]
         changed += con.execute(
-            "UPDATE posts SET missing_since = s.found_at, missing_run = s.run_id FROM ("
+            f"UPDATE posts SET missing_since = s.found_at, missing_run = s.run_id{seq} FROM ("
             + firsts.format("state = 'not_found'") + f") s WHERE {match} "
             "AND posts.deleted_at IS NULL AND posts.missing_since IS NULL").fetchone()[0]
         changed += con.execute(
-            "UPDATE posts SET unavailable_reason = s.state, unavailable_at = s.found_at FROM ("
+            f"UPDATE posts SET unavailable_reason = s.state, unavailable_at = s.found_at{seq} "
+            "FROM ("
             + firsts.format("state NOT IN ('deleted', 'not_found')") + f") s WHERE {match} "
             "AND posts.unavailable_reason IS NULL").fetchone()[0]
     finally:
@@ -210,12 +214,14 @@ def apply_post_status(con: duckdb.DuckDBPyConnection, found: list[tuple]) -> int
     return changed
 
 
-def clear_missing(con: duckdb.DuckDBPyConnection, pages: list[dict]) -> int:
+def clear_missing(con: duckdb.DuckDBPyConnection, pages: list[dict],
+                  stamp: int | None = None) -> int:
     """A post whose 'not found' sighting is followed by an answer that has it again (a lookup
-    that failed once) is no longer a deletion candidate."""
+    that failed once) is no longer a deletion candidate. ``stamp`` as in apply_post_status."""
     if not pages:
         return 0
+    seq = "" if stamp is None else f", load_seq = {int(stamp)}"
     return con.execute(
-        "UPDATE posts SET missing_since = NULL, missing_run = NULL "
+        f"UPDATE posts SET missing_since = NULL, missing_run = NULL{seq} "
         "WHERE missing_since IS NOT NULL AND deleted_at IS NULL "
         "AND last_seen_at > missing_since").fetchone()[0]

@@ -284,6 +284,41 @@ ALTER TABLE poll_snapshots ADD COLUMN voters_count BIGINT;
 """),
     (13, "incremental analysis: the load that changed each post and article, each story's "
          "analysis state, cached reply stances", INCREMENTAL_ANALYSIS),
+    (15, "the lake: every table a load writes numbers the load that last changed each row; "
+         "lake_state", """
+-- load_seq (as posts.load_seq, migration 13) on every other table a load writes: the load that
+-- last inserted or changed the row; NULL for rows stored before. The lake (storage.lake_dir,
+-- tracker/store/lake.py) exports after each load the rows whose load_seq is newer than it holds.
+ALTER TABLE accounts ADD COLUMN load_seq BIGINT;
+ALTER TABLE account_handles ADD COLUMN load_seq BIGINT;
+ALTER TABLE post_versions ADD COLUMN load_seq BIGINT;
+ALTER TABLE polls ADD COLUMN load_seq BIGINT;
+ALTER TABLE poll_snapshots ADD COLUMN load_seq BIGINT;
+ALTER TABLE api_errors ADD COLUMN load_seq BIGINT;
+ALTER TABLE article_sources ADD COLUMN load_seq BIGINT;
+ALTER TABLE gdelt_volume ADD COLUMN load_seq BIGINT;
+ALTER TABLE article_captures ADD COLUMN load_seq BIGINT;
+ALTER TABLE analyst_labels ADD COLUMN load_seq BIGINT;
+ALTER TABLE sync_state ADD COLUMN load_seq BIGINT;
+ALTER TABLE raw_pages ADD COLUMN load_seq BIGINT;
+ALTER TABLE runs ADD COLUMN load_seq BIGINT;
+
+-- lake_state: upsert by lake_dir; what the last write of the lake did, and the last failure.
+-- Bookkeeping: the lake's own _lake.json says which load it holds (it is what the next write
+-- starts from); this row lets `tracker lake status` tell it when the lake cannot be reached.
+CREATE TABLE lake_state (
+    lake_dir VARCHAR PRIMARY KEY,
+    load_seq BIGINT,                 -- the last load the lake holds
+    written_at TIMESTAMPTZ,          -- the last successful write
+    mode VARCHAR,                    -- full | incremental | unchanged
+    files INTEGER,
+    rows_written BIGINT,
+    bytes BIGINT,
+    error VARCHAR,                   -- the last failed write's error; NULL once one succeeds
+    failed_at TIMESTAMPTZ,
+    failures INTEGER NOT NULL DEFAULT 0   -- failed writes since the last successful one
+);
+"""),
     (14, "people across platforms: story actors' persons, the person in the timeline, "
          "each statement's first platform and cross-posting lags", PEOPLE),
 ]

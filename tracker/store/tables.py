@@ -90,16 +90,21 @@ TS = "TIMESTAMPTZ"
 V = "VARCHAR"
 B = "BIGINT"
 
+# The load that last inserted or changed the row (migration 13 on posts, articles and
+# article_versions; migration 15 on every other table a load writes, for the lake)
+LOAD_SEQ = col("load_seq", B, merged=False)
+
 SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
     TableSpec("accounts", ("platform", "account_id"), (
         col("platform", V), col("account_id", V), col("handle", V), col("name", V),
         col("description", V), col("created_at", TS, Rule.KEEP), col("protected", "BOOLEAN"),
         col("verified", "BOOLEAN"), col("followers_count", B), col("following_count", B),
         col("post_count", B), col("first_seen_at", TS, Rule.MIN),
-        col("last_seen_at", TS, Rule.MAX))),
+        col("last_seen_at", TS, Rule.MAX), LOAD_SEQ), stamp="load_seq"),
     TableSpec("account_handles", ("platform", "account_id", "handle"), (
         col("platform", V), col("account_id", V), col("handle", V),
-        col("first_seen_at", TS, Rule.MIN), col("last_seen_at", TS, Rule.MAX))),
+        col("first_seen_at", TS, Rule.MIN), col("last_seen_at", TS, Rule.MAX), LOAD_SEQ),
+        stamp="load_seq"),
     TableSpec("posts", ("platform", "post_id"), (
         col("platform", V), col("post_id", V), col("author_id", V),
         col("created_at", TS, Rule.KEEP), col("text", V), col("lang", V),
@@ -121,21 +126,24 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
     TableSpec("post_versions", ("platform", "version_post_id"), (
         col("platform", V), col("edit_chain_id", V), col("version_post_id", V),
         col("version_index", "INTEGER"), col("text", V), col("created_at", TS),
-        col("first_seen_at", TS, Rule.MIN)), order_by="first_seen_at"),
+        col("first_seen_at", TS, Rule.MIN), LOAD_SEQ), order_by="first_seen_at",
+        stamp="load_seq"),
     TableSpec("polls", ("platform", "poll_id"), (
         col("platform", V), col("poll_id", V), col("post_id", V, Rule.KEEP),
         col("options", "JSON"), col("duration_minutes", "INTEGER"), col("end_at", TS),
         col("voting_status", V), col("first_seen_at", TS, Rule.MIN),
-        col("last_seen_at", TS, Rule.MAX), col("final_snapshot_at", TS, Rule.MIN))),
+        col("last_seen_at", TS, Rule.MAX), col("final_snapshot_at", TS, Rule.MIN), LOAD_SEQ),
+        stamp="load_seq"),
     TableSpec("poll_snapshots", ("platform", "poll_id", "captured_at", "position"), (
         col("platform", V), col("poll_id", V), col("captured_at", TS),
         col("position", "INTEGER"), col("label", V), col("votes", B), col("voting_status", V),
-        col("page_id", V), col("voters_count", B)), append_only=True),
+        col("page_id", V), col("voters_count", B), LOAD_SEQ), append_only=True,
+        stamp="load_seq"),
     TableSpec("api_errors", ("page_id", "idx"), (
         col("page_id", V), col("idx", "INTEGER"), col("source", V), col("fetched_at", TS),
         col("title", V), col("detail", V), col("type", V), col("resource_type", V),
-        col("resource_id", V), col("parameter", V), col("value", V), col("section", V)),
-        append_only=True),
+        col("resource_id", V), col("parameter", V), col("value", V), col("section", V),
+        LOAD_SEQ), append_only=True, stamp="load_seq"),
     # press (migration 2)
     TableSpec("articles", ("url",), (
         col("url", V), col("domain", V, Rule.KEEP), col("outlet", V, Rule.KEEP),
@@ -150,11 +158,11 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
         col("source_url", V), col("title", V), col("published_at", TS, Rule.MIN),
         col("gdelt_seen_at", TS, Rule.MIN), col("date_note", V),
         col("first_seen_at", TS, Rule.MIN), col("last_seen_at", TS, Rule.MAX),
-        col("page_id", V, Rule.KEEP))),
+        col("page_id", V, Rule.KEEP), LOAD_SEQ), stamp="load_seq"),
     TableSpec("gdelt_volume", ("query_name", "resolution", "bucket"), (
         col("query_name", V), col("resolution", V), col("bucket", TS), col("query", V),
-        col("articles", B), col("all_articles", B), col("fetched_at", TS), col("page_id", V)),
-        order_by="fetched_at"),
+        col("articles", B), col("all_articles", B), col("fetched_at", TS), col("page_id", V),
+        LOAD_SEQ), order_by="fetched_at", stamp="load_seq"),
     # article versions and Wayback captures (migration 8)
     TableSpec("article_versions", ("url", "content_hash"), (
         col("url", V), col("content_hash", V), col("title", V, Rule.KEEP),
@@ -167,13 +175,14 @@ SPECS: dict[str, TableSpec] = {spec.name: spec for spec in (
         stamp="load_seq"),                                            # migration 13
     TableSpec("article_captures", ("url", "captured_at", "digest"), (
         col("url", V), col("captured_at", TS), col("digest", V), col("original", V),
-        col("mimetype", V), col("status", V), col("length", B), col("page_id", V)),
-        append_only=True),
+        col("mimetype", V), col("status", V), col("length", B), col("page_id", V), LOAD_SEQ),
+        append_only=True, stamp="load_seq"),
     # analysts' labels (migration 3), written through the raw archive
     TableSpec("analyst_labels", ("label_id",), (
         col("label_id", V), col("story_id", V), col("item_kind", V), col("item_id", V),
         col("action", V), col("event_type", V), col("note", V), col("analyst", V),
-        col("labeled_at", TS), col("platform", V)), append_only=True),
+        col("labeled_at", TS), col("platform", V), LOAD_SEQ), append_only=True,
+        stamp="load_seq"),
 )}
 
 # Tables whose content is a pure function of the raw archive (compared by the rebuild test).

@@ -68,7 +68,8 @@ def posts(cfg) -> None:
     for uid, handle in (("1", "ianbremmer"), ("2", "elonmusk")):
         con.execute("INSERT INTO accounts (platform, account_id, handle, first_seen_at, "
                     "last_seen_at) VALUES ('x', ?, ?, now(), now())", [uid, handle])
-        con.execute("INSERT INTO account_handles VALUES ('x', ?, ?, now(), now())",
+        con.execute("INSERT INTO account_handles (platform, account_id, handle, "
+                    "first_seen_at, last_seen_at) VALUES ('x', ?, ?, now(), now())",
                     [uid, handle])
     for pid, uid, at, text, parent in (
             ("10", "1", "2022-10-11T12:10:00Z", "Musk told me he spoke with Putin", None),
