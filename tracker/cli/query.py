@@ -1,4 +1,5 @@
-"""Reading and handing off: `tracker sql`, `tracker export --parquet DIR`, `tracker cost`.
+"""Reading and handing off: `tracker sql`, `tracker export --parquet DIR`, `tracker cost`,
+`tracker lake …` (tracker/cli/lake.py).
 
 Thin: the work is in tracker/store/query.py, tracker/store/export.py and tracker/runs/cost.py.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from tracker.cli import lake
 from tracker.core.lazy import lazy_module
 from tracker.core.outputs import check_output_file
 from tracker.core.terminal import config_of, err, out, table
@@ -156,3 +158,4 @@ def export_cmd(ctx: click.Context, parquet_dir: str, live: bool, overwrite: bool
 def register(cli: click.Group) -> None:
     for cmd in (sql, cost_cmd, export_cmd):
         cli.add_command(cmd)
+    lake.register(cli)               # the export that grows with each load

@@ -50,6 +50,9 @@ class StorageConfig(Strict):
     # The DuckDB storage version of the files the tracker writes whole (a new database, a
     # rebuild, the replica): one of STORAGE_VERSIONS; the default opens in DuckDB 1.1 and newer
     duckdb_storage_version: str = DEFAULT_STORAGE_VERSION
+    # A folder of Parquet files (the export's Hive layout) that each load extends with the rows
+    # it added or changed (tracker/store/lake.py, docs/lake.md); null = no lake
+    lake_dir: Path | None = None
 
     @field_validator("duckdb_storage_version")
     @classmethod
