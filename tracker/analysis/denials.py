@@ -87,6 +87,8 @@ want wanted like just really still even ever never always every much many also w
 should might must shall will may one two three first last next new now today yesterday tomorrow
 year years month months week weeks day days time times ago way ways thing things people get got
 make made going gone come came see seen look well yes yeah okay sure thanks thank please
+nothing something anything everything nobody somebody anybody everybody someone anyone
+everyone none
 """.split())
 
 
@@ -384,14 +386,20 @@ def _reply_stances(con: duckdb.DuckDBPyConnection, found: list[Denial], model=No
         by_key[f"{platform}:{post_id}"].replies[st.label] += 1
 
 
+_NAME_SUFFIXES = frozenset("jr sr ii iii iv phd md esq".split())
+
+
 def party_terms(name: str | None, handle: str | None) -> list[Term]:
-    """How the press names an account: the last word of its display name (a person's surname;
-    the whole name when it is one word; bracketed parts dropped) and its handle."""
+    """How the press names an account: the last word of its display name (a person's surname,
+    at least two letters: Wu, Xi; the whole name when it is one word; bracketed parts and
+    suffixes such as Jr. or PhD dropped) and its handle."""
     out: list[Term] = []
     words = re.sub(r"\([^)]*\)|\[[^]]*\]", " ", name or "").split()
     words = [w.strip(".,;:!?\"'“”‘’") for w in words]
     words = [w for w in words if re.search(r"[^\W\d_]", w)]
-    if words and len(re.sub(r"\W", "", words[-1])) >= 3:
+    while len(words) > 1 and words[-1].lower().strip(".") in _NAME_SUFFIXES:
+        words.pop()
+    if words and len(re.sub(r"\W", "", words[-1])) >= 2:
         out.append(Term((words[-1],)))
     if handle:
         out.append(Term((handle,)))

@@ -93,7 +93,7 @@ def append_to_list(text: str, key: str, item: dict, comment: str | None = None) 
     value = doc[key]
     if value is None:                                   # `key:` with nothing after it
         at, dash = key_line + 1, key_col + 2
-    elif isinstance(value, list) and value.fa.flow_style():
+    elif isinstance(value, list) and _flow(lines, *doc.lc.value(key)):
         if len(value):
             raise ConfigError(f"{key}: is written as a [...] list; add the item by hand")
         vline, vcol = doc.lc.value(key)                 # `key: []`: drop the brackets
@@ -119,3 +119,9 @@ def append_to_list(text: str, key: str, item: dict, comment: str | None = None) 
     else:
         raise ConfigError(f"{key}: is not a list")
     return "".join(lines[:at]) + new(dash) + "".join(lines[at:])
+
+
+def _flow(lines: list[str], line: int, col: int) -> bool:
+    """Is the value at (line, col) a [...] list? (What the text says: ruamel.yaml's flow-style
+    flag is unset on an empty list in some versions.)"""
+    return line < len(lines) and lines[line][col:col + 1] == "["
