@@ -1,4 +1,4 @@
-"""Adding an item to a YAML list with every other byte of the file kept (tracker/core/yamledit.py)."""
+"""Adding an item to a YAML list, every other byte of the file kept (tracker/core/yamledit.py)."""
 
 from __future__ import annotations
 
