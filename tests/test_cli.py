@@ -39,12 +39,18 @@ def test_every_command_has_help(path):
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
+def demo_run(tmp_path_factory):
+    """The demo's folder and what it printed."""
     d = tmp_path_factory.mktemp("demo") / "demo"
     res = invoke("demo", "--dir", str(d))
     assert res.exit_code == 0, res.output
     assert "Poll snapshots" in res.output and "Stored in" in res.output
-    return d
+    return d, res.output
+
+
+@pytest.fixture(scope="module")
+def demo_dir(demo_run):
+    return demo_run[0]
 
 
 def sql(demo_dir, query, *extra):
@@ -61,8 +67,17 @@ def test_demo_stores_the_whole_episode(demo_dir):
                (SELECT count(*) FROM runs WHERE status = 'ok'),
                (SELECT count(*) FROM raw_pages WHERE error IS NOT NULL)""", "--format", "csv")
     assert res.exit_code == 0, res.output
-    # 6 phases x 5 jobs, then the analysis
-    assert res.output.splitlines()[1] == "6,18,14,18,1,6,1,31,0"
+    # 6 phases x 12 runs (X: polls, posts, replies, deletions; Mastodon: the same; Bluesky:
+    # posts, replies, deletions; the press), then the analysis. The Mastodon status has its
+    # version row; Bluesky has no edits, so no versions.
+    assert res.output.splitlines()[1] == "8,20,14,19,1,6,1,73,0"
+    res = sql(demo_dir, "SELECT platform, count(*) FROM posts GROUP BY 1 ORDER BY 1",
+              "--format", "csv")
+    assert res.output.splitlines()[1:] == ["bluesky,1", "mastodon,1", "x,18"]
+    res = sql(demo_dir, "SELECT source, count(*) FROM runs GROUP BY 1 ORDER BY 1",
+              "--format", "csv")
+    assert res.output.splitlines()[1:] == ["analysis,1", "bluesky,18", "mastodon,24",
+                                           "press,6", "x,24"]
 
 
 def readme_queries() -> list[str]:
@@ -101,20 +116,20 @@ def test_sql_exports_json_and_parquet(demo_dir, tmp_path):
     res = sql(demo_dir, "SELECT * FROM posts", "--format", "parquet", "-o", str(out))
     assert res.exit_code == 0
     df = pd.read_parquet(out)
-    assert len(df) == 18 and str(df["created_at"].dt.tz) == "UTC"
+    assert len(df) == 20 and str(df["created_at"].dt.tz) == "UTC"
 
 
 def test_sql_refuses_writes(demo_dir):
     res = sql(demo_dir, "DELETE FROM posts")
     assert res.exit_code == 1
     assert "refused" in res.output and "read-only" in res.output
-    assert sql(demo_dir, "SELECT count(*) FROM posts", "--format", "csv").output.split()[1] == "18"
+    assert sql(demo_dir, "SELECT count(*) FROM posts", "--format", "csv").output.split()[1] == "20"
 
 
 def test_status_reports_runs_cursors_and_pending(demo_dir):
     res = invoke("--config", str(demo_dir / "config.yaml"), "status")
     assert res.exit_code == 0, res.output
-    for part in ("last runs", "cursors", "pending raw files: 0", "posts=18"):
+    for part in ("last runs", "cursors", "pending raw files: 0", "posts=20"):
         assert part in res.output
 
 
@@ -178,15 +193,59 @@ def test_demo_story_in_order_with_exact_times(demo_dir):
     for row in got:                     # first appearance of each step, in order
         if row[1] not in [f[1] for f in firsts] or row[1] == "denial":
             firsts.append(row)
-    assert firsts[:6] == [
+    assert firsts[:8] == [
         ("2022-10-03T15:58Z", "poll", "elonmusk"),
         ("2022-10-11T12:10Z", "claim", "ianbremmer"),
         ("2022-10-11T12:55Z", "coverage_of_claim", "Business Insider"),
         ("2022-10-11T13:40Z", "denial", "elonmusk"),
+        # the same denial cross-posted minutes later (data/sample/cross_posts.json)
+        ("2022-10-11T13:44Z", "denial", "elonmusk@mastodon.example"),
+        ("2022-10-11T13:46Z", "denial", "elonmusk-sample.bsky.social"),
         ("2022-10-11T14:25Z", "rebuttal", "ianbremmer"),
         ("2022-10-11T17:05Z", "denial", "elonmusk"),
     ]
     assert (demo_dir / "report.html").stat().st_size > 100_000
+
+
+def test_demo_collects_the_cross_posted_denial_and_prints_the_cross_platform_firsts(demo_run):
+    demo_dir, output = demo_run
+    text = " ".join(output.split())            # the terminal may wrap long lines
+    # every platform's jobs ran through its local stand-in, each named (the runs that made
+    # requests are printed)
+    for line in ("poll posted · x collect_posts", "poll posted · mastodon collect_posts",
+                 "poll posted · bluesky collect_posts",
+                 "claim and denial · mastodon collect_replies",
+                 "claim and denial · bluesky check_deletions"):
+        assert line in text
+    # the sample's only poll is on X: Mastodon's poll job runs and finds nothing to read
+    res = sql(demo_dir, "SELECT source, sum(requests)::INT FROM runs WHERE job = "
+              "'snapshot_polls' GROUP BY 1 ORDER BY 1", "--format", "csv")
+    assert res.output.splitlines()[1:] == ["mastodon,0", "x,2"]
+    assert ("Elon Musk (subject) · denial: x 2022-10-11 13:40Z first, then mastodon +4 min, "
+            "bluesky +6 min") in text
+    assert "ianbremmer (claimant) · claim: x 2022-10-11 12:10Z" in text
+    assert "first denial 2022-10-11 13:40Z 1579829167518646282 (x)" in text
+    res = sql(demo_dir, """
+        SELECT person, event_type, platform, handle, strftime(first_at, '%H:%M'),
+               platform_order, first_platform, after_first::VARCHAR
+        FROM person_firsts WHERE story_id = 'musk-putin-call' AND event_type = 'denial'
+        ORDER BY platform_order""", "--format", "csv")
+    assert res.output.splitlines()[1:] == [
+        "Elon Musk,denial,x,elonmusk,13:40,1,x,00:00:00",
+        "Elon Musk,denial,mastodon,elonmusk@mastodon.example,13:44,2,x,00:04:00",
+        "Elon Musk,denial,bluesky,elonmusk-sample.bsky.social,13:46,3,x,00:06:00"]
+    res = sql(demo_dir, "SELECT platform, handle, role, person, account_id IS NOT NULL "
+              "FROM story_actors ORDER BY role, platform", "--format", "csv")
+    assert res.output.splitlines()[1:] == [
+        "x,ianbremmer,claimant,ianbremmer,True",
+        "bluesky,elonmusk-sample.bsky.social,subject,Elon Musk,True",
+        "mastodon,elonmusk@mastodon.example,subject,Elon Musk,True",
+        "x,elonmusk,subject,Elon Musk,True"]
+    # the report: one lane for the person, whatever the platform, and the cross-posting table
+    report = (demo_dir / "report.html").read_text(encoding="utf-8")
+    assert report.count("Elon Musk · subject · bluesky, mastodon, x") == 1
+    assert "@elonmusk · subject" not in report
+    assert 'id="people-table"' in report and "6 min after x" in report
 
 
 def story_queries_from_readme() -> list[str]:

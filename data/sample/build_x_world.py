@@ -1,6 +1,7 @@
-"""Builds x_world.json, the demo's reconstruction of the October 2022 episode.
+"""Builds x_world.json, the demo's reconstruction of the October 2022 episode, and
+cross_posts.json, the subject's denial cross-posted to Mastodon and Bluesky.
 
-Run: python data/sample/build_x_world.py  (rewrites data/sample/x_world.json)
+Run: python data/sample/build_x_world.py  (rewrites both files in data/sample)
 Post ids are X snowflakes computed from each post's time, so ids and dates agree.
 """
 
@@ -153,6 +154,36 @@ def build() -> dict:
     }
 
 
+# The subject's denial, cross-posted minutes after X to Mastodon and Bluesky the way a
+# cross-posting tool does it: the same words, signed. Invented for the sample (accounts,
+# instance, times): it gives the demo one person speaking on three platforms.
+SIGNED = " (Elon Musk, cross-posted from X)"
+DENIAL = next(p["text"] for p in POSTS if p["_key"] == "denial")
+
+CROSS_POSTS = {
+    "about": "The subject's denial cross-posted to Mastodon and Bluesky minutes after X, "
+             "invented for the tracker demo (see data/sample/README.md). The accounts, the "
+             "instance and the times are not real.",
+    "mastodon": {
+        "instance": "mastodon.example",
+        "accounts": [{"username": "elonmusk", "display_name": "Elon Musk (sample)",
+                      "created_at": "2022-04-28T00:00:00Z"}],
+        "statuses": [{"account": "elonmusk", "created_at": "2022-10-11T13:44:00Z",
+                      "phase": 3, "text": DENIAL + SIGNED}],
+    },
+    "bluesky": {
+        "accounts": [{"handle": "elonmusk-sample.bsky.social",
+                      "display_name": "Elon Musk (sample)",
+                      "created_at": "2022-10-01T00:00:00.000Z"}],
+        "posts": [{"actor": "elonmusk-sample.bsky.social", "created_at": "2022-10-11T13:46:00Z",
+                   "phase": 3, "text": DENIAL + SIGNED}],
+    },
+}
+
+
 if __name__ == "__main__":
     (HERE / "x_world.json").write_text(json.dumps(build(), indent=1, ensure_ascii=False) + "\n")
     print("wrote", HERE / "x_world.json")
+    (HERE / "cross_posts.json").write_text(
+        json.dumps(CROSS_POSTS, indent=1, ensure_ascii=False) + "\n")
+    print("wrote", HERE / "cross_posts.json")

@@ -94,16 +94,18 @@ def print_firsts(df, people=None) -> None:
 
 def person_lines(df) -> list[str]:
     """One line per person and statement from person_firsts rows (in their order):
-    'Elon Musk (subject) · denial: x 2022-10-11 13:40Z first; mastodon +4 min; bluesky +6 min'."""
+    'Elon Musk (subject) · denial: x 2022-10-11 13:40Z first, then mastodon +4 min, bluesky
+    +6 min'."""
     lines = []
     for (person, event), rows in df.groupby(["person", "event_type"], sort=False):
         rows = rows.sort_values("platform_order")
         first = rows.iloc[0]
-        parts = [f"{first.platform} {short_utc(first.first_at)}"
-                 + (" first" if len(rows) > 1 else "")]
-        parts += [f"{r.platform} +{lag_text(r.after_first)}"
-                  for r in rows.iloc[1:].itertuples(index=False)]
-        lines.append(f"{person} ({first.role}) · {event}: " + "; ".join(parts))
+        text = f"{first.platform} {short_utc(first.first_at)}"
+        if len(rows) > 1:
+            text += " first, then " + ", ".join(
+                f"{r.platform} +{lag_text(r.after_first)}"
+                for r in rows.iloc[1:].itertuples(index=False))
+        lines.append(f"{person} ({first.role}) · {event}: {text}")
     return lines
 
 

@@ -23,7 +23,8 @@ query = lazy_module("tracker.store.query")
 def demo(workdir: str) -> None:
     """Run the collection over the bundled sample through a local API server, then show it."""
     out.print("[bold]Demo[/]: replaying data/sample (a reconstruction of the October 2022 "
-              "episode) through a local X API server on 127.0.0.1.\n")
+              "episode, its denial cross-posted to Mastodon and Bluesky) through local "
+              "stand-ins of each API and of the press on 127.0.0.1.\n")
 
     def on_run(label: str, r) -> None:
         if r.requests or r.job == "analyze":

@@ -22,7 +22,8 @@ from tracker.report.data import ReportData, gather, last_collected
 from tracker.report.html import render_html
 from tracker.report.png import screenshot
 from tracker.store.db import open_db, read_connection
-from tracker.report.index import SECTIONS, Section, StoryEntry, entry, render_index, short_window
+from tracker.report.index import (SECTIONS, Section, StoryEntry, entry, latest_denials,
+                                  render_index, short_window)
 from tracker.report.timefmt import TimeFormat
 
 __all__ = ["IndexResult", "ReportResult", "ReportData", "Section", "SECTIONS", "StoryEntry",
@@ -73,7 +74,7 @@ def _connect(source) -> tuple[duckdb.DuckDBPyConnection, bool]:
 
 def slide_height_estimate(data: ReportData) -> int:
     """Roughly how tall the slide view is (used only if the page cannot be measured)."""
-    lanes = max(3, len(data.actors) + 2)
+    lanes = max(3, len(data.people) + 2)
     height = 520 + lanes * 54 + (226 if len(data.replies) else 0) + (226 if data.polls else 0)
     return min(height, 2400)
 
@@ -105,9 +106,10 @@ def write_report(source: BaseConfig | duckdb.DuckDBPyConnection | str | os.PathL
 
 def write_all(cfg: BaseConfig, directory: str | os.PathLike, *, tz: str = "UTC") -> IndexResult:
     """Write a report for every story in the config into DIRECTORY (report_file_name) and
-    DIRECTORY/index.html listing them all with their firsts. A configured story that was not
-    analysed yet is listed, without a link, and gets no report."""
-    if not cfg.stories:
+    DIRECTORY/index.html listing them all with their firsts, and the tracked accounts' latest
+    denials (found without a story). A configured story that was not analysed yet is listed,
+    without a link, and gets no report. With tracked accounts but no story, the index alone."""
+    if not cfg.stories and not cfg.accounts:
         raise TrackerError("no stories in the config: add one under `stories:` (see "
                            "config.yaml), then run `tracker analyze`")
     tf = TimeFormat(tz)
@@ -128,6 +130,7 @@ def write_all(cfg: BaseConfig, directory: str | os.PathLike, *, tz: str = "UTC")
                 gathered.append((story, None, "not analysed yet (run: tracker analyze "
                                               f"{story.id})"))
         collected = last_collected(con)
+        denials = latest_denials(con, cfg.accounts)
     finally:
         if opened:
             con.close()
@@ -142,5 +145,5 @@ def write_all(cfg: BaseConfig, directory: str | os.PathLike, *, tz: str = "UTC")
                                         story.id))
         stories.append(entry(story.id, story.title, window, file, data, tf, note))
     index = directory / "index.html"
-    _write_text(index, render_index(stories, tf, last_collected=collected))
+    _write_text(index, render_index(stories, tf, last_collected=collected, denials=denials))
     return IndexResult(index.resolve(), reports, stories)

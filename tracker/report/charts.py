@@ -1,8 +1,9 @@
 """The story chart as a Plotly figure (plain JSON: data, layout, config), drawn in the page by
 the vendored plotly.js. One time axis, up to three panels stacked on it:
 
-  events   a lane per actor (claimant, subject, others) and one for the press; a marker per
-           event, coloured and shaped by event type (colors.EVENT_STYLES, also the legend)
+  events   a lane per person (a claimant's or subject's posts on every platform), one for
+           others and one for the press; a marker per event, coloured and shaped by event
+           type (colors.EVENT_STYLES, also the legend)
   replies  replies per hour, stacked by stance
   poll     each option's share at each capture, per poll of the story
 

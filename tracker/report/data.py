@@ -20,10 +20,46 @@ ROLE_ORDER = {"claimant": 0, "subject": 1, "other": 2}
 
 @dataclass
 class Actor:
+    """One identity of a story actor (story_actors): a person has one per platform."""
+
     platform: str
     handle: str
     role: str
     account_id: str | None = None
+    person: str | None = None        # the actor's name, else its handle (story_actors.person)
+
+    @property
+    def named(self) -> bool:
+        """Whether the person has a name of its own (not just this handle)."""
+        return bool(self.person) and self.person.lower() != self.handle.lower()
+
+
+@dataclass
+class Person:
+    """A story actor across platforms: its name (or handle), role and identities."""
+
+    person: str
+    role: str
+    identities: list[Actor]
+
+    @property
+    def named(self) -> bool:
+        return any(a.named for a in self.identities) or len(self.identities) > 1
+
+    @property
+    def platforms(self) -> list[str]:
+        return list(dict.fromkeys(a.platform for a in self.identities))
+
+
+def people_of(actors: list[Actor]) -> list[Person]:
+    """The actors grouped by person, in the order of their first identity."""
+    out: dict[str, Person] = {}
+    for a in actors:
+        key = (a.person or a.handle).lower()
+        if key not in out:
+            out[key] = Person(a.person or a.handle, a.role, [])
+        out[key].identities.append(a)
+    return list(out.values())
 
 
 @dataclass
@@ -52,10 +88,16 @@ class ReportData:
     last_collected: datetime | None
     last_analysed: datetime | None
     generated_at: datetime = field(default_factory=utcnow)
+    # person_firsts rows: each person's first post of each statement per platform, the lags
+    person_firsts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def empty(self) -> bool:
         return self.timeline.empty
+
+    @property
+    def people(self) -> list[Person]:
+        return people_of(self.actors)
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -115,9 +157,11 @@ def gather(con: duckdb.DuckDBPyConnection, story_id: str) -> ReportData:
         raise TrackerError(f"story {story_id!r} has not been analysed{hint}: check the id, "
                            f"or run `tracker analyze {story_id}` if it is in config.yaml")
     actors = [Actor(*r) for r in con.execute(
-        "SELECT platform, handle, role, account_id FROM story_actors WHERE story_id = ?",
-        [story_id]).fetchall()]
-    actors.sort(key=lambda a: (ROLE_ORDER.get(a.role, 9), a.handle.lower()))
+        "SELECT platform, handle, role, account_id, person FROM story_actors "
+        "WHERE story_id = ?", [story_id]).fetchall()]
+    # by role, then person, then platform
+    actors.sort(key=lambda a: (ROLE_ORDER.get(a.role, 9), (a.person or a.handle).lower(),
+                               a.platform, a.handle.lower()))
 
     timeline = _utc(api.timeline(con, story_id), "event_at", "deleted_at")
     firsts_df = _utc(api.story_firsts(con, story_id), "first_claim_at", "first_claim_press_at",
@@ -125,6 +169,7 @@ def gather(con: duckdb.DuckDBPyConnection, story_id: str) -> ReportData:
     firsts = firsts_df.iloc[0].to_dict() if len(firsts_df) else {}
     press = _utc(api.press_followup(con, story_id), "claim_reported_at", "denial_reported_at",
                  "claim_report_denial_at", "claim_report_denial_after")
+    people = _utc(api.person_firsts(con, story_id), "first_at")
     replies = api.reply_stance(con, story_id, freq="1h")
     if len(replies) and replies.index.tz is not None:
         replies.index = replies.index.tz_convert("UTC")
@@ -146,7 +191,7 @@ def gather(con: duckdb.DuckDBPyConnection, story_id: str) -> ReportData:
     return ReportData(
         story_id=row[0], title=row[1], query=row[2], window_start=_ts(row[3]),
         window_end=_ts(row[4]), in_config=bool(row[5]), actors=actors, timeline=timeline,
-        firsts=firsts, press=press, replies=replies, polls=polls,
+        firsts=firsts, press=press, replies=replies, polls=polls, person_firsts=people,
         last_collected=last_collected(con),
         last_analysed=_ts(_scalar(con, "SELECT max(finished_at) FROM runs WHERE job = 'analyze' "
                                        "AND status = 'ok'")))

@@ -26,7 +26,8 @@ from tracker.report.charts import figure
 from tracker.report.colors import EVENT_STYLES, STANCE_STYLES, event_style
 from tracker.report.data import ReportData
 from tracker.report.timefmt import TimeFormat, window_label
-from tracker.report.view import firsts_rows, lag_rows, lanes_and_items, poll_rows, press_rows
+from tracker.report.view import (firsts_rows, lag_rows, lanes_and_items, person_rows, poll_rows,
+                                 press_rows)
 
 PLOTLY_FILE = "plotly-basic.min.js"
 
@@ -101,6 +102,7 @@ def render_html(data: ReportData, tz: str = "UTC") -> str:
         items=items, figure=fig, legend=legend, stance_styles=STANCE_STYLES,
         chart_legend=chart_legend, views=fig["views"] if fig else [],
         firsts=firsts_rows(data, items, tf), lags=lag_rows(data), press=press_rows(data, tf),
+        people=person_rows(data, items, tf),
         polls=poll_rows(data, tf), replies_total=replies_total,
         data_json=json_block(payload), plotly_js=plotly_js, report_js=report_js,
         css=_asset("static", "report.css"), csp=csp(*scripts), version=__version__,

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from tracker.report.colors import event_style
-from tracker.report.data import ReportData
+from tracker.report.data import Person, ReportData
 from tracker.report.timefmt import TimeFormat, lag_label
 
 PRESS_LANE = "press"
@@ -51,6 +51,14 @@ def actor_lane(handle: str, role: str) -> str:
     return f"@{handle} · {role}"
 
 
+def person_lane(p: Person) -> str:
+    """A person's lane: '@handle · role' for a single unnamed identity, else 'Name · role ·
+    platforms' (one lane for every platform the person speaks on)."""
+    if not p.named:
+        return actor_lane(p.identities[0].handle, p.role)
+    return f"{p.person} · {p.role} · {', '.join(p.platforms)}"
+
+
 @dataclass
 class Lanes:
     names: list[str]                 # top to bottom
@@ -61,8 +69,14 @@ class Lanes:
 
 
 def lanes_and_items(data: ReportData, tf: TimeFormat) -> tuple[Lanes, list[dict]]:
-    actor_lanes = {a.handle.lower(): actor_lane(a.handle, a.role) for a in data.actors}
-    names = list(dict.fromkeys(actor_lanes.values()))
+    """One lane per person (every platform's posts of an actor in it), one for everyone else,
+    one for the press; the items with their lane."""
+    people = data.people
+    person_lanes = {p.person.lower(): person_lane(p) for p in people}
+    account_lanes = {(a.platform, a.handle.lower()): person_lanes[p.person.lower()]
+                     for p in people for a in p.identities}
+    actor_lanes = {h: lane for (_, h), lane in account_lanes.items()}   # by handle alone
+    names = list(dict.fromkeys(person_lanes.values()))
     extra: list[str] = []
     items = []
     for n, r in enumerate(data.timeline.itertuples(index=False)):
@@ -73,7 +87,13 @@ def lanes_and_items(data: ReportData, tf: TimeFormat) -> tuple[Lanes, list[dict]
             who = _text(r.platform_or_outlet)
             source = f"article · {who}"
         else:
-            if actor and actor.lower() in actor_lanes and role:
+            person = _text(getattr(r, "person", None))
+            platform = _text(r.platform_or_outlet)
+            if person and person.lower() in person_lanes:
+                lane = person_lanes[person.lower()]
+            elif actor and (platform, actor.lower()) in account_lanes and role:
+                lane = account_lanes[(platform, actor.lower())]
+            elif actor and actor.lower() in actor_lanes and role:
                 lane = actor_lanes[actor.lower()]
             elif actor and role in ("claimant", "subject", "other"):
                 lane = actor_lane(actor, role)
@@ -209,6 +229,35 @@ def active_span(data: ReportData) -> tuple[datetime, datetime] | None:
         extra = (MIN_SPAN - (hi - lo)) / 2
         lo, hi = lo - extra, hi + extra
     return lo, hi
+
+
+def person_rows(data: ReportData, items: list[dict], tf: TimeFormat) -> list[dict]:
+    """Each person's statements made on more than one platform (person_firsts): per platform
+    its first post, its time and how long after the first platform it came."""
+    df = data.person_firsts
+    if df is None or df.empty:
+        return []
+    by_id = {}
+    for it in items:
+        if it["item_kind"] == "post":
+            by_id.setdefault(it["item_id"], it)
+    rows = []
+    for (person, event), group in df.groupby(["person", "event_type"], sort=False):
+        if len(group) < 2:
+            continue
+        group = group.sort_values("platform_order")
+        first = group.iloc[0]
+        rows.append({
+            "person": _text(person), "role": _text(first.role), "event": _text(event),
+            "event_label": event_style(_text(event)).label,
+            "first_platform": _text(first.platform),
+            "platforms": [{"platform": _text(r.platform), "handle": _text(r.handle),
+                           "time": tf.label(r.first_at), "iso": tf.iso(r.first_at),
+                           "after": ("first" if r.platform_order == 1
+                                     else lag_label(r.after_first)),
+                           "item": by_id.get(_text(r.first_item))}
+                          for r in group.itertuples(index=False)]})
+    return rows
 
 
 def lag_rows(data: ReportData) -> list[dict]:

@@ -1,4 +1,5 @@
-"""`tracker demo`: the whole X collection over the bundled sample, through a local API server."""
+"""`tracker demo`: the whole collection over the bundled sample (X, the denial cross-posted to
+Mastodon and Bluesky, the press), through local stand-ins of each API."""
 
 from __future__ import annotations
 
@@ -15,23 +16,39 @@ import yaml
 from tracker.config import load_config
 from tracker.core.errors import TrackerError
 from tracker.runs.analyze import run_analysis
-from tracker.runs.runner import RunResult, run_all
+from tracker.runs.runner import RunResult, run
+from tracker.sources.registry import REGISTRY
 from tracker.testing.press import PressSample
+from tracker.testing.bluesky import serve as serve_bluesky
+from tracker.testing.mastodon import serve as serve_mastodon
 from tracker.testing.press import serve as serve_press
-from tracker.testing.sample import SampleWorld, sample_dir
+from tracker.testing.sample import CrossPostSample, SampleWorld, sample_dir
 from tracker.testing.xapi import serve
 
 DEMO_TOKEN = "demo-token-not-a-secret"
 
 
-def demo_config(x_api: str = "", press: dict | None = None) -> dict:
-    """The demo's configuration (data/sample/demo.yaml) with the local servers filled in, and
-    the jobs it runs at each phase of the sample."""
+def _fill(value, servers: dict[str, str]):
+    """``value`` with every ``{name}`` of a local server replaced by its URL."""
+    if isinstance(value, dict):
+        return {k: _fill(v, servers) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, servers) for v in value]
+    if isinstance(value, str):
+        for name, url in servers.items():
+            value = value.replace("{" + name + "}", url)
+    return value
+
+
+def demo_config(x_api: str = "", press: dict | None = None, **servers: str) -> dict:
+    """The demo's configuration (data/sample/demo.yaml) with the local servers filled in
+    (``x_api``, and ``mastodon_api``, ``bluesky_api``: each placeholder of demo.yaml by name),
+    and the jobs it runs at each phase of the sample."""
     data = yaml.safe_load((sample_dir() / "demo.yaml").read_text(encoding="utf-8"))
     jobs = data.pop("demo_jobs")
-    for section in data.values():
-        if isinstance(section, dict) and section.get("api_base_url") == "{x_api}":
-            section["api_base_url"] = x_api
+    filled = {k: v for k, v in {"x_api": x_api, **servers}.items() if v}
+    if filled:
+        data = _fill(data, filled)
     if press is not None:
         data["press"] = press
     return {"config": data, "jobs": jobs}
@@ -70,6 +87,14 @@ def prepare_workdir(workdir: Path) -> None:
     (workdir / MARKER).write_text("created by `tracker demo`; safe to delete\n")
 
 
+def running(cfg, job: str) -> list[str]:
+    """The sources whose ``job`` the demo runs: as `tracker run JOB` (runner.run_all), every
+    source that has the job and something to do in the configuration."""
+    having = [source for source, spec in REGISTRY.jobs() if spec.name == job]
+    active = [s for s in having if s.active is None or s.active(cfg)]
+    return [s.name for s in (active or having)]
+
+
 def run_demo(workdir: Path, on_run: Callable[[str, RunResult], None] | None = None,
              sample_path: Path | None = None) -> DemoResult:
     """Replay the sample phase by phase (poll snapshots, posts, replies, deletion checks, press),
@@ -78,8 +103,13 @@ def run_demo(workdir: Path, on_run: Callable[[str, RunResult], None] | None = No
     prepare_workdir(workdir)
     sample = SampleWorld.load(sample_path, token=DEMO_TOKEN)
     press = PressSample.load()
-    with serve(sample.world) as url, serve_press(press.world) as press_url:
-        demo = demo_config(url, press.config(press_url))
+    clock = SimClock(sample.phases[0].at)
+    cross = CrossPostSample.load(lambda: clock())      # the stand-ins read the phase's time
+    with serve(sample.world) as url, serve_press(press.world) as press_url, \
+            serve_mastodon(cross.mastodon) as mastodon_url, \
+            serve_bluesky(cross.bluesky) as bluesky_url:
+        demo = demo_config(url, press.config(press_url), mastodon_api=mastodon_url,
+                           bluesky_api=bluesky_url)
         for section in demo["config"].values():
             if isinstance(section, dict) and section.get("bearer_token_env"):
                 os.environ[section["bearer_token_env"]] = DEMO_TOKEN
@@ -90,16 +120,18 @@ def run_demo(workdir: Path, on_run: Callable[[str, RunResult], None] | None = No
         jobs = demo["jobs"]
         for phase in sample.phases:
             sample.advance(phase.index)
+            cross.advance(phase.index)
             press.world.now = phase.at           # feed items published by now are served
             clock = SimClock(phase.at)
             for job in jobs:
-                for r in run_all(cfg, job, clock=clock, sleep=lambda s: None):
-                    label = f"{phase.at:%Y-%m-%d %H:%M}Z {phase.name}"
+                for source in running(cfg, job):
+                    r = run(cfg, job, source=source, clock=clock, sleep=lambda s: None)
+                    label = f"{phase.at:%Y-%m-%d %H:%M}Z {phase.name} · {source}"
                     result.runs.append((label, r))
                     if on_run:
                         on_run(label, r)
                     if r.status != "ok":
-                        raise TrackerError(f"demo run {r.job} ended {r.status}: "
+                        raise TrackerError(f"demo run {r.job} of {source} ended {r.status}: "
                                            f"{r.error or r.stop_reason}")
         r = run_analysis(cfg, clock=SimClock(sample.phases[-1].at))
         result.runs.append(("analysis", r))
@@ -111,13 +143,15 @@ def run_demo(workdir: Path, on_run: Callable[[str, RunResult], None] | None = No
 
 
 SUMMARY_QUERIES = {
-    "Tracked accounts' posts (created_at is the platform's clock, UTC)": """
-        SELECT p.created_at, a.handle, CASE WHEN p.reply_to_post_id IS NOT NULL THEN 'reply'
-               WHEN p.poll_id IS NOT NULL THEN 'poll' ELSE 'post' END AS kind,
+    "The story actors' posts on every platform (created_at is the platform's clock, UTC)": """
+        SELECT p.created_at, p.platform, a.handle, CASE WHEN p.reply_to_post_id IS NOT NULL
+               THEN 'reply' WHEN p.poll_id IS NOT NULL THEN 'poll' ELSE 'post' END AS kind,
                left(replace(p.text, chr(10), ' '), 70) AS text,
                p.deleted_at IS NOT NULL AS deleted
         FROM posts p JOIN accounts a ON a.platform = p.platform AND a.account_id = p.author_id
-        WHERE a.handle IN ('elonmusk', 'ianbremmer') ORDER BY p.created_at""",
+        WHERE EXISTS (SELECT 1 FROM story_actors s WHERE s.platform = p.platform
+                      AND s.account_id = p.author_id)
+        ORDER BY p.created_at, p.platform""",
     "Poll snapshots (captured_at is our clock)": """
         SELECT captured_at, label, votes, voting_status,
                round(100.0 * votes / sum(votes) OVER (PARTITION BY captured_at), 1) AS pct

@@ -8,6 +8,7 @@ from importlib import resources
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from tracker.core.errors import TrackerError
 from tracker.core.timeutil import parse_iso
@@ -79,3 +80,54 @@ class SampleWorld:
                     self.world.delete(d["id"])
         self.phase = phase
         return self.phases[phase]
+
+
+class CrossPostSample:
+    """The sample's posts on Mastodon and Bluesky (data/sample/cross_posts.json), in local
+    stand-ins of both APIs whose clock is ``clock`` (the demo's simulated time); each post
+    appears at its phase, like the X sample's."""
+
+    def __init__(self, spec: dict, clock: Callable[[], datetime]):
+        from tracker.testing.bluesky import BskyWorld
+        from tracker.testing.mastodon import MastodonWorld
+
+        self.spec = spec
+        self.phase = -1
+        self.mastodon = MastodonWorld(clock=clock)
+        self.bluesky = BskyWorld(clock=lambda: clock().timestamp())
+        m = spec["mastodon"]
+        self.instance_name = m["instance"]
+        inst = self.mastodon.instance(self.instance_name)
+        self._mastodon_accounts = {
+            a["username"]: inst.account(a["username"], name=a["display_name"],
+                                        at=parse_iso(a["created_at"]))
+            for a in m["accounts"]}
+        for a in spec["bluesky"]["accounts"]:
+            self.bluesky.add_actor(a["handle"], displayName=a["display_name"],
+                                   createdAt=a["created_at"])
+
+    @classmethod
+    def load(cls, clock: Callable[[], datetime], path: Path | None = None) -> "CrossPostSample":
+        path = path or sample_dir() / "cross_posts.json"
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")), clock)
+
+    @property
+    def mastodon_handles(self) -> list[str]:
+        return [f"{u}@{self.instance_name}" for u in self._mastodon_accounts]
+
+    @property
+    def bluesky_handles(self) -> list[str]:
+        return [a["handle"] for a in self.spec["bluesky"]["accounts"]]
+
+    def advance(self, phase: int) -> None:
+        """Publish the posts of every phase up to ``phase`` (phases only move forward)."""
+        inst = self.mastodon.instance(self.instance_name)
+        for p in range(self.phase + 1, phase + 1):
+            for s in self.spec["mastodon"]["statuses"]:
+                if s["phase"] == p:
+                    inst.post(self._mastodon_accounts[s["account"]], s["text"],
+                              parse_iso(s["created_at"]))
+            for s in self.spec["bluesky"]["posts"]:
+                if s["phase"] == p:
+                    self.bluesky.post(s["actor"], s["text"], parse_iso(s["created_at"]))
+        self.phase = max(self.phase, phase)
