@@ -337,6 +337,15 @@ def test_rebuild_writes_the_lake_anew_and_a_lake_is_never_mixed_with_another_dat
     assert_lake_is_the_database(cfg, tmp_path)
 
 
+def test_a_torn_manifest_makes_the_next_write_a_full_one(cfg, tmp_path):
+    a = some_loads(cfg)
+    (tmp_path / "lake" / lake.MANIFEST).write_text('{"format": 1, "load_', encoding="utf-8")
+    a.x([tweet(5)])
+    res = load_runs.load_now(cfg)
+    assert res.lake.mode == "full" and res.lake.error is None
+    assert_lake_is_the_database(cfg, tmp_path)
+
+
 def test_the_lake_is_refused_where_the_tracker_keeps_its_data(tmp_path):
     cfg = make_cfg(tmp_path, lake_dir=".")                   # would hold the database
     Archive(cfg).x([tweet(1)])

@@ -37,8 +37,9 @@ way is written again, from the same point, by the next load; the failure is kept
 database's ``lake_state`` and logged. The same rows written twice carry the same ``load_seq``
 and the same values, so a repeated write changes nothing a reader sees. When the lake belongs to
 another database (``tracker rebuild`` made a new one: its load numbers start again) or to
-another schema version (a migration may have rewritten rows), or when it has no ``_lake.json``
-yet, the next write is a full one: every table is written anew and swapped in.
+another schema version (a migration may have rewritten rows), holds loads the database lacks
+(an older copy of it put back), or has no readable ``_lake.json``, the next write is a full
+one: every table is written anew and swapped in.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ import duckdb
 from tracker import __version__
 from tracker.core.errors import TrackerError
 from tracker.core.timeutil import iso, parse_iso, utcnow
-from tracker.store.export import PARTITIONED, _select
+from tracker.store.export import PARTITIONED
 from tracker.store.tables import REBUILT_TABLES
 from tracker.store.tx import rollback
 
@@ -200,22 +201,37 @@ def describe(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     keys = {t: list(k) for t, k in con.execute(
         "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
         "WHERE constraint_type = 'PRIMARY KEY' AND schema_name = 'main'").fetchall()}
+    cols: dict[str, list[str]] = {}
+    for t, c in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+            "AND table_name IN (SELECT unnest(?::VARCHAR[])) ORDER BY table_name, column_index",
+            [list(TABLES)]).fetchall():
+        cols.setdefault(t, []).append(c)
     out = {}
     for name in TABLES:
-        cols = [c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
-            "AND table_name = ? ORDER BY ordinal_position", [name]).fetchall()]
-        if STAMP not in cols:
+        if STAMP not in cols.get(name, ()):
             raise LakeError(f"table {name} has no {STAMP} column (migration 15 not applied?)")
         part = PARTITIONED.get(name)
-        out[name] = {"key": keys[name], "columns": cols,
+        out[name] = {"key": keys[name], "columns": cols[name],
                      "partitioned_by": [part[0].split(" AS ")[-1], "month"] if part else []}
     return out
 
 
-def _query(con: duckdb.DuckDBPyConnection, name: str, where: str) -> str:
+def _selects(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """table -> the SELECT list of its columns as the lake stores them (JSON as text, as the
+    export: not every Parquet reader knows the JSON annotation)."""
+    out: dict[str, list[str]] = {}
+    for t, c, typ in con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE schema_name = 'main' AND table_name IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY table_name, column_index", [list(TABLES)]).fetchall():
+        q = '"' + c.replace('"', '""') + '"'
+        out.setdefault(t, []).append(f"{q}::VARCHAR AS {q}" if typ.upper() == "JSON" else q)
+    return {t: ", ".join(v) for t, v in out.items()}
+
+
+def _query(select: str, name: str, where: str) -> str:
     """The SELECT of a table's rows as the lake stores them (partition columns added)."""
-    select = _select(con, name)
     if name not in PARTITIONED:
         return f"SELECT {select} FROM {name} WHERE {where}"
     part, clock = PARTITIONED[name]
@@ -260,14 +276,14 @@ def _place(staged: Path, table_dir: Path, name: str) -> list[Path]:
     return placed
 
 
-def _empty(con: duckdb.DuckDBPyConnection, name: str, table_dir: Path, file: str,
-           partition_by: list[str]) -> Path:
+def _empty(con: duckdb.DuckDBPyConnection, select: str, name: str, table_dir: Path,
+           file: str, partition_by: list[str]) -> Path:
     """A file of no rows, so that a reader's glob of an empty table still finds its columns
     (in a ``none`` partition, as the export does)."""
     folder = table_dir.joinpath(*(f"{p}=none" for p in partition_by))
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"{file}.parquet"
-    _copy(con, _query(con, name, "false"), dest, [])
+    _copy(con, _query(select, name, "false"), dest, [])
     return dest
 
 
@@ -311,14 +327,20 @@ def write(con: duckdb.DuckDBPyConnection, lake_dir: Path, *, full: bool = False,
     t0 = time.perf_counter()
     _check_folder(lake)
     with _locked(lake, wait):
-        m = read_manifest(lake)
+        try:
+            m = read_manifest(lake)
+        except LakeError as exc:       # e.g. a torn copy: what the lake holds is unknown
+            log.warning("%s; the lake is written whole", exc)
+            m = None
         db_id, version = identity(con)
         con.execute("BEGIN TRANSACTION")       # one snapshot for every table
         try:
             upto = last_load(con)
             tables = describe(con)
             if (full or m is None or m.get("database_id") != db_id
-                    or m.get("schema_version") != version or m.get("tables") != tables):
+                    or m.get("schema_version") != version or m.get("tables") != tables
+                    # an older copy of the database put back: the lake holds loads it lacks
+                    or int(m.get("load_seq") or 0) > upto):
                 res = _write_full(con, lake, tables, upto)
                 m = {"superseded": []}
             else:
@@ -360,16 +382,17 @@ def _write_since(con, lake: Path, tables: dict, since: int, upto: int) -> LakeWr
     if upto <= since:
         return res
     res.mode = "incremental"
+    selects = _selects(con)
     stage = _staging(lake)
     try:
         for name, info in tables.items():
             target = stage / name
-            where = f"{STAMP} > {since} AND {STAMP} <= {upto}"
+            sql = _query(selects[name], name, f"{STAMP} > {since} AND {STAMP} <= {upto}")
             if info["partitioned_by"]:
-                n = _copy(con, _query(con, name, where), target, info["partitioned_by"])
+                n = _copy(con, sql, target, info["partitioned_by"])
             else:
                 target.mkdir()
-                n = _copy(con, _query(con, name, where), target / "part_0.parquet", [])
+                n = _copy(con, sql, target / "part_0.parquet", [])
             if not n:
                 continue
             placed = _place(target, lake / name, f"{_stamp(upto)}-load")
@@ -386,18 +409,20 @@ def _write_full(con, lake: Path, tables: dict, upto: int) -> LakeWrite:
     res = LakeWrite(lake, mode="full", load_seq=upto)
     stage = _staging(lake)
     name_of = f"{_stamp(upto)}-base-{secrets.token_hex(3)}"
+    selects = _selects(con)
     try:
         for name, info in tables.items():
             target = stage / "out" / name
             ready = stage / "tables" / name
             ready.mkdir(parents=True)
+            sql = _query(selects[name], name, "true")
             if info["partitioned_by"]:
-                n = _copy(con, _query(con, name, "true"), target, info["partitioned_by"])
+                n = _copy(con, sql, target, info["partitioned_by"])
             else:
                 target.mkdir(parents=True)
-                n = _copy(con, _query(con, name, "true"), target / "part_0.parquet", [])
-            placed = (_place(target, ready, name_of) if n
-                      else [_empty(con, name, ready, name_of, info["partitioned_by"])])
+                n = _copy(con, sql, target / "part_0.parquet", [])
+            placed = (_place(target, ready, name_of) if n else [_empty(
+                con, selects[name], name, ready, name_of, info["partitioned_by"])])
             res.tables[name] = n
             res.files += len(placed)
             res.bytes += sum(p.stat().st_size for p in placed)
