@@ -162,6 +162,10 @@ def test_incremental_equals_full_after_random_loads_labels_and_config_changes(tm
             d = T0 + timedelta(days=rng.randint(0, 12), hours=rng.randint(0, 23))
             arts.append((f"a{step}", rng.choice(["Putin call denied", "Musk spoke to Kremlin",
                                                  "Lunch plan", "Kremlin stands by call"]), d))
+        if step > 2 and rng.random() < 0.3:             # a stored article seen again, changed
+            arts.append((f"a{rng.randint(0, step - 1)}",
+                         rng.choice(["Update: Musk denied the Putin call", "Lunch plan off"]),
+                         T0 + timedelta(days=rng.randint(0, 12))))
         world.load(con, tweets, arts)
         if step in (6, 11):
             variant += 1                                   # the story's query and actors change

@@ -109,6 +109,9 @@ def label_article_updates(con: duckdb.DuckDBPyConnection, story: StoryConfig) ->
     """Append the story's labelled article versions to ``_labels`` (see the module)."""
     if not _has(con, "article_versions"):
         return
+    if not con.execute("SELECT count(*) FROM article_versions WHERE url IN (SELECT item_id "
+                       "FROM _labels WHERE item_kind = 'article')").fetchone()[0]:
+        return                                      # none of these articles has versions
     cur = con.execute(_VERSIONS, {"den": DEN, "reb": REB})
     names = [d[0] for d in cur.description]
     found = []

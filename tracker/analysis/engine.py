@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from tracker.analysis import incremental
 from tracker.analysis.article_updates import label_article_updates
 from tracker.analysis.labels import (LABEL_COLUMNS, empty_labels, firsts, label_articles,
                                      label_posts)
@@ -87,10 +88,11 @@ def _edges(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> None:
           AND created_at >= ? AND created_at < ?""", [start, end, start, end])
 
 
-def _full(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> None:
-    """Label every item of these stories from scratch into ``_out_labels``."""
+def _full(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> dict[str, tuple]:
+    """Label every item of these stories from scratch into ``_out_labels``; their firsts."""
+    found: dict[str, tuple] = {}
     if not stories:
-        return
+        return found
     match_posts(con, stories)
     match_articles(con, stories)
     _edges(con, stories)
@@ -117,158 +119,12 @@ def _full(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> None:
         con.execute("CREATE OR REPLACE TEMP TABLE _todo AS SELECT * FROM _thread")
         empty_labels(con)
         label_posts(con, story)
-        label_articles(con, story, firsts(con, "_labels", story.id))
+        found[story.id] = firsts(con, "_labels", story.id)
+        label_articles(con, story, found[story.id])
         label_article_updates(con, story)
         con.execute("INSERT INTO _out_full VALUES (?)", [story.id])
         _keep(con)
-
-
-# ---- incremental --------------------------------------------------------------------------
-
-def _follow(con: duckdb.DuckDBPyConnection, since, end) -> None:
-    """``_joining``: ``_front`` and every post created since ``since`` (replies come after
-    what they answer) that answers one of them, at any depth, less the current members."""
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _joining AS
-        WITH RECURSIVE edges AS (
-            SELECT platform, post_id AS child, reply_to_post_id AS parent FROM posts
-            WHERE reposted_post_id IS NULL AND reply_to_post_id IS NOT NULL
-              AND created_at >= ? AND created_at < ?
-            UNION ALL
-            SELECT platform, post_id, quoted_post_id FROM posts
-            WHERE reposted_post_id IS NULL AND quoted_post_id IS NOT NULL
-              AND created_at >= ? AND created_at < ?
-        ), r(platform, post_id) AS (
-            SELECT platform, post_id FROM _front
-            UNION
-            SELECT e.platform, e.child FROM edges e
-            JOIN r ON e.platform = r.platform AND e.parent = r.post_id
-        )
-        SELECT DISTINCT platform, post_id FROM r
-        WHERE (platform, post_id) NOT IN (SELECT * FROM _members)""", [since, end] * 2)
-
-
-def _incremental(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int
-                 ) -> tuple[str, int, str]:
-    """Relabel what the loads after ``since`` touched; (mode, items labelled, why not)."""
-    start, end = story.window.start_at, story.window.end_at
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _new AS
-        SELECT platform, post_id, created_at, reply_to_post_id, quoted_post_id FROM posts
-        WHERE coalesce(load_seq, 0) > ? AND reposted_post_id IS NULL
-          AND created_at >= ? AND created_at < ?""", [since, start, end])
-    n_new = con.execute("SELECT count(*) FROM _new").fetchone()[0]
-    # articles whose row or versions changed: each is relabelled (or leaves) on its own
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _achanged AS
-        SELECT url FROM articles WHERE coalesce(load_seq, 0) > ?
-        UNION SELECT url FROM article_versions WHERE coalesce(load_seq, 0) > ?""",
-                [since, since])
-    articles_changed = con.execute("SELECT count(*) FROM _achanged").fetchone()[0] > 0
-    if not n_new and not articles_changed:
-        return "unchanged", 0, ""
-    _actors(con, story)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _members AS
-        SELECT platform, item_id AS post_id FROM story_items
-        WHERE story_id = ? AND item_kind = 'post'""", [story.id])
-    match_posts(con, [story], scope="_new")
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _newseed AS
-        SELECT platform, post_id FROM _matched
-        UNION
-        SELECT n.platform, n.post_id FROM _new n JOIN posts p USING (platform, post_id)
-        JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
-        WHERE p.poll_id IS NOT NULL""")
-    # posts that join now: new seeds, new posts answering a member or a new seed, and every
-    # stored post that answers one of those (it may have arrived before its parent)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _front AS
-        WITH base AS (SELECT * FROM _members UNION SELECT * FROM _newseed)
-        SELECT platform, post_id FROM _newseed
-        UNION
-        SELECT n.platform, n.post_id FROM _new n
-        JOIN base b ON b.platform = n.platform AND b.post_id = n.reply_to_post_id
-        UNION
-        SELECT n.platform, n.post_id FROM _new n
-        JOIN base b ON b.platform = n.platform AND b.post_id = n.quoted_post_id""")
-    con.execute("DELETE FROM _front WHERE (platform, post_id) IN (SELECT * FROM _members)")
-    since_time = con.execute("SELECT min(p.created_at) FROM _front f JOIN posts p "
-                             "USING (platform, post_id)").fetchone()[0]
-    if since_time is None:                          # nobody joins: no thread to follow
-        con.execute("CREATE OR REPLACE TEMP TABLE _joining (platform VARCHAR, "
-                    "post_id VARCHAR)")
-    else:
-        _follow(con, since_time, end)
-    con.execute("CREATE OR REPLACE TEMP TABLE _thread AS SELECT * FROM _members "
-                "UNION SELECT * FROM _joining")
-    # members that changed must still belong (matched, an actor's poll, or answering one)
-    lost = con.execute("""
-        WITH changed AS (
-            SELECT n.* FROM _new n SEMI JOIN _members m USING (platform, post_id)
-            WHERE (n.platform, n.post_id) NOT IN (SELECT * FROM _newseed)
-        ), held AS (
-            SELECT c.platform, c.post_id FROM changed c
-            JOIN _thread t ON t.platform = c.platform AND t.post_id = c.reply_to_post_id
-            UNION
-            SELECT c.platform, c.post_id FROM changed c
-            JOIN _thread t ON t.platform = c.platform AND t.post_id = c.quoted_post_id
-        )
-        SELECT count(*) FROM changed ANTI JOIN held USING (platform, post_id)""").fetchone()[0]
-    if lost:
-        return "full", 0, f"{lost} changed post(s) may have left the story"
-    # to label: who joins, members that changed, members whose parent just joined
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _todo AS
-        WITH m AS (SELECT p.platform, p.post_id, p.reply_to_post_id, p.quoted_post_id
-                   FROM _members JOIN posts p USING (platform, post_id))
-        SELECT * FROM _joining
-        UNION SELECT platform, post_id FROM _new SEMI JOIN _members USING (platform, post_id)
-        UNION SELECT m.platform, m.post_id FROM m
-              JOIN _joining j ON j.platform = m.platform AND j.post_id = m.reply_to_post_id
-        UNION SELECT m.platform, m.post_id FROM m
-              JOIN _joining j ON j.platform = m.platform AND j.post_id = m.quoted_post_id""")
-    if not articles_changed and not con.execute("SELECT count(*) FROM _todo").fetchone()[0]:
-        return "unchanged", 0, ""                   # new posts, none of them this story's
-    match_posts(con, [story], scope="_todo")        # whether each of them matches
-    empty_labels(con)
-    label_posts(con, story)
-    n = con.execute("SELECT count(*) FROM _labels").fetchone()[0]
-    con.execute("INSERT INTO _out_delete SELECT ?, 'post', platform, post_id FROM _todo",
-                [story.id])
-    before = firsts(con, "story_items", story.id)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _after AS
-        SELECT story_id, item_kind, platform, item_id, event_type FROM story_items
-        WHERE story_id = ? AND item_kind = 'post'
-          AND (platform, item_id) NOT IN (SELECT * FROM _todo)
-        UNION ALL
-        SELECT story_id, item_kind, platform, item_id, event_type FROM _labels""", [story.id])
-    after = firsts(con, "_after", story.id)
-    if after != before:
-        # the firsts moved: every article's type may change
-        match_articles(con, [story])
-        label_articles(con, story, after)
-        label_article_updates(con, story)
-        con.execute("INSERT INTO _out_articles VALUES (?)", [story.id])
-    elif articles_changed:
-        # only the changed articles (and their versions) are labelled again
-        match_articles(con, [story], scope="_achanged")
-        label_articles(con, story, after)
-        label_article_updates(con, story)
-        con.execute("""
-            INSERT INTO _out_delete
-            SELECT ?, 'article', 'web', url FROM _achanged
-            UNION ALL
-            SELECT story_id, item_kind, platform, item_id FROM story_items
-            WHERE story_id = ? AND item_kind = 'article_version'
-              AND parent_item_id IN (SELECT url FROM _achanged)""", [story.id, story.id])
-    n = con.execute("SELECT count(*) FROM _labels").fetchone()[0]
-    _keep(con)
-    if not n and not con.execute("SELECT count(*) FROM _out_delete WHERE story_id = ?",
-                                 [story.id]).fetchone()[0]:
-        return "unchanged", 0, ""
-    return "incremental", n, ""
+    return found
 
 
 # ---- the run ------------------------------------------------------------------------------
@@ -305,8 +161,9 @@ def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         sync_stories(con, stories)
         chosen = [s for s in stories if only in (None, s.id)]
         seq = _watermark(con)
-        state = {r[0]: r[1:] for r in con.execute(
-            "SELECT story_id, config_digest, load_seq FROM analysis_state").fetchall()}
+        state = {r[0]: (r[1], r[2], tuple(r[3:])) for r in con.execute(
+            "SELECT story_id, config_digest, load_seq, first_denial, first_rebuttal, "
+            "first_claim FROM analysis_state").fetchall()}
         con.execute(f"CREATE OR REPLACE TEMP TABLE _out_labels ({LABEL_COLUMNS})")
         con.execute("CREATE OR REPLACE TEMP TABLE _out_full (story_id VARCHAR)")
         con.execute("CREATE OR REPLACE TEMP TABLE _out_articles (story_id VARCHAR)")
@@ -315,6 +172,7 @@ def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         digests = {s.id: story_digest(con, s) for s in chosen}
         results: dict[str, StoryResult] = {}
         in_full: list[StoryConfig] = []
+        since: dict[str, int] = {}
         for s in chosen:
             old = state.get(s.id)
             why = ("--full" if full else "first analysis" if old is None
@@ -323,20 +181,29 @@ def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
             if why:
                 in_full.append(s)
                 results[s.id] = StoryResult(s.id, 0, {}, "full", why=why)
-                continue
-            mode, n, why = _incremental(con, s, old[1])
+            else:
+                since[s.id] = old[1]
+        stepwise = [s for s in chosen if s.id in since]
+        if stepwise:
+            incremental.prepare(con, stepwise, since)
+        first_times: dict[str, tuple] = {}
+        for s in stepwise:
+            mode, n, why, first_times[s.id] = incremental.relabel(con, s, since[s.id],
+                                                                  state[s.id][2])
             results[s.id] = StoryResult(s.id, 0, {}, mode, n, why)
             if mode == "full":
                 in_full.append(s)
-        _full(con, in_full)
+        first_times.update(_full(con, in_full))
         _store(con)
         for s in chosen:
             r = results[s.id]
             if r.mode == "full":
                 r.relabelled = con.execute("SELECT count(*) FROM _out_labels WHERE story_id = ?",
                                            [s.id]).fetchone()[0]
-            con.execute("INSERT OR REPLACE INTO analysis_state VALUES (?, ?, ?, ?, ?)",
-                        [s.id, digests[s.id], seq, utcnow(), r.mode])
+            con.execute("INSERT OR REPLACE INTO analysis_state (story_id, config_digest, "
+                        "load_seq, analysed_at, mode, first_denial, first_rebuttal, "
+                        "first_claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [s.id, digests[s.id], seq, utcnow(), r.mode, *first_times[s.id]])
         con.execute("COMMIT")
     except Exception:
         rollback(con)

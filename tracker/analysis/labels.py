@@ -35,8 +35,11 @@ def empty_labels(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE _labels ({LABEL_COLUMNS})")
 
 
-def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
-    """Append the labels of the ``_todo`` posts to ``_labels``."""
+def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
+                posts: str = "posts", thread: str = "_thread") -> None:
+    """Append the labels of the ``_todo`` posts to ``_labels``. ``posts``: where their rows
+    and their parents' are read (a relation holding at least those); ``thread``: the story's
+    posts (at least the parents of the ``_todo`` posts)."""
     mterms, mparams = matched_terms_sql(story, "words", "text")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _it AS
@@ -48,15 +51,15 @@ def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
                    coalesce(regexp_extract(p.text, ?, 1), '') AS neg_cue,
                    {WORDS_SQL.format(text='p.text')} AS words
             FROM _todo t
-            JOIN posts p ON p.platform = t.platform AND p.post_id = t.post_id
+            JOIN {posts} p ON p.platform = t.platform AND p.post_id = t.post_id
             LEFT JOIN _matched s ON s.story_id = ? AND s.platform = p.platform
                  AND s.post_id = p.post_id
             LEFT JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
-            LEFT JOIN _thread tr ON tr.platform = p.platform AND tr.post_id = p.reply_to_post_id
-            LEFT JOIN posts rp ON rp.platform = tr.platform AND rp.post_id = tr.post_id
+            LEFT JOIN {thread} tr ON tr.platform = p.platform AND tr.post_id = p.reply_to_post_id
+            LEFT JOIN {posts} rp ON rp.platform = tr.platform AND rp.post_id = tr.post_id
             LEFT JOIN _actors ra ON ra.platform = rp.platform AND ra.account_id = rp.author_id
-            LEFT JOIN _thread tq ON tq.platform = p.platform AND tq.post_id = p.quoted_post_id
-            LEFT JOIN posts qp ON qp.platform = tq.platform AND qp.post_id = tq.post_id
+            LEFT JOIN {thread} tq ON tq.platform = p.platform AND tq.post_id = p.quoted_post_id
+            LEFT JOIN {posts} qp ON qp.platform = tq.platform AND qp.post_id = tq.post_id
             LEFT JOIN _actors qa ON qa.platform = qp.platform AND qa.account_id = qp.author_id
         )""", [*mparams, NEG, story.id])
     cue = ("CASE WHEN neg_cue <> '' THEN '; negation cue ''' || lower(neg_cue) || '''' "
@@ -123,28 +126,31 @@ def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
         FROM _it""", [story.id])
 
 
-def firsts(con: duckdb.DuckDBPyConnection, source: str, story_id: str) -> tuple:
+def firsts(con: duckdb.DuckDBPyConnection, source: str, story_id: str,
+           posts: str = "posts") -> tuple:
     """(first denial, first rebuttal, first claim) times among the story's post labels in
-    ``source`` (``_labels`` or story_items)."""
+    ``source`` (``_labels`` or story_items); their times read from ``posts``."""
     return con.execute(
         "SELECT min(p.created_at) FILTER (WHERE l.event_type = 'denial'), "
         "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal'), "
         "min(p.created_at) FILTER (WHERE l.event_type = 'claim') "
-        f"FROM {source} l JOIN posts p ON p.platform = l.platform AND p.post_id = l.item_id "
+        f"FROM {source} l JOIN {posts} p ON p.platform = l.platform AND p.post_id = l.item_id "
         "WHERE l.item_kind = 'post' AND l.story_id = ?", [story_id]).fetchone()
 
 
-def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tuple) -> None:
+def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tuple,
+                   articles: str = "articles", times: str = "article_times") -> None:
     """Append the story's articles (``_amatched``) to ``_labels``, typed by what they came
-    after (``first``: the story's first denial, rebuttal and claim) and their cues."""
+    after (``first``: the story's first denial, rebuttal and claim) and their cues; their rows
+    and times read from ``articles`` and ``times`` (relations holding at least those)."""
     mterms, mparams = matched_terms_sql(story, "words", "txt")
     con.execute(f"""
         INSERT INTO _labels
         WITH j AS (
             SELECT a.url, t.event_at, t.clock, {ARTICLE_TEXT} AS txt,
                    {WORDS_SQL.format(text=ARTICLE_TEXT)} AS words
-            FROM _amatched s JOIN articles a ON s.story_id = ? AND a.url = s.url
-            JOIN article_times t ON t.url = a.url
+            FROM _amatched s JOIN {articles} a ON s.story_id = ? AND a.url = s.url
+            JOIN {times} t ON t.url = a.url
         ), m AS (
             SELECT url, event_at, clock,
                    coalesce(regexp_extract(txt, ?, 1), '') AS den_cue,

@@ -42,31 +42,32 @@ def _unpivot(con, target: str, stories: list[StoryConfig], inner: str, params: l
 
 
 def match_posts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
-                scope: str | None = None) -> None:
-    """``_matched``: the posts (not reposts) each story's query finds inside its window.
+                source: str = "posts", target: str = "_matched") -> None:
+    """``target`` (``_matched``): the posts (not reposts) each story's query finds inside its
+    window, as (story_id, platform, post_id).
 
-    ``scope``: a temp table of (platform, post_id) to look at instead of every post in the
-    stories' windows (the incremental analysis's new and changed posts)."""
+    ``source``: a relation with the columns of posts to look at instead of every post (the
+    incremental analysis's new and changed posts)."""
     if not stories:
-        con.execute("CREATE OR REPLACE TEMP TABLE _matched (story_id VARCHAR, platform VARCHAR, "
-                    "post_id VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {target} (story_id VARCHAR, "
+                    "platform VARCHAR, post_id VARCHAR)")
         return
     cols, params = _story_columns(stories, "w", "p.text", "p.created_at")
     start = min(s.window.start_at for s in stories)
     end = max(s.window.end_at for s in stories)
-    join = f"JOIN {scope} USING (platform, post_id)" if scope else ""
     inner = (f"SELECT p.platform, p.post_id, {', '.join(cols)} FROM "
-             f"(SELECT p.*, {WORDS_SQL.format(text='p.text')} AS w FROM posts p {join} "
+             f"(SELECT p.*, {WORDS_SQL.format(text='p.text')} AS w FROM {source} p "
              f"WHERE p.reposted_post_id IS NULL AND p.created_at >= ? AND p.created_at < ?) p")
-    _unpivot(con, "_matched", stories, inner, [*params, start, end], "u.platform, u.post_id")
+    _unpivot(con, target, stories, inner, [*params, start, end], "u.platform, u.post_id")
 
 
 def match_articles(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
-                   scope: str | None = None) -> None:
-    """``_amatched``: the articles each story's query finds, placed inside its window by
-    their time (article_times). ``scope``: a temp table of urls to look at instead of all."""
+                   scope: str | None = None, target: str = "_amatched") -> None:
+    """``target`` (``_amatched``): the articles each story's query finds, placed inside its
+    window by their time (article_times), as (story_id, url). ``scope``: a temp table of urls
+    to look at instead of all."""
     if not stories:
-        con.execute("CREATE OR REPLACE TEMP TABLE _amatched (story_id VARCHAR, url VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {target} (story_id VARCHAR, url VARCHAR)")
         return
     cols, params = _story_columns(stories, "w", "a.txt", "a.event_at")
     start = min(s.window.start_at for s in stories)
@@ -76,7 +77,7 @@ def match_articles(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
              f"{WORDS_SQL.format(text=ARTICLE_TEXT)} AS w FROM articles a "
              f"JOIN article_times t USING (url) {f'JOIN {scope} USING (url)' if scope else ''}"
              f"WHERE t.event_at >= ? AND t.event_at < ?) a")
-    _unpivot(con, "_amatched", stories, inner, [*params, start, end], "u.url")
+    _unpivot(con, target, stories, inner, [*params, start, end], "u.url")
 
 
 def matched_terms_sql(story: StoryConfig, words: str, text: str) -> tuple[str, list]:

@@ -383,6 +383,9 @@ config_digest: a digest of the story's configuration and the accounts its actors
 load_seq: the last load (posts, articles and article_versions .load_seq) the labels include
 analysed_at: when the analysis ran (UTC)
 mode: how it ran: 'full', 'incremental' (only what changed) or 'unchanged' (nothing new)
+first_denial: the story's first denial (the post's created_at) as of that analysis
+first_rebuttal: the story's first rebuttal as of that analysis
+first_claim: the story's first claim as of that analysis
 """),
     table("stance_cache", "stories", """
         Reply stances by what decides them: the reply's text, its parent's text and the model

@@ -13,8 +13,9 @@ from __future__ import annotations
 import duckdb
 
 from tracker.store.dictionary import apply_comments
-from tracker.store.stories import (ARTICLE_VERSIONS, INCREMENTAL_ANALYSIS, PEOPLE,
-                                   STORY_ITEMS_BY_PLATFORM, STORY_TABLES, STORY_VIEWS)
+from tracker.store.stories import (ANALYSIS_FIRSTS, ARTICLE_VERSIONS, INCREMENTAL_ANALYSIS,
+                                   PEOPLE, STORY_ITEMS_BY_PLATFORM, STORY_TABLES,
+                                   STORY_VIEWS)
 from tracker.store.tx import rollback
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -321,6 +322,7 @@ CREATE TABLE lake_state (
 """),
     (14, "people across platforms: story actors' persons, the person in the timeline, "
          "each statement's first platform and cross-posting lags", PEOPLE),
+    (16, "each story's firsts kept with its analysis state", ANALYSIS_FIRSTS),
 ]
 
 

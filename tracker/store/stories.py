@@ -578,3 +578,13 @@ SELECT story_id, person, role, event_type, platform, handle, first_at, first_ite
 FROM per
 WINDOW w AS (PARTITION BY story_id, person, event_type ORDER BY first_at, platform);
 """
+
+ANALYSIS_FIRSTS = """
+-- analysis_state.first_*: the story's first denial, rebuttal and claim (post times) as of its
+-- last analysis; an incremental analysis compares them with what its new labels give. The
+-- states written before are dropped: each story is analysed in full once more.
+ALTER TABLE analysis_state ADD COLUMN first_denial TIMESTAMPTZ;
+ALTER TABLE analysis_state ADD COLUMN first_rebuttal TIMESTAMPTZ;
+ALTER TABLE analysis_state ADD COLUMN first_claim TIMESTAMPTZ;
+DELETE FROM analysis_state;
+"""
