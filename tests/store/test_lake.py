@@ -359,6 +359,22 @@ def test_the_lake_is_refused_where_the_tracker_keeps_its_data(tmp_path):
     assert (tmp_path / "other" / "notes.txt").exists()
 
 
+def test_tracker_load_says_when_the_lake_was_not_written(tmp_path):
+    (tmp_path / "config.yaml").write_text(
+        "storage:\n  database: db.duckdb\n  raw_dir: raw\n  lake_dir: blocked\n",
+        encoding="utf-8")
+    (tmp_path / "blocked").write_text("a file", encoding="utf-8")
+    Archive(make_cfg(tmp_path, lake_dir="blocked")).x([tweet(1)])
+    res = CliRunner().invoke(build_cli(), ["--config", str(tmp_path / "config.yaml"), "load"],
+                             obj={})
+    assert res.exit_code == 1
+    assert "loaded 1 raw files" in res.output and "lake not written" in res.output
+    con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM posts").fetchone() == (1,)
+    assert con.execute("SELECT failures FROM lake_state").fetchone() == (1,)
+    con.close()
+
+
 def test_lake_commands(cfg, tmp_path):
     some_loads(cfg)
     cli = build_cli()

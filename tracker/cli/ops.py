@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from click.core import ParameterSource
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from tracker.config import write_starter_config
@@ -104,7 +105,11 @@ def _load_problems(result) -> int:
     if result.replica_error:
         err.print(f"  [yellow]replica not refreshed[/]: {result.replica_error}",
                   highlight=False)
-    return 1 if (result.failed or result.damaged or result.replica_error) else 0
+    lake_error = getattr(result.lake, "error", None)
+    if lake_error:
+        err.print("  [yellow]lake not written[/] (the load is in the database; the next load "
+                  f"writes what the lake lacks): {escape(lake_error)}", highlight=False)
+    return 1 if (result.failed or result.damaged or result.replica_error or lake_error) else 0
 
 
 @click.command()
