@@ -33,11 +33,20 @@ stories: []
 """
 
 
+def demo_folder(tmp_path_factory) -> Path:
+    """The folder `tracker demo` wrote (config.yaml with the demo story, tracker.duckdb
+    analysed); read it, copy it to write."""
+    if "demo" not in _BUILT:
+        base = tmp_path_factory.mktemp("denials-demo")
+        run_demo(base / "demo")
+        _BUILT["demo"] = base / "demo"
+    return _BUILT["demo"]
+
+
 def demo_database(tmp_path_factory) -> Path:
     """The demo's database without stories (read it; copy it to write)."""
     if "db" not in _BUILT:
-        base = tmp_path_factory.mktemp("denials-demo")
-        run_demo(base / "demo")
+        base = demo_folder(tmp_path_factory).parent
         db = base / "nostory.duckdb"
         shutil.copyfile(base / "demo" / "tracker.duckdb", db)
         con = open_db(db)

@@ -27,7 +27,8 @@ def _zone(name: str) -> str:
 @click.argument("story", required=False)
 @click.option("--all", "all_stories", is_flag=True,
               help="Write the report of every story in config.yaml into the folder given by "
-                   "-o (STORY.html each) and an index.html listing them with their firsts.")
+                   "-o (STORY.html each) and an index.html listing them with their firsts "
+                   "and the tracked accounts' latest denials.")
 @click.option("-o", "--output", type=click.Path(),
               help="The HTML file to write [default: STORY.html]; with --all, the folder "
                    "[default: reports].")
@@ -50,7 +51,10 @@ def report(ctx: click.Context, story: str | None, all_stories: bool, output: str
     it); run `tracker analyze` first.
 
     With --all (and no STORY), writes every configured story's report into a folder, with an
-    index.html listing each story's title, window and firsts, linked to its report.
+    index.html listing each story's title, window and firsts, linked to its report, and the
+    tracked accounts' latest denials, found with or without a story (see `tracker denials`):
+    each linked to the story holding it, or given the `tracker story new --from-denial`
+    command that makes one.
     """
     if all_stories:
         if story:
