@@ -9,7 +9,7 @@ each), 30% of them replies, 1% edited, 10,000 polls with 24 snapshots each, 50,0
 analyses the README's story (its one-month window holds ~1/12 of the posts) and times, on a
 read-only connection to the file, median of 3 after one warm-up run:
 
-- every query of the README's "Example queries" and "Story example queries" sections (the
+- every query of docs/analysis.md's "Example queries" and "Story example queries" sections (the
   result fetched as an Arrow table, as a notebook's ``.df()`` would),
 - ``tracker.analysis.api.timeline`` for the story (what `tracker timeline` runs),
 - ``tracker export --parquet`` of the whole database (seconds, size on disk), and the same
@@ -135,7 +135,7 @@ def build(path: Path, n: int) -> dict:
 
 
 def readme_queries() -> list[tuple[str, str]]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "analysis.md").read_text(encoding="utf-8")
     out = []
     for section in ("## Example queries", "### Story example queries"):
         body = text.split(section, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]

@@ -14,6 +14,7 @@ from tracker.cli import cli
 from tracker.core.lock import RunLock
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+ANALYSIS = README.parent / "docs" / "analysis.md"      # the example queries
 
 
 def invoke(*args, **kw):
@@ -81,7 +82,7 @@ def test_demo_stores_the_whole_episode(demo_dir):
 
 
 def readme_queries() -> list[str]:
-    text = README.read_text(encoding="utf-8")
+    text = ANALYSIS.read_text(encoding="utf-8")
     section = text.split("## Example queries", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```sql\n(.*?)```", section, re.S)
 
@@ -249,7 +250,7 @@ def test_demo_collects_the_cross_posted_denial_and_prints_the_cross_platform_fir
 
 
 def story_queries_from_readme() -> list[str]:
-    text = README.read_text(encoding="utf-8")
+    text = ANALYSIS.read_text(encoding="utf-8")
     section = text.split("### Story example queries", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```sql\n(.*?)```", section, re.S)
 

@@ -346,7 +346,7 @@ def message_text(err: dict) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if err.get("type") == "extra_forbidden":
-        msg = "unknown key (check the spelling against the README's config reference)"
+        msg = "unknown key (check the spelling against docs/configuration.md)"
     return msg
 
 

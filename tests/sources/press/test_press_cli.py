@@ -1,4 +1,4 @@
-"""The press commands, the README's press queries on a demo database, and the demo's articles."""
+"""The press commands, the press queries of docs/press.md on a demo database, and the demo's articles."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from tracker.testing.press import GDELT_PATH
 
 from .conftest import fixture_bytes
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+ROOT = Path(__file__).resolve().parents[3]
+PRESS_DOC = ROOT / "docs" / "press.md"
 UTC = timezone.utc
 
 
@@ -42,8 +43,8 @@ def sql(demo_dir, query):
 
 
 def press_queries() -> list[str]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### Press example queries", 1)[1].split("\n#", 1)[0]
+    text = PRESS_DOC.read_text(encoding="utf-8")
+    section = text.split("## Press example queries", 1)[1].split("\n#", 1)[0]
     return [q.strip().rstrip(";") for q in re.findall(r"```sql\n(.*?)```", section, re.S)]
 
 
@@ -194,14 +195,14 @@ def test_press_config_errors_name_the_path(tmp_path, press, message):
 
 
 def test_readme_demo_commands_pass(demo_dir, monkeypatch):
-    """The README's "Try it on the demo's database" lines, against the demo built above."""
+    """docs/press.md's "Try it on the demo's database" lines, against the demo built above."""
     import shlex
 
-    text = README.read_text(encoding="utf-8").split("## Press coverage", 1)[1]
+    text = PRESS_DOC.read_text(encoding="utf-8")
     block = text.split("Try it on the demo's database", 1)[1].split("```bash\n", 1)[1]
     lines = [ln for ln in block.split("```", 1)[0].splitlines() if ln.startswith("tracker ")]
     assert lines[0] == "tracker demo" and len(lines) == 5
-    monkeypatch.chdir(README.parent)                  # the fixture paths are repo-relative
+    monkeypatch.chdir(ROOT)                           # the fixture paths are repo-relative
     outputs = []
     for line in lines[1:]:
         args = shlex.split(line.replace("data/demo/", f"{demo_dir}/"))[1:]

@@ -1,6 +1,6 @@
 """Canonical article URLs: one spelling per article, whichever source gave it.
 
-Rules, in order (README, "Press coverage"):
+Rules, in order (docs/press.md, "Canonical URLs"):
 1. AMP cache addresses are unwrapped (``*.cdn.ampproject.org/c/s/HOST/PATH``,
    ``www.google.com/amp/s/HOST/PATH``).
 2. The scheme becomes ``https`` (news sites serve the same article on both), except on a

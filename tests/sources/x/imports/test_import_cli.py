@@ -1,4 +1,4 @@
-"""`tracker import`: the README's commands, bad lines as FILE:LINE, the summary, exit codes."""
+"""`tracker import`: the commands of docs/imports.md, bad lines as FILE:LINE, the summary, exit codes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tracker.cli import cli
 from .helpers import config, query
 
 ROOT = Path(__file__).resolve().parents[4]
-README = ROOT / "README.md"
+IMPORTS = ROOT / "docs" / "imports.md"
 
 
 def invoke(cfg_path, *args):
@@ -30,8 +30,7 @@ def write_config(tmp_path) -> Path:
 
 
 def readme_import_commands() -> list[list[str]]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Importing what you already have", 1)[1].split("\n## ", 1)[0]
+    section = IMPORTS.read_text(encoding="utf-8")
     cmds = []
     for block in re.findall(r"```bash\n(.*?)```", section, re.S):
         for line in block.splitlines():
