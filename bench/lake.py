@@ -14,7 +14,7 @@ were numbered holds it), then, in the same run:
    includes, polls, edits, withheld posts), about a 15-minute collection;
 4. the same pages fetched again an hour later with every post's metrics changed (upserts of the
    same rows: the lake gets their new copies);
-5. ``tracker lake compact`` of the grown lake.
+5. ``tracker lake compact`` of the grown lake (only the partitions the loads touched).
 
 For 3 and 4 it prints the lake write's seconds and bytes (what ``load_now`` reports in
 ``result.lake``, the load itself apart) and their ratios to the full export, and checks that
@@ -214,8 +214,11 @@ def main(argv=None) -> int:
         comp = lake.compact(cfg.path(Path("lake")), grace=0)
         t_comp = time.perf_counter() - t0
         b_lake, n_lake = tree_bytes(cfg.path(Path("lake")))
+        rewritten = sum(t[2] for t in comp.tables.values())
         print(f"compaction: {t_comp:.2f} s ({t_comp / t_export:.2f}x the export), "
-              f"{len(comp.tables)} tables rewritten, lake now {b_lake / 1e6:,.1f} MB in "
+              f"{len(comp.tables)} tables, {comp.superseded} files -> "
+              f"{sum(t[1] for t in comp.tables.values())}, {rewritten:,} rows rewritten; "
+              f"lake now {b_lake / 1e6:,.1f} MB in "
               f"{n_lake} files; lake = database: "
               f"{lake_equals_database(cfg, list(lake.TABLES))}")
     finally:

@@ -270,6 +270,41 @@ def test_compaction_leaves_one_file_per_partition_and_the_same_rows(cfg, tmp_pat
     assert_lake_is_the_database(cfg, tmp_path)
 
 
+def test_compaction_rewrites_only_the_partitions_that_need_it(cfg, tmp_path):
+    def dated(i, created, likes=0):
+        t = tweet(i, likes)
+        if created:
+            t["created_at"] = created
+        else:
+            del t["created_at"]          # asked without created_at: its month is when seen
+        return t
+
+    a = Archive(cfg)
+    a.x([dated(1, "2022-08-02T10:00:00.000Z"), dated(2, "2022-10-02T10:00:00.000Z"),
+         dated(3, None)])
+    load_runs.load_now(cfg)
+    a.x([dated(2, "2022-10-02T10:00:00.000Z", likes=4)])      # October again
+    a.x([dated(3, "2022-09-30T10:00:00.000Z")])                # post 3 moves to September
+    load_runs.load_now(cfg)
+    posts = tmp_path / "lake" / "posts" / "platform=x"
+    august = next((posts / "month=2022-08").glob("*.parquet"))
+    before = august.stat().st_ino
+    assert sorted(p.name for p in posts.iterdir()) == [
+        "month=2022-08", "month=2022-09", "month=2022-10"]
+
+    september = next((posts / "month=2022-09").glob("*.parquet"))
+    res = lake.compact(tmp_path / "lake", grace=0)
+    # October's two files (one holds post 3's older copy) become one; the other months hold
+    # one file of newest copies each: untouched
+    assert res.tables["posts"][:2] == (2, 1)
+    assert august.stat().st_ino == before and september.exists()
+    for month, ids in (("2022-08", ["1"]), ("2022-09", ["3"]), ("2022-10", ["2"])):
+        [f] = list((posts / f"month={month}").glob("*.parquet"))
+        got = duckdb.connect().execute("SELECT post_id FROM read_parquet(?)", [str(f)])
+        assert [r[0] for r in got.fetchall()] == ids, month
+    assert_lake_is_the_database(cfg, tmp_path)
+
+
 def test_a_failed_lake_write_keeps_the_load_and_the_next_load_catches_up(cfg, tmp_path,
                                                                         monkeypatch):
     a = Archive(cfg)

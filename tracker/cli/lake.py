@@ -103,16 +103,18 @@ def view_cmd(ctx: click.Context, lake_dir: str | None, at: str | None,
                    "them at once).")
 @click.pass_context
 def compact_cmd(ctx: click.Context, lake_dir: str | None, grace: float) -> None:
-    """Rewrite each table's files into one file per partition holding only the newest rows.
+    """Rewrite partitions of several files (or older copies) into one file of the newest rows.
 
-    Safe beside readers: the new files are in place before the old ones go, and the old ones
-    stay --grace seconds more.
+    Partitions the loads since the last compaction did not touch are left as they are. Safe
+    beside readers: the new files are in place before the old ones go, and the old ones stay
+    --grace seconds more.
     """
     res = store_lake.compact(_lake(ctx, lake_dir), grace=grace)
     if not res.tables:
         out.print(f"{res.lake_dir}: nothing to compact", highlight=False)
     for name, (n_in, n_out, rows) in res.tables.items():
-        out.print(f"  {name}: {n_in} files -> {n_out} ({rows:,} rows)", highlight=False)
+        out.print(f"  {name}: {n_in} files -> {n_out} ({rows:,} rows rewritten)",
+                  highlight=False)
     out.print(f"{res.superseded} files replaced, {res.deleted} deleted, in {res.seconds:.1f} s",
               highlight=False)
 

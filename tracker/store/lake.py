@@ -24,8 +24,8 @@ missed the changes made outside the merge (a deletion, a cleared sighting).
 **What readers see.** A row changed by several loads is in several files; each copy carries its
 ``load_seq``, and the newest copy is the database's row (``view_sql``: one view per table that
 keeps, per key, the highest ``load_seq``; ``read_table``: the same with pyarrow alone). A
-compaction (``compact``) rewrites a table's files into one file per partition holding only those
-newest rows. Every file is written under ``.staging-…`` inside the lake and renamed into place
+compaction (``compact``) rewrites each partition of several files (or of older copies) into one
+file holding only those newest rows. Every file is written under ``.staging-…`` inside the lake and renamed into place
 when complete; no file is ever rewritten in place. Columns the database keeps as JSON are text
 in the lake (as in the export); ``month`` (and articles' ``platform``) are the partition
 columns, written in the files too.
@@ -499,8 +499,14 @@ def record(con: duckdb.DuckDBPyConnection, lake_dir: str, res: LakeWrite) -> Non
 
 def compact(lake_dir: Path, *, grace: float = GRACE_SECONDS, wait: float = 600,
             memory_limit: str | None = "1GB") -> Compaction:
-    """Rewrite each table's files into one file per partition holding only the newest copy of
-    each row (by key, the highest ``load_seq``).
+    """Rewrite the partitions that hold more than one file, or an older copy of a row, into one
+    file each holding only the newest copy of each row (by key, the highest ``load_seq``).
+
+    The newest copies are found from the key columns alone (a cheap columnar read of the whole
+    table); only the partitions that need it are rewritten, so a compaction after a day of
+    loads rewrites the recent months, not the table. A row whose partition changed (a post's
+    time filled in later) keeps its newest copy where it was written; the older copy's
+    partition is rewritten without it.
 
     Safe beside readers: the new files are renamed into place first; the files they replace
     stay ``grace`` seconds more (listed in ``_lake.json``), so a reader that listed them
@@ -525,16 +531,18 @@ def compact(lake_dir: Path, *, grace: float = GRACE_SECONDS, wait: float = 600,
             superseded: list[Path] = []
             # files an earlier compaction replaced: what they hold is in its output
             pending = {lake / e["file"] for e in m.get("superseded") or []}
+            name_of = f"{_stamp(int(m['load_seq']))}-base-{secrets.token_hex(3)}"
             try:
                 for name, info in m["tables"].items():
                     live = [f for f in _data_files(lake / name) if f not in pending]
                     if len({f.name for f in live}) <= 1 and len(
                             {f.parent for f in live}) == len(live):
-                        continue         # one file per partition, all from one write
-                    n, placed = _compact_table(con, lake, stage, name, info, live,
-                                               int(m["load_seq"]))
-                    out.tables[name] = (len(live), len(placed), n)
-                    superseded.extend(f for f in live if f not in placed)
+                        continue         # one write's files: one copy of each row
+                    n, placed, replaced = _compact_table(con, stage / name, lake / name,
+                                                         info, live, name_of)
+                    if replaced:
+                        out.tables[name] = (len(replaced), len(placed), n)
+                        superseded.extend(replaced)
             finally:
                 shutil.rmtree(stage, ignore_errors=True)
         finally:
@@ -553,28 +561,47 @@ def compact(lake_dir: Path, *, grace: float = GRACE_SECONDS, wait: float = 600,
     return out
 
 
-def _compact_table(con, lake: Path, stage: Path, name: str, info: dict, files: list[Path],
-                   upto: int) -> tuple[int, list[Path]]:
-    target = stage / name
-    src = ("read_parquet([" + ", ".join(f"'{_sql_path(f)}'" for f in files)
-           + "], union_by_name = true, hive_partitioning = false)")
-    sql = f"SELECT * FROM {src} QUALIFY {_newest(info['key'])}"
-    file = f"{_stamp(upto)}-base-{secrets.token_hex(3)}"
-    if info["partitioned_by"]:
-        n = _copy(con, sql, target, info["partitioned_by"])
-    else:
-        target.mkdir()
-        n = _copy(con, sql, target / "part_0.parquet", [])
-    if n:
-        return n, _place(target, lake / name, file)
-    # nothing at all: one empty file keeps the table's columns for readers
-    folder = (lake / name).joinpath(*(f"{p}=none" for p in info["partitioned_by"]))
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = stage / f"{name}-empty.parquet"
-    _copy(con, f"SELECT * FROM {src} LIMIT 0", tmp, [])
-    dest = folder / f"{file}.parquet"
-    os.replace(tmp, dest)
-    return 0, [dest]
+def _compact_table(con, stage: Path, table_dir: Path, info: dict, files: list[Path],
+                   name_of: str) -> tuple[int, list[Path], list[Path]]:
+    """Compact one table's files: (rows written, files placed, files they replace)."""
+    key = ", ".join(f'"{k}"' for k in info["key"])
+    paths = [str(f) for f in files]
+    con.execute("CREATE OR REPLACE TEMP TABLE _files AS SELECT unnest(?::VARCHAR[]) AS filename, "
+                "generate_subscripts(?::VARCHAR[], 1) AS f", [paths, paths])
+
+    def src(subset: list[str]) -> str:
+        return ("read_parquet([" + ", ".join(f"'{_sql_path(p)}'" for p in subset)
+                + "], union_by_name = true, hive_partitioning = false, filename = true)")
+
+    # the newest copy of each key, and the file holding it (ties: the same row; the later file)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _win AS SELECT {key}, f FROM {src(paths)} "
+                f"JOIN _files USING (filename) QUALIFY row_number() OVER (PARTITION BY {key} "
+                f"ORDER BY {STAMP} DESC NULLS LAST, f DESC) = 1")
+    wins = dict(con.execute("SELECT f, count(*) FROM _win GROUP BY f").fetchall())
+    copies = dict(con.execute(
+        f"SELECT f, count(*) FROM (SELECT f FROM {src(paths)} JOIN _files USING (filename)) "
+        "GROUP BY f").fetchall())
+    by_dir: dict[Path, list[int]] = {}
+    for i, f in enumerate(files, start=1):
+        by_dir.setdefault(f.parent, []).append(i)
+    written, placed, replaced = 0, [], []
+    if not wins:
+        return written, placed, replaced     # an empty table: its empty file stays
+    for folder, idx in sorted(by_dir.items()):
+        stale = any(copies.get(i, 0) != wins.get(i, 0) for i in idx)
+        empty = not any(copies.get(i) for i in idx)   # the empty file of a new lake
+        if len(idx) == 1 and not stale and not empty:
+            continue
+        rel = folder.relative_to(table_dir)
+        out = stage / rel / "part_0.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        n = _copy(con, f"SELECT * EXCLUDE (filename, f) FROM {src([paths[i - 1] for i in idx])} "
+                       f"JOIN _files USING (filename) SEMI JOIN _win USING ({key}, f)", out, [])
+        if n:
+            placed += _place(stage / rel, folder, name_of)
+            written += n
+        replaced += [files[i - 1] for i in idx]
+    return written, placed, replaced
 
 
 def _newest(key: list[str]) -> str:
