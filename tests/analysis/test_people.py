@@ -212,3 +212,31 @@ def test_a_database_from_before_people_gets_each_actor_as_its_own_person(tmp_pat
         assert "person" in [r[0] for r in con.execute("DESCRIBE timeline").fetchall()]
     finally:
         con.close()
+
+
+def test_a_database_not_yet_migrated_still_reads_and_reports(tmp_path, monkeypatch):
+    """Read-only connections do not migrate: `tracker stories` and the report read a database
+    from before people as it is (each identity its own person, no cross-platform rows)."""
+    path = tmp_path / "old.duckdb"
+    monkeypatch.setattr(schema, "MIGRATIONS", [m for m in schema.MIGRATIONS if m[0] < 14])
+    con = open_db(path)
+    World(con).post("x", "1001", IAN_X, "2022-10-11T12:10:00", "Elon Musk spoke with Putin")
+    con.execute("INSERT INTO stories VALUES ('call', 'Did he?', 'Putin', "
+                "'2022-10-01 00:00Z', '2022-11-01 00:00Z', true)")
+    con.execute("INSERT INTO story_actors VALUES ('call', 'x', 'ianbremmer', 'claimant', ?)",
+                [IAN_X])
+    con.execute("INSERT INTO story_items (story_id, item_kind, platform, item_id, event_type, "
+                "rule, evidence, confidence) VALUES ('call', 'post', 'x', '1001', 'claim', "
+                "'claimant-post', 'matched Putin', 0.8)")
+    con.close()
+    monkeypatch.undo()
+    con = open_db(path, read_only=True)
+    try:
+        assert api.person_firsts(con, "call").empty
+        data = gather(con, "call")
+        assert [(a.handle, a.person) for a in data.actors] == [("ianbremmer", "ianbremmer")]
+        lanes, items = lanes_and_items(data, TimeFormat())
+        assert lanes.names[0] == "@ianbremmer · claimant"
+        assert [i["lane"] for i in items] == ["@ianbremmer · claimant"]
+    finally:
+        con.close()

@@ -27,10 +27,18 @@ def story_firsts(con: duckdb.DuckDBPyConnection, story_id: str | None = None) ->
 def person_firsts(con: duckdb.DuckDBPyConnection, story_id: str | None = None) -> pd.DataFrame:
     """Per person and statement (claim, denial, rebuttal, poll): the first post on each
     platform, the platform that came first and each platform's lag behind it."""
+    if not con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = "
+                       "'person_firsts'").fetchone()[0]:
+        return pd.DataFrame(columns=PERSON_FIRSTS_COLUMNS)   # not yet migrated (read-only)
     return con.execute("SELECT * EXCLUDE (k) FROM (SELECT *, min(first_at) OVER (PARTITION BY "
                        "story_id, person, event_type) AS k FROM person_firsts WHERE ? IS NULL "
                        "OR story_id = ?) ORDER BY story_id, k, person, event_type, "
                        "platform_order", [story_id, story_id]).df()
+
+
+PERSON_FIRSTS_COLUMNS = ["story_id", "person", "role", "event_type", "platform", "handle",
+                         "first_at", "first_item", "items", "platform_order", "first_platform",
+                         "after_first"]
 
 
 def press_followup(con: duckdb.DuckDBPyConnection, story_id: str) -> pd.DataFrame:

@@ -156,9 +156,13 @@ def gather(con: duckdb.DuckDBPyConnection, story_id: str) -> ReportData:
         hint = f" (analysed stories: {', '.join(known)})" if known else ""
         raise TrackerError(f"story {story_id!r} has not been analysed{hint}: check the id, "
                            f"or run `tracker analyze {story_id}` if it is in config.yaml")
-    actors = [Actor(*r) for r in con.execute(
-        "SELECT platform, handle, role, account_id, person FROM story_actors "
-        "WHERE story_id = ?", [story_id]).fetchall()]
+    try:
+        rows = con.execute("SELECT platform, handle, role, account_id, person FROM story_actors "
+                           "WHERE story_id = ?", [story_id]).fetchall()
+    except duckdb.BinderException:     # a database not yet migrated: each identity a person
+        rows = con.execute("SELECT platform, handle, role, account_id, handle FROM story_actors "
+                           "WHERE story_id = ?", [story_id]).fetchall()
+    actors = [Actor(*r) for r in rows]
     # by role, then person, then platform
     actors.sort(key=lambda a: (ROLE_ORDER.get(a.role, 9), (a.person or a.handle).lower(),
                                a.platform, a.handle.lower()))
