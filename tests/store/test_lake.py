@@ -335,9 +335,14 @@ def test_a_failed_lake_write_keeps_the_load_and_the_next_load_catches_up(cfg, tm
     assert lake.read_manifest(tmp_path / "lake")["load_seq"] == held   # not moved on
     monkeypatch.undo()
 
+    # and a writer killed half way left its staging folder behind
+    killed = tmp_path / "lake" / ".staging-999-abcdef" / "posts"
+    killed.mkdir(parents=True)
+    (killed / "part_0.parquet").write_bytes(b"PAR1 torn")
     a.x([tweet(4)])
     res = load_runs.load_now(cfg)
     assert res.lake.error is None and res.lake.since == held
+    assert not killed.parent.exists()
     assert res.lake.tables["posts"] == 3                # the missed load's rows and the new
     con = duckdb.connect(str(cfg.database), read_only=True)
     assert con.execute("SELECT load_seq, error, failures FROM lake_state").fetchone() == (

@@ -365,13 +365,17 @@ def _check_folder(lake: Path) -> None:
         raise LakeError(f"{lake}: a file, not a folder (storage.lake_dir names a folder)")
     if lake.is_dir() and not (lake / MANIFEST).exists():
         others = [p.name for p in lake.iterdir() if p.name not in (LOCK,)
-                  and not p.name.startswith(".staging-") and p.name not in TABLES]
+                  and not p.name.startswith(".") and p.name not in TABLES]
         if others:
             raise LakeError(f"{lake}: not a lake (no {MANIFEST}) and not empty "
                             f"({', '.join(sorted(others)[:3])}…); choose an empty folder")
 
 
 def _staging(lake: Path) -> Path:
+    """A new folder for files being written (the caller holds the lock: any other one is
+    what a killed writer left, and goes)."""
+    for old in lake.glob(".staging-*"):
+        shutil.rmtree(old, ignore_errors=True)
     stage = lake / f".staging-{os.getpid()}-{secrets.token_hex(3)}"
     stage.mkdir()
     return stage
