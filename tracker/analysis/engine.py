@@ -130,25 +130,37 @@ def _full(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> dict[st
 # ---- the run ------------------------------------------------------------------------------
 
 def _store(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace what was recomputed in story_items, with each reply's stance."""
+    """Write what was recomputed into story_items, with each reply's stance: only the rows
+    that differ are deleted and inserted (a full analysis that changes nothing writes
+    nothing)."""
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _replies AS
         SELECT DISTINCT platform, item_id AS post_id, parent_item_id AS parent_id
         FROM _out_labels WHERE item_kind = 'post' AND event_type = 'reply'""")
     stances(con, "_replies")
-    con.execute("DELETE FROM story_items WHERE story_id IN (SELECT story_id FROM _out_full)")
-    con.execute("DELETE FROM story_items WHERE story_id IN (SELECT story_id FROM _out_articles) "
-                "AND item_kind IN ('article', 'article_version')")
-    con.execute("DELETE FROM story_items WHERE (story_id, item_kind, platform, item_id) IN "
-                "(SELECT * FROM _out_delete)")
     con.execute("""
-        INSERT INTO story_items
+        CREATE OR REPLACE TEMP TABLE _items AS
         SELECT l.story_id, l.item_kind, l.platform, l.item_id, l.event_type, l.rule,
                l.evidence, l.confidence, l.parent_item_id, s.stance, s.stance_rule,
                s.stance_evidence, s.stance_confidence
         FROM _out_labels l LEFT JOIN _stances s
           ON l.item_kind = 'post' AND l.event_type = 'reply' AND s.platform = l.platform
          AND s.post_id = l.item_id AND s.parent_id IS NOT DISTINCT FROM l.parent_item_id""")
+    # the rows being replaced: whole stories, a story's articles, single items
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _scope AS
+        SELECT * FROM story_items WHERE story_id IN (SELECT story_id FROM _out_full)
+        UNION
+        SELECT * FROM story_items WHERE story_id IN (SELECT story_id FROM _out_articles)
+          AND item_kind IN ('article', 'article_version')
+        UNION
+        SELECT * FROM story_items
+        WHERE (story_id, item_kind, platform, item_id) IN (SELECT * FROM _out_delete)""")
+    con.execute("""
+        DELETE FROM story_items WHERE (story_id, item_kind, platform, item_id) IN (
+            SELECT story_id, item_kind, platform, item_id
+            FROM (SELECT * FROM _scope EXCEPT SELECT * FROM _items))""")
+    con.execute("INSERT INTO story_items SELECT * FROM _items EXCEPT SELECT * FROM _scope")
 
 
 def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],

@@ -43,7 +43,7 @@ def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
     mterms, mparams = matched_terms_sql(story, "words", "text")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _it AS
-        SELECT * EXCLUDE (words), {mterms} AS mterms FROM (
+        WITH i AS MATERIALIZED (          -- each text split once, not once per term
             SELECT p.platform, p.post_id, p.text, p.poll_id, a.role,
                    rp.post_id AS reply_parent, ra.role AS reply_role,
                    qp.post_id AS quote_parent, qa.role AS quote_role,
@@ -61,7 +61,8 @@ def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
             LEFT JOIN {thread} tq ON tq.platform = p.platform AND tq.post_id = p.quoted_post_id
             LEFT JOIN {posts} qp ON qp.platform = tq.platform AND qp.post_id = tq.post_id
             LEFT JOIN _actors qa ON qa.platform = qp.platform AND qa.account_id = qp.author_id
-        )""", [*mparams, NEG, story.id])
+        )
+        SELECT * EXCLUDE (words), {mterms} AS mterms FROM i""", [NEG, story.id, *mparams])
     cue = ("CASE WHEN neg_cue <> '' THEN '; negation cue ''' || lower(neg_cue) || '''' "
            "ELSE '; no negation cue' END")
     rel = ("CASE WHEN {r} = '{want}' THEN 'reply to' ELSE 'quote of' END || ' the {who}''s "
@@ -146,7 +147,7 @@ def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tu
     mterms, mparams = matched_terms_sql(story, "words", "txt")
     con.execute(f"""
         INSERT INTO _labels
-        WITH j AS (
+        WITH j AS MATERIALIZED (
             SELECT a.url, t.event_at, t.clock, {ARTICLE_TEXT} AS txt,
                    {WORDS_SQL.format(text=ARTICLE_TEXT)} AS words
             FROM _amatched s JOIN {articles} a ON s.story_id = ? AND a.url = s.url

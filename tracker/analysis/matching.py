@@ -1,8 +1,11 @@
 """Which posts and articles match which stories' queries: every story in one pass.
 
-Each text is split into its words once (``WORDS_SQL``); every story's query is then a few
-list look-ups on those words (``to_words_sql``), so twenty stories cost about one scan of the
-text, not twenty. The matches land in temp tables the labelling reads:
+Each text in the stories' windows is split into its words once (``WORDS_SQL``). A query that
+can only match a text holding one of some words (``required_words``: its positive terms, as
+most queries are) is tried only on the texts that hold one: the words of every text are joined
+once with the words every story needs. Each story's whole query (its words, phrases, NOTs and
+window, ``to_words_sql``) is then evaluated on those few candidates. Twenty stories cost about
+one scan of the text, not twenty. The matches land in temp tables the labelling reads:
 ``_matched(story_id, platform, post_id)`` and ``_amatched(story_id, url)``.
 """
 
@@ -11,34 +14,55 @@ from __future__ import annotations
 import duckdb
 
 from tracker.core.config import StoryConfig
-from tracker.core.storyquery import WORDS_SQL, parse_query, terms, to_words_sql
+from tracker.core.storyquery import (WORDS_SQL, parse_query, required_words, terms,
+                                     to_words_sql)
 
 ARTICLE_TEXT = "concat_ws(' ', a.title, a.summary, a.text)"
 
 
-def _story_columns(stories: list[StoryConfig], words: str, text: str, time: str
-                   ) -> tuple[list[str], list]:
-    """One boolean column per story: its window and its query, over one row's words."""
-    cols, params = [], []
+def _match(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], target: str,
+           keys: list[str], rows_sql: str, params: list) -> None:
+    """``target``: (story_id, *keys) for every row of ``rows_sql`` (columns: keys, ``txt``
+    the text, ``ts`` its time) that a story's query matches inside its window."""
+    cols = ", ".join(keys)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _mw AS SELECT row_number() OVER () AS rid, "
+                f"{cols}, txt, ts, {WORDS_SQL.format(text='txt')} AS w FROM ({rows_sql})",
+                params)
+    needs, every = [], []
     for i, story in enumerate(stories):
-        expr, p = to_words_sql(parse_query(story.query), words, text)
-        cols.append(f"coalesce({time} >= ?::TIMESTAMPTZ AND {time} < ?::TIMESTAMPTZ "
-                    f"AND {expr}, false) AS m{i}")
-        params += [story.window.start_at, story.window.end_at, *p]
-    return cols, params
-
-
-def _unpivot(con, target: str, stories: list[StoryConfig], inner: str, params: list,
-             keys: str) -> None:
-    ids = {f"m{i}": s.id for i, s in enumerate(stories)}
+        req = required_words(parse_query(story.query))
+        if req is None:
+            every.append(i)
+        else:
+            needs += [(i, w, prefix) for w, prefix in sorted(req)]
+    con.execute("CREATE OR REPLACE TEMP TABLE _need (i INTEGER, word VARCHAR, "
+                "prefix BOOLEAN)")
+    if needs:
+        con.executemany("INSERT INTO _need VALUES (?, ?, ?)", needs)
+    parts = ["SELECT n.i, t.rid FROM tok t JOIN _need n ON n.word = t.word AND NOT n.prefix"]
+    if any(prefix for _, _, prefix in needs):
+        parts.append("SELECT n.i, t.rid FROM tok t JOIN _need n ON n.prefix "
+                     "AND starts_with(t.word, n.word)")
+    if every:
+        parts.append("SELECT i, rid FROM _mw, (SELECT unnest(?::INTEGER[]) AS i)")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _cand AS
+        WITH tok AS (SELECT rid, unnest(w) AS word FROM _mw)
+        SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)})""", [every] if every else [])
+    cases, case_params = [], []
+    for i, story in enumerate(stories):
+        expr, p = to_words_sql(parse_query(story.query), "m.w", "m.txt")
+        cases.append(f"WHEN {i} THEN coalesce(m.ts >= ?::TIMESTAMPTZ AND m.ts < ?::TIMESTAMPTZ "
+                     f"AND {expr}, false)")
+        case_params += [story.window.start_at, story.window.end_at, *p]
     con.execute("CREATE OR REPLACE TEMP TABLE _story_ids AS SELECT * FROM (VALUES "
-                + ", ".join("(?, ?)" for _ in ids) + ") t(col, story_id)",
-                [v for kv in ids.items() for v in kv])
+                + ", ".join("(?, ?)" for _ in stories) + ") t(i, story_id)",
+                [v for i, s in enumerate(stories) for v in (i, s.id)])
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
-        SELECT s.story_id, {keys} FROM (
-            UNPIVOT ({inner}) ON {', '.join(ids)} INTO NAME col VALUE hit
-        ) u JOIN _story_ids s USING (col) WHERE hit""", params)
+        SELECT s.story_id, {', '.join('m.' + k for k in keys)}
+        FROM _cand c JOIN _mw m USING (rid) JOIN _story_ids s ON s.i = c.i
+        WHERE CASE c.i {' '.join(cases)} END""", case_params)
 
 
 def match_posts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
@@ -52,13 +76,12 @@ def match_posts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         con.execute(f"CREATE OR REPLACE TEMP TABLE {target} (story_id VARCHAR, "
                     "platform VARCHAR, post_id VARCHAR)")
         return
-    cols, params = _story_columns(stories, "w", "p.text", "p.created_at")
     start = min(s.window.start_at for s in stories)
     end = max(s.window.end_at for s in stories)
-    inner = (f"SELECT p.platform, p.post_id, {', '.join(cols)} FROM "
-             f"(SELECT p.*, {WORDS_SQL.format(text='p.text')} AS w FROM {source} p "
-             f"WHERE p.reposted_post_id IS NULL AND p.created_at >= ? AND p.created_at < ?) p")
-    _unpivot(con, target, stories, inner, [*params, start, end], "u.platform, u.post_id")
+    _match(con, stories, target, ["platform", "post_id"],
+           f"SELECT p.platform, p.post_id, p.text AS txt, p.created_at AS ts FROM {source} p "
+           "WHERE p.reposted_post_id IS NULL AND p.created_at >= ? AND p.created_at < ?",
+           [start, end])
 
 
 def match_articles(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
@@ -69,15 +92,12 @@ def match_articles(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
     if not stories:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {target} (story_id VARCHAR, url VARCHAR)")
         return
-    cols, params = _story_columns(stories, "w", "a.txt", "a.event_at")
     start = min(s.window.start_at for s in stories)
     end = max(s.window.end_at for s in stories)
-    inner = (f"SELECT a.url, {', '.join(cols)} FROM "
-             f"(SELECT a.url, t.event_at, {ARTICLE_TEXT} AS txt, "
-             f"{WORDS_SQL.format(text=ARTICLE_TEXT)} AS w FROM articles a "
-             f"JOIN article_times t USING (url) {f'JOIN {scope} USING (url)' if scope else ''}"
-             f"WHERE t.event_at >= ? AND t.event_at < ?) a")
-    _unpivot(con, target, stories, inner, [*params, start, end], "u.url")
+    _match(con, stories, target, ["url"],
+           f"SELECT a.url, {ARTICLE_TEXT} AS txt, t.event_at AS ts FROM articles a "
+           f"JOIN article_times t USING (url) {f'JOIN {scope} USING (url)' if scope else ''} "
+           "WHERE t.event_at >= ? AND t.event_at < ?", [start, end])
 
 
 def matched_terms_sql(story: StoryConfig, words: str, text: str) -> tuple[str, list]:

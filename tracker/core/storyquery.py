@@ -213,8 +213,9 @@ def to_words_sql(node, words: str, text: str) -> tuple[str, list]:
         if len(ws) == 1:
             return f"list_contains({words}, ?)", [ws[0]]
         need = ws[:-1] if node.prefix else ws
-        return (f"(list_has_all({words}, ?::VARCHAR[]) AND regexp_matches({text}, ?))",
-                [need, node.pattern()])
+        # one list_contains per word: DuckDB's list_has_all is ten times slower
+        present = " AND ".join(f"list_contains({words}, ?)" for _ in need)
+        return f"({present} AND regexp_matches({text}, ?))", [*need, node.pattern()]
     if isinstance(node, Not):
         sql, params = to_words_sql(node.node, words, text)
         return f"(NOT coalesce({sql}, false))", params
@@ -225,6 +226,26 @@ def to_words_sql(node, words: str, text: str) -> tuple[str, list]:
         params.extend(pa)
     joiner = " AND " if isinstance(node, And) else " OR "
     return "(" + joiner.join(parts) + ")", params
+
+
+def required_words(node) -> set[tuple[str, bool]] | None:
+    """Words, as (word, is_prefix), of which a text must hold at least one to match ``node``
+    (words as WORDS_SQL splits them); None when it can match without any (a NOT, or a term
+    that is not plain letters and digits)."""
+    if isinstance(node, Term):
+        ws = [w.lower() for w in node.words]
+        if not all(_PLAIN_WORD.fullmatch(w) for w in ws):
+            return None
+        return {(ws[0], node.prefix and len(ws) == 1)}
+    if isinstance(node, Not):
+        return None
+    subs = [required_words(n) for n in node.nodes]
+    if isinstance(node, And):
+        known = [s for s in subs if s is not None]
+        return min(known, key=len) if known else None
+    if any(s is None for s in subs):
+        return None
+    return set().union(*subs)
 
 
 def to_gdelt(node) -> str | None:
