@@ -14,22 +14,30 @@ from types import ModuleType
 from typing import Callable
 
 
+class _LazyModule(ModuleType):
+    """Stands for a module until an attribute is read, then imports it (under the import
+    system's own lock, so threads may race for it) and hands every read and write to it."""
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self.__name__), attr)
+
+    def __setattr__(self, attr: str, value) -> None:
+        setattr(importlib.import_module(self.__name__), attr, value)
+
+    def __delattr__(self, attr: str) -> None:
+        delattr(importlib.import_module(self.__name__), attr)
+
+
 def lazy_module(name: str) -> ModuleType:
-    """The module ``name``, executed when one of its attributes is first read."""
+    """The module ``name``, imported when one of its attributes is first read.
+
+    Not importlib's LazyLoader: before Python 3.12 a second thread reading an attribute while
+    the first executes the module finds it half made (AttributeError)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    if importlib.util.find_spec(name) is None:
         raise ModuleNotFoundError(f"no module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    parent, _, child = name.rpartition(".")
-    if parent in sys.modules:                 # as an import would: pkg.mod reaches it
-        setattr(sys.modules[parent], child, module)
-    return module
+    return _LazyModule(name)
 
 
 class LazySequence(Sequence):
