@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tracker.core.storyquery import QuerySyntaxError, parse_query, terms, to_sql
+from tracker.core.storyquery import (QuerySyntaxError, parse_query, required_words, terms,
+                                     to_sql)
 
 QUERY = '(Putin OR Kremlin) AND (Musk OR "Elon")'
 
@@ -90,3 +91,37 @@ def test_gdelt_form_of_a_story_query(query, gdelt):
     from tracker.core.storyquery import to_gdelt
 
     assert to_gdelt(parse_query(query)) == gdelt
+
+
+@pytest.mark.parametrize("query,required", [
+    ("putin", {("putin", False)}),
+    ("elon*", {("elon", True)}),
+    ('"space x" OR starlink', {("space", False), ("starlink", False)}),
+    ("(putin OR kremlin) AND NOT \"the a\"", {("putin", False), ("kremlin", False)}),
+    ("musk AND (putin OR kremlin OR call)", {("musk", False)}),
+    ("NOT putin", None),
+    ("putin OR NOT kremlin", None),
+    ("Путин", None),                       # not plain letters: the pattern decides
+])
+def test_required_words(query, required):
+    assert required_words(parse_query(query)) == required
+
+
+def test_a_text_without_a_required_word_never_matches():
+    """The matching's shortcut: over many random texts, every text the full query matches
+    holds one of the query's required words."""
+    import random
+
+    rng = random.Random(5)
+    words = "putin kremlin musk elon elongated call the a space x starlink".split()
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 6))) for _ in range(150)]
+    con = duckdb.connect()
+    for q in ["(putin OR kremlin) AND NOT \"the a\"", "elon* AND call", '"space x" OR musk',
+              "musk AND (putin OR kremlin OR call)"]:
+        sql, params = to_sql(parse_query(q), "t")
+        req = required_words(parse_query(q))
+        for text in texts:
+            hit = con.execute(f"SELECT {sql} FROM (SELECT ? AS t)", [*params, text]).fetchone()[0]
+            toks = text.lower().split()
+            has = any((t.startswith(w) if prefix else t == w) for w, prefix in req for t in toks)
+            assert not hit or has, (q, text)
