@@ -5,7 +5,8 @@
    command in a child process, killed with SIGKILL at a random moment of its load. The next
    load (what the next run does first) must leave a database equal, row for row, to a clean
    load of the same archive: no page lost, none loaded twice, no cursor ahead of its rows.
-   Every other trial normalizes its pages in batches (``TRACKER_LOAD_FAST=always``).
+   Every other trial normalizes its pages one by one (``TRACKER_LOAD_FAST=0``), the others in
+   batches (the default).
 2. **Crash mid-collection** (5 seeded trials). `tracker collect x` runs in a child process
    against the local server and is killed after a random number of timeline pages. The next
    run loads the dead run's pages (recorded as `crashed`), continues the interrupted pagination
@@ -159,15 +160,16 @@ def _trial_config(d: Path, raw: Path) -> Path:
 
 def _spawn(cfg_path: Path, mode: str = "1") -> subprocess.Popen:
     """A child importing the tracker meanwhile; it says "ready" and waits for "go".
-    ``mode``: TRACKER_LOAD_FAST (``always``: pages normalized in batches, sources/x/bulk.py)."""
+    ``mode``: TRACKER_LOAD_FAST (``1``: pages normalized in batches, sources/x/bulk.py;
+    ``0``: one by one)."""
     return subprocess.Popen([PY, "-c", DRIVER, str(cfg_path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=subprocess_env(TRACKER_LOAD_FAST=mode), cwd=cfg_path.parent)
 
 
 def _mode(trial: int) -> str:
-    """Every other trial normalizes its pages in batches."""
-    return "always" if trial % 2 else "1"
+    """Every other trial normalizes its pages one by one."""
+    return "0" if trial % 2 else "1"
 
 
 def _loaded(db: Path) -> int:
@@ -201,7 +203,7 @@ def test_kill_9_during_load_then_next_load_equals_a_clean_load(archive, tmp_path
         configs.append(_trial_config(d, raw))
     # how long a child takes from "go" to the end of its load: the kills fall in that span
     spans = {}
-    for mode in ("1", "always"):
+    for mode in ("1", "0"):
         calib = tmp_path / f"calibration-{mode}"
         calib.mkdir()
         child = _spawn(_trial_config(calib, raw), mode)

@@ -140,6 +140,13 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path, reader: PageRead
             con.execute(f"SET memory_limit = '{memory_limit}'")
         except duckdb.OutOfMemoryException:      # it already holds more: leave it as it is
             capped = False
+    checkpoint_was = None
+    if len(files) > 1:
+        # one commit per file: checkpoint every BATCH_CHECKPOINT of WAL, not after nearly
+        # every file (each checkpoint rewrites the growing key indexes)
+        checkpoint_was = con.execute("SELECT current_setting('checkpoint_threshold')"
+                                     ).fetchone()[0]
+        con.execute(f"SET checkpoint_threshold = '{BATCH_CHECKPOINT}'")
     pre = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-read-ahead")
     nxt: tuple[str, Future] | None = None
     try:
@@ -179,6 +186,8 @@ def load_pending(con: duckdb.DuckDBPyConnection, raw_dir: Path, reader: PageRead
                 progress(fl)
     finally:
         pre.shutdown(wait=True, cancel_futures=True)
+        if checkpoint_was is not None:
+            con.execute(f"SET checkpoint_threshold = '{checkpoint_was}'")
         if capped:
             # (the setting reads back rounded, "18.8 GiB": set again, it would not be the same)
             con.execute("RESET memory_limit")

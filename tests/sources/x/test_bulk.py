@@ -1,21 +1,26 @@
 """The loader's batch path for X pages (sources/x/bulk.py) stores exactly what the per-page
 normalizer stores: every table row for row, over the real corpus pages and pages of every odd
-shape, with non-2xx, truncated and empty answers among them."""
+shape, with non-2xx, truncated and empty answers among them; and collected pages store what a
+twarc2 import of the same pages stores (one batched normalizer for both)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
 
+import duckdb
 import pytest
 
 from tests.conftest import corpus_dir
-from tests.helpers import snapshot
+from tests.helpers import content_sql, snapshot
+from tests.sources.x.imports.helpers import DATA_TABLES, config, run_import
 from tests.sources.x.imports.test_import_fast import odd_lines
 from tracker.sources.x import bulk
+from tracker.sources.x.imports.twarc import is_page
 from tracker.store.db import open_db
 from tracker.sources.registry import REGISTRY
 from tracker.store.loader import load_pending
+from tracker.core.timeutil import iso
 from tracker.store.raw import RawWriter
 
 PAGE_FILES = ["brexit.jsonl", "counts.jsonl", "edited.jsonl", "edited_after.jsonl",
@@ -94,7 +99,7 @@ def test_batches_store_what_page_by_page_stores(tmp_path, monkeypatch):
         return real(self, ln, line, at)
 
     monkeypatch.setattr(bulk._PagesChunk, "python_line", spy)
-    fast, fast_rows = load(tmp_path, monkeypatch, "always", pages)
+    fast, fast_rows = load(tmp_path, monkeypatch, "1", pages)      # the default: batches
     alone = len(taken_alone)
     slow, slow_rows = load(tmp_path, monkeypatch, "0", pages)
     assert len(taken_alone) == alone                 # mode 0 never batches
@@ -116,6 +121,72 @@ def test_batches_store_what_page_by_page_stores(tmp_path, monkeypatch):
     assert alone == 2 * (28 + 80 - 74)
     assert fast.quarantined == slow.quarantined == 2 * 6
     assert (len(slow_rows["posts"]), len(slow_rows["api_errors"])) == (1309, 56)
+
+
+def _rows_by_name(path, names) -> dict[str, list[dict]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = {}
+        for t in names:
+            cur = con.execute(content_sql(con, t))
+            cols = [d[0] for d in cur.description]
+            out[t] = [dict(zip(cols, r)) for r in cur.fetchall()]
+        return out
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("mode", ["1", "0"])
+def test_collected_pages_store_what_an_import_of_the_same_pages_stores(tmp_path, monkeypatch,
+                                                                        mode):
+    """Every recorded page of the corpus, collected (raw archive, loaded by default in batches,
+    or page by page) and imported (twarc2, its retrieval time = the page's capture time): the
+    same rows in every table. Only where each page's rows came from differs: page_id (the
+    collected page; the import's chunk) and the numbering of api_errors within it."""
+    pages = []
+    for status, body in bodies(corpus_dir("x-api-v2")):     # real pages, then odd shapes
+        try:
+            page = json.loads(body)
+        except ValueError:
+            continue
+        # (a twarc2 line that is not an API page is a flattened tweet: not comparable)
+        if status == 200 and isinstance(page, dict) and is_page(page):
+            pages.append((status, body))
+    assert len(pages) > 60
+    raw = tmp_path / "raw"
+    w = RawWriter(raw, "x", "r1", started=AT)
+    w.append({"type": "run_start", "job": "collect_posts", "started_at": iso(AT)})
+    lines = []
+    for i, (status, body) in enumerate(pages):
+        at = AT + timedelta(seconds=i, microseconds=250 * i)
+        w.page(purpose="timeline", endpoint="GET /2/tweets/search/recent", params={},
+               scope="s", fetched_at=at, status=status, headers={}, body=body,
+               cursor_after={"newest_id": str(i)})
+        page = json.loads(body)
+        page["__twarc"] = {"retrieved_at": iso(at)}
+        lines.append(json.dumps(page))          # escapes kept (a lone surrogate)
+    w.append({"type": "run_end", "status": "ok"})
+    monkeypatch.setenv("TRACKER_LOAD_FAST", mode)
+    con = open_db(tmp_path / "collected.duckdb")
+    try:
+        assert not load_pending(con, raw, REGISTRY).failed
+    finally:
+        con.close()
+    collected = _rows_by_name(tmp_path / "collected.duckdb", DATA_TABLES)
+
+    src = tmp_path / "pages.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = config(tmp_path / "import")
+    run_import(cfg, "twarc2", src)
+    imported = _rows_by_name(cfg.replica, DATA_TABLES)
+
+    def key(row: dict) -> str:
+        return repr(sorted((k, v) for k, v in row.items() if k not in ("page_id", "idx")))
+
+    for table in DATA_TABLES:
+        assert collected[table], table
+        assert sorted(map(key, collected[table])) == sorted(map(key, imported[table])), table
+    assert len(collected["posts"]) > 1000
 
 
 def test_bulk_line_splices_the_capture_time_or_declines():

@@ -1,12 +1,26 @@
-"""Many archived X pages normalized at once by the vectorized twarc2 path (imports/fast.py).
+"""X pages normalized in batches: the one way archived X v2 pages become rows.
 
-The loader hands a run of a raw file's X pages here instead of calling ``normalize`` on each:
-every page becomes one line of a twarc2-like chunk (its ``fetched_at`` spliced in as
-``__twarc.retrieved_at``), DuckDB's JSON reader turns the lines into rows, and each page gets
+Every path that carries X v2 pages goes through ``fast.vectorized`` (DuckDB's JSON reader over
+many pages at once): collected raw files and ``tracker rebuild`` here, a run of a raw file's
+X pages at a time (up to BULK_BATCH_BYTES of bodies, so a collected file is usually one
+batch), and twarc2 imports in ``imports/normalize.py``, a chunk at a time. Each page becomes one
+line of a twarc2-like chunk (its ``fetched_at`` spliced in as ``__twarc.retrieved_at``) and gets
 back its own ``Rows``, equal to what ``normalize`` gives it (tests/sources/x/test_bulk.py
-compares every table over the corpus). A page the vectorized path does not take (invalid or
-truncated JSON, an odd value) goes through ``normalize`` itself, which also raises what it
-raises; so the loader sees the same results either way, only sooner.
+compares every table over the corpus, and with what an import of the same pages stores).
+
+The per-page normalizer (``normalize.normalize``) is kept only where the batch cannot go:
+
+- pages that are not a batch's: another status than 2xx (no rows), no body or no
+  ``fetched_at``, a body that is not a JSON object or cannot be spliced into a line (a lone
+  surrogate, a ``__twarc`` key of its own);
+- pages the batch declines (invalid or truncated JSON, a value of another type than the API
+  sends, an item without an id…): ``normalize`` also quarantines what it cannot read, so the
+  loader sees the same results either way;
+- a batch DuckDB refuses whole, or a failure no rule foresaw (logged): page by page;
+- the polls and api_errors of every page (a handful per page, built by ``normalize`` itself);
+- flattened tweets, v1.1 tweets and account archives (imports: turned into v2 pages first).
+
+``TRACKER_LOAD_FAST=0`` normalizes every page on its own (the tests compare both ways).
 """
 
 from __future__ import annotations
@@ -24,15 +38,14 @@ from tracker.sources.x.normalize import normalize
 
 log = logging.getLogger(__name__)
 
-# below this many body bytes the vectorized path's fixed cost does not pay
-BULK_MIN_BYTES = 2 << 20
-# body bytes per batch (one DuckDB pass); a file's batches are normalized in parallel
-BULK_BATCH_BYTES = 4 << 20
+# body bytes per batch (one DuckDB pass, ~0.03 s of fixed cost): a collected file of 100
+# full pages (~19 MB) is one batch, normalized while the file before it commits
+BULK_BATCH_BYTES = 32 << 20
 
 
 def bulk_mode() -> str:
-    """``TRACKER_LOAD_FAST``: ``1`` (default; batches of at least BULK_MIN_BYTES), ``0`` (never),
-    ``always`` (every batch, for tests)."""
+    """``TRACKER_LOAD_FAST``: ``1`` (default) or ``always``: every page the batch takes goes
+    in a batch; ``0``: none (every page through ``normalize``)."""
     return os.environ.get("TRACKER_LOAD_FAST", "1")
 
 
@@ -148,7 +161,7 @@ class Batches:
         return bulk_size(record) if bulk_mode() != "0" else None
 
     def bytes(self) -> tuple[int, int]:
-        return (0 if bulk_mode() == "always" else BULK_MIN_BYTES), BULK_BATCH_BYTES
+        return 0, BULK_BATCH_BYTES
 
     def normalize(self, records: list[dict]) -> list[tuple[dict, Rows | None,
                                                            Exception | None]]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 import duckdb
 import numpy as np
@@ -32,7 +33,10 @@ from tracker.store.tables import SPECS
 if TYPE_CHECKING:
     from tracker.sources.x.imports.normalize import _Chunk
 
-_local = threading.local()
+# idle private connections, reused by whichever thread normalizes next (a worker thread
+# lives for one file; a connection made per file would cost ~0.1 s each time)
+_idle: list[duckdb.DuckDBPyConnection] = []
+_idle_lock = threading.Lock()
 BATCH_LINES = int(os.environ.get("TRACKER_IMPORT_BATCH_LINES", "4"))
 FAST_THREADS = int(os.environ.get("TRACKER_IMPORT_THREADS", "1"))   # per worker thread
 FAST_MEMORY = "384MB"                   # per worker thread
@@ -90,7 +94,7 @@ SELECT line, json_type(j, '$.data') AS dt, json_type(j, '$.includes.users') AS u
 FROM _p0 JOIN _lines USING (line)
 WHERE s IS NOT NULL AND (s.data IS NULL OR s.includes.users IS NULL
                          OR s.includes.tweets IS NULL);
-CREATE OR REPLACE TEMP VIEW _pg AS
+CREATE OR REPLACE TEMP TABLE _pg AS
 SELECT line,
        -- an API page (a flattened tweet has an id and none of these), every list readable
        s IS NOT NULL AND (s.data IS NOT NULL OR dt IS NOT NULL OR s.includes IS NOT NULL
@@ -289,15 +293,22 @@ POST_COLS = SPECS["posts"].columns
 ACCOUNT_COLS = SPECS["accounts"].columns
 
 
-def _con() -> duckdb.DuckDBPyConnection:
-    """A private in-memory DuckDB (one per thread) for the JSON work."""
-    con = getattr(_local, "con", None)
+@contextmanager
+def _con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private in-memory DuckDB for the JSON work, this caller's alone until it is done."""
+    with _idle_lock:
+        con = _idle.pop() if _idle else None
     if con is None:
         con = duckdb.connect(config={"memory_limit": FAST_MEMORY, "threads": FAST_THREADS})
         con.execute("SET TimeZone = 'UTC'")
         con.execute(MACROS)
-        _local.con = con
-    return con
+    try:
+        yield con
+    except BaseException:
+        con.close()                 # whatever went wrong stays with it
+        raise
+    with _idle_lock:
+        _idle.append(con)
 
 
 def _canonical(col: pa.ChunkedArray) -> pa.Array:
@@ -362,34 +373,35 @@ def vectorized(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
     lines, line_text, numbered = split_lines(data, first)
     if not len(numbered):
         return
-    con = _con()
-    # small record batches: DuckDB reads an Arrow table batch by batch, one thread each
-    lines = pa.Table.from_batches(lines.to_batches(max_chunksize=BATCH_LINES))
-    con.register("_lines", lines)
-    try:
+    with _con() as con:
+        # small record batches: DuckDB reads an Arrow table batch by batch, one thread each
+        lines = pa.Table.from_batches(lines.to_batches(max_chunksize=BATCH_LINES))
+        con.register("_lines", lines)
         try:
-            con.execute(SQL_PAGES)
-        except duckdb.Error:        # a line is not JSON: read each line on its own (slower)
-            con.execute(SQL_PAGES.replace("THEN from_json(j, ", "THEN try(from_json(j, ", 1)
-                        .replace("') END AS s\nFROM _lines", "')) END AS s\nFROM _lines", 1))
-        con.execute(SQL_ITEMS)
-        con.execute(SQL_TWEETS)
-        con.execute(SQL_USERS)
-        bad = {r[0] for r in con.execute(SQL_BAD_LINES).fetchall()}
-        con.execute("CREATE OR REPLACE TEMP TABLE _good AS SELECT line FROM _lines "
-                    "WHERE line NOT IN (SELECT line FROM (" + SQL_BAD_LINES + "))")
-        # rows for the lines taken here, in the Python path's order
-        con.execute("UPDATE _tw SET seen = $1::TIMESTAMPTZ WHERE seen IS NULL", [at])
-        con.execute("UPDATE _us SET seen = $1::TIMESTAMPTZ WHERE seen IS NULL", [at])
-        posts = con.sql(SQL_POSTS).to_arrow_table()
-        accounts = con.sql(SQL_ACCOUNTS).to_arrow_table()
-        owners = {line: pairs for line, pairs in con.execute(SQL_POLL_OWNERS).fetchall()}
-        extras = con.execute(SQL_EXTRAS).fetchall()
-    finally:
-        con.unregister("_lines")
-        con.execute("DROP VIEW IF EXISTS _pg")
-        for t in ("_p0", "_p1", "_it", "_amb", "_tw", "_us", "_good"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+            try:
+                con.execute(SQL_PAGES)
+            except duckdb.Error:    # a line is not JSON: read each line on its own (slower)
+                con.execute(SQL_PAGES.replace("THEN from_json(j, ", "THEN try(from_json(j, ", 1)
+                            .replace("') END AS s\nFROM _lines", "')) END AS s\nFROM _lines",
+                                     1))
+            con.execute(SQL_ITEMS)
+            con.execute(SQL_TWEETS)
+            con.execute(SQL_USERS)
+            bad = {r[0] for r in con.execute(SQL_BAD_LINES).fetchall()}
+            con.execute("CREATE OR REPLACE TEMP TABLE _good AS SELECT line FROM _lines "
+                        "WHERE line NOT IN (SELECT line FROM (" + SQL_BAD_LINES + "))")
+            # rows for the lines taken here, in the Python path's order
+            con.execute("UPDATE _tw SET seen = $1::TIMESTAMPTZ WHERE seen IS NULL", [at])
+            con.execute("UPDATE _us SET seen = $1::TIMESTAMPTZ WHERE seen IS NULL", [at])
+            posts = con.sql(SQL_POSTS).to_arrow_table()
+            accounts = con.sql(SQL_ACCOUNTS).to_arrow_table()
+            owners = {line: pairs for line, pairs in con.execute(SQL_POLL_OWNERS).fetchall()}
+            extras = con.execute(SQL_EXTRAS).fetchall()
+        finally:
+            con.unregister("_lines")
+            con.execute("DROP TABLE IF EXISTS _pg")
+            for t in ("_p0", "_p1", "_it", "_amb", "_tw", "_us", "_good"):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
 
     # from here on nothing can fail in DuckDB: rows go into ch
     posts = posts.set_column(posts.schema.get_field_index("entities"), "entities",

@@ -173,14 +173,13 @@ def test_odd_lines_same_rows(tmp_path, monkeypatch):
     assert any("\ufffd" in (r[4] or "") for r in fast["posts"])
 
 
-def test_small_chunks_use_python_unless_forced(monkeypatch):
+def test_every_chunk_is_batched_unless_turned_off(monkeypatch):
     monkeypatch.delenv("TRACKER_IMPORT_FAST", raising=False)
-    assert not import_normalize.fast_enabled(1000)
-    assert import_normalize.fast_enabled(import_normalize.FAST_MIN_BYTES)
+    assert import_normalize.fast_enabled()
     monkeypatch.setenv("TRACKER_IMPORT_FAST", "0")
-    assert not import_normalize.fast_enabled(1 << 40)
+    assert not import_normalize.fast_enabled()
     monkeypatch.setenv("TRACKER_IMPORT_FAST", "always")
-    assert import_normalize.fast_enabled(1)
+    assert import_normalize.fast_enabled()
 
 
 @pytest.mark.parametrize("name", ["brexit.jsonl", "users.jsonl", "withheld.jsonl"])

@@ -16,10 +16,10 @@ else the record's ``fetched_at``), flattened twarc tweets via ``twarc.unflatten`
 A line that cannot be read is skipped and reported as ``file:line: reason``; the rest goes on.
 The chunk's api_errors are numbered 0, 1, … across its lines (they share one page_id).
 
-twarc2 API pages take a vectorized path (``fast.py``) that gives the same rows, in the same
-order, for chunks of at least FAST_MIN_BYTES (below that its fixed cost does not pay);
-``TRACKER_IMPORT_FAST=0`` turns it off, ``=always`` uses it for every chunk (the tests compare
-both).
+twarc2 chunks go through the batched normalizer every X v2 page goes through (``fast.py``;
+collected raw files reach it through ``bulk.py``), which gives the same rows, in the same order;
+the lines it declines (flattened tweets, odd shapes, invalid JSON) come back here, one by one.
+``TRACKER_IMPORT_FAST=0`` sends every line through Python (the tests compare both ways).
 """
 
 from __future__ import annotations
@@ -43,12 +43,10 @@ from tracker.sources.x.imports import twarc, v1
 FORMATS = ("twarc2", "x-archive", "v1")
 
 
-FAST_MIN_BYTES = 4 << 20
-
-
-def fast_enabled(size: int) -> bool:
-    mode = os.environ.get("TRACKER_IMPORT_FAST", "1")
-    return mode == "always" or (mode != "0" and size >= FAST_MIN_BYTES)
+def fast_enabled() -> bool:
+    """``TRACKER_IMPORT_FAST``: ``1`` (default) or ``always``: twarc2 chunks in batches;
+    ``0``: line by line in Python."""
+    return os.environ.get("TRACKER_IMPORT_FAST", "1") != "0"
 
 
 def line_time(value: Any) -> str | None:
@@ -335,7 +333,7 @@ def normalize(record: dict) -> Rows:
     first = int(params.get("line_start") or 1)
     kind = params.get("kind", "lines")
     ch = _Chunk(record)
-    if fmt == "twarc2" and fast_enabled(len(body) if isinstance(body, (str, bytes)) else 0):
+    if fmt == "twarc2" and fast_enabled() and isinstance(body, (str, bytes, bytearray)):
         twarc_lines(ch, body, first, at)
         return ch.result()
     texts = _texts(body)
