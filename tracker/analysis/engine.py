@@ -220,12 +220,16 @@ def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
     except Exception:
         rollback(con)
         raise
+    counts: dict[str, dict[str, int]] = {}
+    for sid, event, n in con.execute(
+            "SELECT story_id, event_type, count(*) FROM story_items WHERE story_id IN "
+            "(SELECT unnest(?::VARCHAR[])) GROUP BY ALL ORDER BY 1, 2",
+            [[s.id for s in chosen]]).fetchall():
+        counts.setdefault(sid, {})[event] = n
     out = []
     for s in chosen:
         r = results[s.id]
-        r.by_event = dict(con.execute(
-            "SELECT event_type, count(*) FROM story_items WHERE story_id = ? GROUP BY 1 "
-            "ORDER BY 1", [s.id]).fetchall())
+        r.by_event = counts.get(s.id, {})
         r.items = sum(r.by_event.values())
         out.append(r)
     return out

@@ -17,7 +17,8 @@ from __future__ import annotations
 import duckdb
 
 from tracker.analysis.article_updates import label_article_updates
-from tracker.analysis.labels import empty_labels, firsts, label_articles, label_posts
+from tracker.analysis.labels import (NEG, empty_labels, firsts, label_articles,
+                                     label_posts)
 from tracker.analysis.matching import match_articles, match_posts
 from tracker.core.config import StoryConfig
 
@@ -42,15 +43,25 @@ def prepare(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         CREATE OR REPLACE TEMP TABLE _new_all AS
         SELECT {POST_COLUMNS} FROM posts
         WHERE coalesce(load_seq, 0) > ? AND reposted_post_id IS NULL""", [low])
+    # replies come after what they answer: a thread that new posts join is followed among
+    # the posts created since the earliest new one (``_recent_all``)
+    earliest = con.execute("SELECT min(created_at) FROM _new_all").fetchone()[0]
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _recent_all AS
+        SELECT {POST_COLUMNS} FROM posts
+        WHERE reposted_post_id IS NULL AND ?::TIMESTAMPTZ IS NOT NULL AND created_at >= ?
+          AND (reply_to_post_id IS NOT NULL OR quoted_post_id IS NOT NULL)""",
+                [earliest, earliest])
+    # every post a story's relabelling reads, with its negation cue found once
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _rows AS
-        SELECT * FROM _new_all
-        UNION ALL
-        SELECT {POST_COLUMNS} FROM posts SEMI JOIN (
-            SELECT platform, reply_to_post_id AS post_id FROM _new_all
-            UNION SELECT platform, quoted_post_id FROM _new_all
-        ) k USING (platform, post_id)
-        WHERE (platform, post_id) NOT IN (SELECT platform, post_id FROM _new_all)""")
+        SELECT *, coalesce(regexp_extract(text, ?, 1), '') AS neg_cue FROM (
+            SELECT * FROM _new_all
+            UNION SELECT * FROM _recent_all
+            UNION SELECT {POST_COLUMNS} FROM posts SEMI JOIN (
+                SELECT platform, reply_to_post_id AS post_id FROM _new_all
+                UNION SELECT platform, quoted_post_id FROM _new_all
+            ) k USING (platform, post_id))""", [NEG])
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _members_all AS
         SELECT story_id, platform, item_id AS post_id, event_type FROM story_items
@@ -78,16 +89,11 @@ def _actors(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
 
 
 def _follow(con: duckdb.DuckDBPyConnection, since, end) -> None:
-    """``_recent``: the posts created since ``since`` (added to ``_rows``); ``_joining``:
+    """``_recent``: the posts created since ``since`` that answer one; ``_joining``:
     ``_front`` and every recent post that answers one of them, at any depth, less the
     current members."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _recent AS
-        SELECT {POST_COLUMNS} FROM posts
-        WHERE reposted_post_id IS NULL AND created_at >= ? AND created_at < ?
-          AND (reply_to_post_id IS NOT NULL OR quoted_post_id IS NOT NULL)""", [since, end])
-    con.execute(f"INSERT INTO _rows SELECT {POST_COLUMNS} FROM _recent "
-                "WHERE (platform, post_id) NOT IN (SELECT platform, post_id FROM _rows)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _recent AS SELECT * FROM _recent_all "
+                "WHERE created_at >= ? AND created_at < ?", [since, end])
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _joining AS
         WITH RECURSIVE edges AS (
@@ -156,8 +162,8 @@ def relabel(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int, befo
     if since_time is None:                          # nobody joins: no thread to follow
         con.execute("CREATE OR REPLACE TEMP TABLE _joining (platform VARCHAR, "
                     "post_id VARCHAR)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _recent AS SELECT {POST_COLUMNS} "
-                    "FROM _rows LIMIT 0")
+        con.execute("CREATE OR REPLACE TEMP TABLE _recent AS SELECT * FROM _recent_all "
+                    "LIMIT 0")
     else:
         _follow(con, since_time, end)
     con.execute("CREATE OR REPLACE TEMP TABLE _thread AS SELECT * FROM _members "
@@ -205,7 +211,7 @@ def relabel(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int, befo
                 UNION SELECT platform, quoted_post_id FROM _trows) k
             USING (platform, post_id)""")
         match_posts(con, [story], source="_trows")
-        label_posts(con, story, posts="_rows", thread="_tthread")
+        label_posts(con, story, posts="_rows", thread="_tthread", neg="neg_cue")
         con.execute("INSERT INTO _out_delete SELECT ?, 'post', platform, post_id FROM _todo",
                     [story.id])
         was_first = _count(con, "SELECT count(*) FROM _members_all m SEMI JOIN _todo "

@@ -36,10 +36,12 @@ def empty_labels(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
-                posts: str = "posts", thread: str = "_thread") -> None:
+                posts: str = "posts", thread: str = "_thread", neg: str | None = None) -> None:
     """Append the labels of the ``_todo`` posts to ``_labels``. ``posts``: where their rows
     and their parents' are read (a relation holding at least those); ``thread``: the story's
-    posts (at least the parents of the ``_todo`` posts)."""
+    posts (at least the parents of the ``_todo`` posts); ``neg``: a column of ``posts``
+    holding each text's negation cue, found beforehand (else it is found here)."""
+    neg_sql = f"p.{neg}" if neg else "coalesce(regexp_extract(p.text, ?, 1), '')"
     mterms, mparams = matched_terms_sql(story, "words", "text")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _it AS
@@ -48,7 +50,7 @@ def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
                    rp.post_id AS reply_parent, ra.role AS reply_role,
                    qp.post_id AS quote_parent, qa.role AS quote_role,
                    s.post_id IS NOT NULL AS matched,
-                   coalesce(regexp_extract(p.text, ?, 1), '') AS neg_cue,
+                   {neg_sql} AS neg_cue,
                    {WORDS_SQL.format(text='p.text')} AS words
             FROM _todo t
             JOIN {posts} p ON p.platform = t.platform AND p.post_id = t.post_id
@@ -62,7 +64,8 @@ def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
             LEFT JOIN {posts} qp ON qp.platform = tq.platform AND qp.post_id = tq.post_id
             LEFT JOIN _actors qa ON qa.platform = qp.platform AND qa.account_id = qp.author_id
         )
-        SELECT * EXCLUDE (words), {mterms} AS mterms FROM i""", [NEG, story.id, *mparams])
+        SELECT * EXCLUDE (words), {mterms} AS mterms FROM i""",
+        [*([] if neg else [NEG]), story.id, *mparams])
     cue = ("CASE WHEN neg_cue <> '' THEN '; negation cue ''' || lower(neg_cue) || '''' "
            "ELSE '; no negation cue' END")
     rel = ("CASE WHEN {r} = '{want}' THEN 'reply to' ELSE 'quote of' END || ' the {who}''s "
