@@ -195,10 +195,14 @@ def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
                 results[s.id] = StoryResult(s.id, 0, {}, "full", why=why)
             else:
                 since[s.id] = old[1]
-        stepwise = [s for s in chosen if s.id in since]
+        first_times: dict[str, tuple] = {}
+        for s in chosen:
+            if s.id in since and since[s.id] >= seq:      # no load since its last analysis
+                results[s.id] = StoryResult(s.id, 0, {}, "unchanged")
+                first_times[s.id] = state[s.id][2]
+        stepwise = [s for s in chosen if s.id in since and since[s.id] < seq]
         if stepwise:
             incremental.prepare(con, stepwise, since)
-        first_times: dict[str, tuple] = {}
         for s in stepwise:
             mode, n, why, first_times[s.id] = incremental.relabel(con, s, since[s.id],
                                                                   state[s.id][2])

@@ -17,9 +17,9 @@ from __future__ import annotations
 import duckdb
 
 from tracker.analysis.article_updates import label_article_updates
-from tracker.analysis.labels import (NEG, empty_labels, firsts, label_articles,
+from tracker.analysis.labels import (DEN, NEG, REB, empty_labels, firsts, label_articles,
                                      label_posts)
-from tracker.analysis.matching import match_articles, match_posts
+from tracker.analysis.matching import ARTICLE_TEXT, match_articles, match_posts
 from tracker.core.config import StoryConfig
 
 POST_COLUMNS = ("platform, post_id, author_id, created_at, text, reply_to_post_id, "
@@ -77,8 +77,10 @@ def prepare(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
             SELECT url, coalesce(load_seq, 0) FROM article_versions
             WHERE coalesce(load_seq, 0) > ?) GROUP BY url""", [low, low])
     match_articles(con, stories, scope="_achanged_all", target="_amatched_new")
-    con.execute("CREATE OR REPLACE TEMP TABLE _arows AS SELECT * FROM articles "
-                "SEMI JOIN _achanged_all USING (url)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _arows AS SELECT *, "
+                f"coalesce(regexp_extract({ARTICLE_TEXT}, ?, 1), '') AS den_cue, "
+                f"coalesce(regexp_extract({ARTICLE_TEXT}, ?, 1), '') AS reb_cue "
+                "FROM articles a SEMI JOIN _achanged_all USING (url)", [DEN, REB])
     con.execute("CREATE OR REPLACE TEMP TABLE _atimes AS SELECT * FROM article_times "
                 "SEMI JOIN _achanged_all USING (url)")
 
@@ -210,7 +212,14 @@ def relabel(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int, befo
                 SELECT platform, reply_to_post_id AS post_id FROM _trows
                 UNION SELECT platform, quoted_post_id FROM _trows) k
             USING (platform, post_id)""")
-        match_posts(con, [story], source="_trows")
+        # the new posts were matched once for every story; only older ones are matched here
+        con.execute("CREATE OR REPLACE TEMP TABLE _told AS SELECT * FROM _trows WHERE "
+                    "(platform, post_id) NOT IN (SELECT platform, post_id FROM _new_all)")
+        match_posts(con, [story] if _count(con, "SELECT count(*) FROM _told") else [],
+                    source="_told")
+        con.execute("INSERT INTO _matched SELECT story_id, platform, post_id FROM _matched_new "
+                    "WHERE story_id = ? AND (platform, post_id) IN "
+                    "(SELECT platform, post_id FROM _trows)", [story.id])
         label_posts(con, story, posts="_rows", thread="_tthread", neg="neg_cue")
         con.execute("INSERT INTO _out_delete SELECT ?, 'post', platform, post_id FROM _todo",
                     [story.id])
@@ -243,7 +252,7 @@ def relabel(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int, befo
         con.execute("CREATE OR REPLACE TEMP TABLE _amatched AS SELECT story_id, url "
                     "FROM _amatched_new WHERE story_id = ? AND url IN (SELECT url FROM "
                     "_achanged)", [story.id])
-        label_articles(con, story, after, articles="_arows", times="_atimes")
+        label_articles(con, story, after, articles="_arows", times="_atimes", cues=True)
         label_article_updates(con, story)
         con.execute("""
             INSERT INTO _out_delete

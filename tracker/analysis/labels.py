@@ -143,23 +143,26 @@ def firsts(con: duckdb.DuckDBPyConnection, source: str, story_id: str,
 
 
 def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tuple,
-                   articles: str = "articles", times: str = "article_times") -> None:
+                   articles: str = "articles", times: str = "article_times",
+                   cues: bool = False) -> None:
     """Append the story's articles (``_amatched``) to ``_labels``, typed by what they came
     after (``first``: the story's first denial, rebuttal and claim) and their cues; their rows
     and times read from ``articles`` and ``times`` (relations holding at least those)."""
+    # ``cues``: ``articles`` holds each text's den_cue and reb_cue, found beforehand
+    cue_cols = ", a.den_cue, a.reb_cue" if cues else ""
+    den = "den_cue" if cues else "coalesce(regexp_extract(txt, ?, 1), '')"
+    reb = "reb_cue" if cues else "coalesce(regexp_extract(txt, ?, 1), '')"
     mterms, mparams = matched_terms_sql(story, "words", "txt")
     con.execute(f"""
         INSERT INTO _labels
         WITH j AS MATERIALIZED (
             SELECT a.url, t.event_at, t.clock, {ARTICLE_TEXT} AS txt,
-                   {WORDS_SQL.format(text=ARTICLE_TEXT)} AS words
+                   {WORDS_SQL.format(text=ARTICLE_TEXT)} AS words{cue_cols}
             FROM _amatched s JOIN {articles} a ON s.story_id = ? AND a.url = s.url
             JOIN {times} t ON t.url = a.url
         ), m AS (
             SELECT url, event_at, clock,
-                   coalesce(regexp_extract(txt, ?, 1), '') AS den_cue,
-                   coalesce(regexp_extract(txt, ?, 1), '') AS reb_cue,
-                   {mterms} AS mterms
+                   {den} AS den_cue, {reb} AS reb_cue, {mterms} AS mterms
             FROM j
         ), typed AS (
             SELECT *, CASE
@@ -195,5 +198,5 @@ def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tu
                     ELSE {C['coverage+cue']} END,
                NULL
         FROM typed""",
-        [story.id, DEN, REB, *mparams, first[1], first[1], first[0], first[0], first[2],
+        [story.id, *([] if cues else [DEN, REB]), *mparams, first[1], first[1], first[0], first[0], first[2],
          first[2], story.id, first[0], first[0]])
