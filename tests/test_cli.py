@@ -171,7 +171,7 @@ def test_init_in_an_empty_folder_writes_a_starter_config_and_says_what_to_edit(t
     assert res.exit_code == 0, res.output
     assert p.read_text() == STARTER.read_text()
     assert "edit config.yaml: the accounts to follow" in res.output
-    assert "tracker cost" in res.output and "tracker collect x" in res.output
+    assert "tracker cost" in res.output and "tracker collect  " in res.output
     cfg = load_config(p)
     assert (cfg.accounts, cfg.stories) == ([], [])
     assert (tmp_path / "data" / "tracker.duckdb").exists()

@@ -65,7 +65,7 @@ def init(ctx: click.Context) -> None:
                   f"  1. edit {wrote.name}: the accounts to follow (and press feeds, stories)\n"
                   "  2. export X_BEARER_TOKEN=…   (your X API app's bearer token)\n"
                   "  3. tracker cost               (what a month of this collection costs)\n"
-                  "  4. tracker collect x          (the first run)\n"
+                  "  4. tracker collect            (the first run: every configured source)\n"
                   "  5. tracker cron               (the crontab lines to run it unattended)",
                   highlight=False)
 
