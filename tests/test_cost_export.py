@@ -241,3 +241,12 @@ def test_export_refuses_to_mix_with_an_old_export_unless_told(collected, tmp_pat
     assert res.exit_code == 1 and "--overwrite" in res.output
     assert invoke(*args, "--overwrite").exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".exp")) == []
+
+
+def test_cost_without_accounts_says_what_to_add(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("accounts: []\n")
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "cost"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-1] == ("no accounts to collect: list them under `accounts:` "
+                                           "in the config, then run tracker cost again")

@@ -124,6 +124,9 @@ def cost_cmd(ctx: click.Context, posts_per_day, replies_per_post, polls_per_day,
                   highlight=False)
     for w in proj.warnings:
         out.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if not proj.accounts:
+        out.print("no accounts to collect: list them under `accounts:` in the config, then run "
+                  "tracker cost again", highlight=False)
 
 
 @click.command("export")
