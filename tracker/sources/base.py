@@ -63,6 +63,10 @@ class BatchNormalizer(Protocol):
 
     def bytes(self) -> tuple[int, int]: ...
 
+    def pack(self, record: dict) -> dict:
+        """The page as it waits for its batch (smaller, in place; optional)."""
+        ...
+
     def normalize(self, records: list[dict]) -> list[tuple[dict, Rows | None,
                                                            Exception | None]]: ...
 

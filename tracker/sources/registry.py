@@ -129,6 +129,11 @@ class Registry:
         s = self.writing(source or "")
         return s.batch.bytes() if s is not None and s.batch is not None else _NO_BATCH
 
+    def batch_pack(self, record: dict) -> dict:
+        s = self.writing(record.get("source") or "")
+        pack = getattr(s.batch, "pack", None) if s is not None and s.batch else None
+        return pack(record) if pack is not None else record
+
     def normalize_batch(self, records: list[dict]) -> list[tuple]:
         s = self.writing(records[0].get("source") or "")
         assert s is not None and s.batch is not None

@@ -108,7 +108,7 @@ def ahead(reader: PageReader, lines: Iterator, refs: RefReader) -> Iterator[tupl
                     if size is not None:
                         if batch and batch[0][1].get("source") != rec.get("source"):
                             flush()
-                        batch.append((rl, rec))
+                        batch.append((rl, reader.batch_pack(rec)))
                         batch_bytes += size
                         if batch_bytes >= reader.batch_bytes(rec.get("source"))[1]:
                             flush()

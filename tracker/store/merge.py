@@ -128,10 +128,11 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec,
               f"GROUP BY {key}")
     on = " AND ".join(f"s.{k} = t.{k}" for k in spec.key)
     # one look at the table: keys it does not have yet are plain inserts (cheap); only the
-    # others go through ON CONFLICT
-    staged = con.execute(f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT s.*, EXISTS "
-                         f"(SELECT 1 FROM {spec.name} t WHERE {on}) AS _old "
-                         f"FROM ({select}) s").fetchone()[0]
+    # others go through ON CONFLICT. A join with the staged keys on the build side (an EXISTS
+    # would hash the whole table's keys at every merge)
+    staged = con.execute(f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT s.*, "
+                         f"t.{spec.key[-1]} IS NOT NULL AS _old FROM ({select}) s "
+                         f"LEFT JOIN (SELECT {key} FROM {spec.name}) t ON {on}").fetchone()[0]
     _drop_impossible_times(con, spec)
     stamped = spec.stamp is not None and stamp is not None
     into = f"{cols}, {spec.stamp}" if stamped else cols

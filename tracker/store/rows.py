@@ -43,6 +43,9 @@ class PageReader(Protocol):
     def batch_bytes(self, source: str | None) -> tuple[int, int]:
         """(smallest batch worth the batched path, largest batch) in body bytes."""
 
+    def batch_pack(self, record: dict) -> dict:
+        """The page as it waits for its batch (its source may hold it smaller, in place)."""
+
     def normalize_batch(self, records: list[dict]
                         ) -> list[tuple[dict, Rows | None, Exception | None]]:
         """Pages of one source at once: per page (record, rows or None, error or None)."""

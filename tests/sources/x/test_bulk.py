@@ -231,3 +231,20 @@ def test_a_failure_inside_the_batch_path_costs_speed_not_rows(monkeypatch, caplo
         assert (rows.tables, rows.post_status, rows.items) == (
             expected.tables, expected.post_status, expected.items) and rows.items == 1
     assert "batch of 2 pages normalized page by page" in caplog.text
+
+
+def test_a_waiting_page_is_held_as_utf8_and_reads_back_as_its_text():
+    from tracker.sources.x.normalize import Utf8Body, parse_body
+
+    text = '{"data": [{"id": "1", "text": "Ça dément — 否认 🚫"}]}'
+    rec = {"type": "page", "source": "x", "status": 200, "body": text,
+           "fetched_at": "2022-10-03T18:00:00.000000Z"}
+    line = bulk.bulk_line(dict(rec))
+    packed = bulk.pack(dict(rec))
+    assert type(packed["body"]) is Utf8Body and packed["body"] == text.encode("utf-8")
+    assert bulk.bulk_size(packed) == len(text.encode("utf-8"))
+    assert bulk.bulk_line(packed) == line
+    assert parse_body(packed) == json.loads(text)
+    lone = dict(rec, body='{"a": "\ud83d"}')
+    assert bulk.pack(lone)["body"] == '{"a": "\ud83d"}'         # left as text: cannot encode
+    assert bulk.bulk_line(lone) is None

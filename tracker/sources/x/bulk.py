@@ -34,7 +34,7 @@ import pyarrow as pa
 from tracker.core.errors import MalformedPage
 from tracker.store.rows import Rows
 from tracker.sources.x import fast
-from tracker.sources.x.normalize import normalize
+from tracker.sources.x.normalize import Utf8Body, normalize
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,27 @@ def bulk_size(record: dict) -> int | None:
     if record.get("source") != "x" or record.get("body_ref") is not None:
         return None
     status, body = record.get("status"), record.get("body")
-    if not isinstance(body, str) or not isinstance(record.get("fetched_at"), str):
+    if not isinstance(body, (str, Utf8Body)) or not isinstance(record.get("fetched_at"), str):
         return None
     if not isinstance(status, int) or not 200 <= status < 300:
         return None
     return len(body)
+
+
+def pack(record: dict) -> dict:
+    """The page as it waits for its batch: its body as UTF-8 bytes (``Utf8Body``, which
+    ``normalize`` reads as the text), in place. A body that is not valid Unicode (a lone
+    surrogate) stays as it is."""
+    body = record.get("body")
+    if isinstance(body, str):
+        try:
+            record["body"] = Utf8Body(body.encode("utf-8"))
+        except UnicodeEncodeError:
+            pass
+    return record
+
+
+_JSON_SPACE = b" \t\n\r"
 
 
 def bulk_line(record: dict) -> bytes | None:
@@ -68,19 +84,22 @@ def bulk_line(record: dict) -> bytes | None:
     if bulk_size(record) is None:
         return None
     body, at = record["body"], record["fetched_at"]
-    text = body.strip()
-    if not (text.startswith("{") and text.endswith("}")) or '"__twarc"' in text \
-            or '"' in at or "\\" in at:
+    if isinstance(body, str):
+        try:
+            body = body.encode("utf-8")
+        except UnicodeEncodeError:      # a lone surrogate: the per-page path replaces it
+            return None
+    text = body.strip(_JSON_SPACE)
+    if not (text.startswith(b"{") and text.endswith(b"}")) or b'"__twarc"' in text \
+            or '"' in at or "\\" in at or not at.isascii():
         return None
-    inner = text[1:-1].strip()
-    line = ("{" + inner + ("," if inner else "") + f'"__twarc":{{"retrieved_at":"{at}"}}}}')
-    if "\n" in line or "\r" in line:
+    inner = text[1:-1].strip(_JSON_SPACE)
+    line = b"".join((b"{", inner, b"," if inner else b"",
+                     b'"__twarc":{"retrieved_at":"', at.encode("ascii"), b'"}}'))
+    if b"\n" in line or b"\r" in line:
         # raw newlines in JSON can only be whitespace between tokens
-        line = line.replace("\r", " ").replace("\n", " ")
-    try:
-        return line.encode("utf-8")
-    except UnicodeEncodeError:          # a lone surrogate: the per-page path replaces it
-        return None
+        line = line.replace(b"\r", b" ").replace(b"\n", b" ")
+    return line
 
 
 def normalize_pages(records: list[dict]) -> list[tuple[dict, Rows | None, Exception | None]]:
@@ -162,6 +181,9 @@ class Batches:
 
     def bytes(self) -> tuple[int, int]:
         return 0, BULK_BATCH_BYTES
+
+    def pack(self, record: dict) -> dict:
+        return pack(record)
 
     def normalize(self, records: list[dict]) -> list[tuple[dict, Rows | None,
                                                            Exception | None]]:

@@ -88,11 +88,18 @@ def _ids(value: Any) -> list[str]:
             if (isinstance(i, str) and i) or (isinstance(i, int) and not isinstance(i, bool))]
 
 
+class Utf8Body(bytes):
+    """A page's body held as its UTF-8 bytes while the page waits for its batch (bulk.py): a
+    str of non-ASCII text takes up to 4 bytes a character. Read as the text it encodes."""
+
+
 def parse_body(record: dict) -> dict:
     """The page's JSON body as a dict, or MalformedPage saying why not."""
     body = record.get("body")
     if isinstance(body, dict):
         return body
+    if isinstance(body, Utf8Body):
+        body = body.decode("utf-8")
     if not isinstance(body, str):
         raise MalformedPage("page has no body")
     try:

@@ -42,6 +42,9 @@ class Batches:
     def bytes(self):
         return _bulk.Batches().bytes()
 
+    def pack(self, record: dict) -> dict:
+        return _bulk.Batches().pack(record)
+
     def normalize(self, records: list[dict]):
         return _bulk.Batches().normalize(records)
 
