@@ -1,5 +1,5 @@
 """The demo's database with no story in it, for the denials tests: the sample episode collected
-by `tracker demo`, then every story row, label and cached stance removed, and a configuration
+by `tracker demo` (once per test process, shared with the other demo tests), then every story row, label and cached stance removed, and a configuration
 that lists the tracked accounts only. Built once per test process (the demo takes ~15 s)."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 import yaml
+from click.testing import CliRunner
 
-from tracker.runs.demo import run_demo
+from tracker.cli import cli
 from tracker.store.db import open_db
 
 _BUILT: dict[str, Path] = {}
@@ -33,14 +34,30 @@ stories: []
 """
 
 
-def demo_folder(tmp_path_factory) -> Path:
-    """The folder `tracker demo` wrote (config.yaml with the demo story, tracker.duckdb
-    analysed); read it, copy it to write."""
+def cli_demo(tmp_path_factory) -> tuple[Path, str]:
+    """`tracker demo --dir FOLDER` run once per test process through the command line: the
+    folder it wrote (config.yaml with the demo story, tracker.duckdb analysed) and what it
+    printed. Read the folder; copy it (``demo_copy``) to write."""
     if "demo" not in _BUILT:
-        base = tmp_path_factory.mktemp("denials-demo")
-        run_demo(base / "demo")
-        _BUILT["demo"] = base / "demo"
-    return _BUILT["demo"]
+        d = tmp_path_factory.mktemp("demo-once") / "demo"
+        res = CliRunner().invoke(cli, ["demo", "--dir", str(d)], obj={},
+                                 catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        _BUILT["demo"], _BUILT["output"] = d, res.output
+    return _BUILT["demo"], _BUILT["output"]
+
+
+def demo_folder(tmp_path_factory) -> Path:
+    """The folder `tracker demo` wrote; read it, copy it to write."""
+    return cli_demo(tmp_path_factory)[0]
+
+
+def demo_copy(tmp_path_factory, name: str) -> tuple[Path, str]:
+    """A copy of the demo's folder of one's own (its paths are relative), and what it printed."""
+    src, output = cli_demo(tmp_path_factory)
+    d = tmp_path_factory.mktemp(name) / "demo"
+    shutil.copytree(src, d)
+    return d, output
 
 
 def demo_database(tmp_path_factory) -> Path:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from tests.denials_demo import demo_copy
 from tracker.cli import cli
 from tracker.core.lock import RunLock
 
@@ -41,12 +42,10 @@ def test_every_command_has_help(path):
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """The demo's folder and what it printed."""
-    d = tmp_path_factory.mktemp("demo") / "demo"
-    res = invoke("demo", "--dir", str(d))
-    assert res.exit_code == 0, res.output
-    assert "Poll snapshots" in res.output and "Stored in" in res.output
-    return d, res.output
+    """The demo's folder (a copy of this module's own) and what it printed."""
+    d, output = demo_copy(tmp_path_factory, "demo")
+    assert "Poll snapshots" in output and "Stored in" in output
+    return d, output
 
 
 @pytest.fixture(scope="module")

@@ -138,7 +138,7 @@ def test_sources_import_no_other_source_but_through_the_registry():
 
 # the folder of each platform: its name may appear only there (and in the test doubles of
 # the outside world under tracker/testing, which stand in for that platform's servers)
-PLATFORM_LITERAL = re.compile(r"""(?<![\w.])(['"])x\1""")
+PLATFORM_LITERAL = re.compile(r"""(?<![\w.])(['"])(x|mastodon|bluesky)\1""")
 
 
 @pytest.mark.parametrize("folder", ["analysis", "report", "store", "runs", "core", "config.py",

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.denials_demo import cli_demo, demo_copy
 from tracker.cli import cli
 from tracker.testing.press import GDELT_PATH
 
@@ -28,10 +29,8 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("press-demo") / "demo"
-    res = invoke("demo", "--dir", str(d))
-    assert res.exit_code == 0, res.output
-    assert "Articles" in res.output
+    d, output = demo_copy(tmp_path_factory, "press-demo")
+    assert "Articles" in output
     return d
 
 
@@ -215,3 +214,21 @@ def test_readme_demo_commands_pass(demo_dir, monkeypatch):
     assert (manual["url"], manual["clock"]) == ("https://wire.example.com/live/musk-bremmer",
                                                 "first seen")
     assert "manual" in outputs[3]
+
+
+def test_the_demo_prints_and_reports_the_claim_report_updated_with_the_denial(
+        demo_dir, tmp_path_factory):
+    """VICE News' claim report was first seen carrying the denial at 09:00 the next day; the
+    version before it was last seen at 18:00: the demo prints the row, the report's press
+    follow-up says so."""
+    rows = sql(demo_dir, "SELECT outlet, strftime(claim_report_denial_at, '%Y-%m-%d %H:%M') AS "
+                         "at, strftime(claim_report_denial_after, '%Y-%m-%d %H:%M') AS after "
+                         "FROM press_followup WHERE claim_report_denial_at IS NOT NULL")
+    assert rows == [{"outlet": "VICE News", "at": "2022-10-12 09:00",
+                     "after": "2022-10-11 18:00"}]
+    output = cli_demo(tmp_path_factory)[1]
+    section = output.split("Claim reports updated with the denial", 1)[1].split("\n\n", 1)[0]
+    assert "VICE News" in section and "2022-10-12" in section
+    report = (demo_dir / "report.html").read_text(encoding="utf-8")
+    assert ("claim report updated by 2022-10-12 09:00 UTC (after 2022-10-11 18:00 UTC)"
+            in report)
