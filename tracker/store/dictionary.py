@@ -240,7 +240,7 @@ load_seq: the load that last inserted or changed the row (as posts.load_seq)
     table("article_sources", "press", """
         Every source that saw an article: a feed, a GDELT query, a page added by hand. Upsert by
         (url, source_kind, source_name): times keep the earliest (last_seen_at the latest),
-        page_id the first page; never deleted.""", """
+        page_id the first page; never deleted.""", f"""
 url: the article (articles.url)
 source_kind: 'feed', 'gdelt' or 'manual'
 source_name: the feed's name, the GDELT query's name, or 'file' / 'url' for pages added by hand
