@@ -79,9 +79,9 @@ def test_readme_starts_with_the_two_commands_ci_runs():
     assert "pip install -U pip" in demo and "pip install -e . " in demo
     assert demo.endswith("&& tracker demo")
     assert "pip install -U pip" in tests and "pip install -e '.[test]'" in tests
-    assert tests.endswith("&& python -m pytest -q")
+    assert tests.endswith("&& python -m pytest -q -n 2")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    for step in ("python3 -m venv .venv", "--upgrade pip", "-e '.[test]'", "python -m pytest -q"):
+    for step in ("python3 -m venv .venv", "--upgrade pip", "-e '.[test]'", "python -m pytest -q -n 2"):
         assert step in ci, f".ci/run does not do what the README says: {step}"
 
 
