@@ -224,3 +224,31 @@ def test_exit_codes_and_rebuild_after_scheduled_runs(world, make_cfg, clock):
     before = snapshot(cfg.database)
     rebuild(cfg)
     assert snapshot(cfg.database) == before
+
+
+def test_a_quiet_account_is_read_every_quiet_every_hours_and_reawakens(world, make_cfg, clock):
+    """x.timelines: an account with no post for quiet_after_days is left out of the batched
+    searches until quiet_every_hours have passed since its last read; a new post is found at
+    that read and the account is read every run again."""
+    world.add_user({"id": "1", "username": "alice", "name": "Alice"})
+    world.add_user({"id": "2", "username": "bob", "name": "Bob"})
+    make_post(world, "1", clock.at - timedelta(hours=2), "alice posts often")
+    make_post(world, "2", clock.at - timedelta(days=3), "bob went quiet", 1)
+    cfg = make_cfg(("alice", "bob"), timelines={"quiet_after_days": 2, "quiet_every_hours": 6})
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)      # backfill: both timelines
+    quiet = []
+    for hour in range(1, 10):
+        clock.advance(hours=1)
+        if hour == 5:
+            fresh = make_post(world, "2", clock.at - timedelta(minutes=10), "bob is back", 2)
+        n = len(world.requests)
+        r = runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+        quiet.append(r.details["timelines"]["quiet_not_due"])
+        queries = [s.params["query"] for s in searches(world, n)]
+        assert len(queries) == 1 and "from:1" in queries[0], (hour, queries)
+        assert ("from:2" in queries[0]) == (hour in (1, 7, 8, 9)), (hour, queries)
+    # bob's first batched search is the run after his backfill (hour 1); then he is left out
+    # for hours 2-6 (due 6 hours after that read, up to 5 minutes early), read at hour 7,
+    # which finds his new post, and every run after (his last post is hours old)
+    assert quiet == [0, 1, 1, 1, 1, 1, 0, 0, 0]
+    assert (fresh["id"],) in rows(cfg, "SELECT post_id FROM posts WHERE author_id = '2'")
