@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import duckdb
 import pandas as pd
@@ -50,9 +51,10 @@ class Status:
                 "damaged_raw_files": [{"path": p, "damage": d} for p, d in self.damaged]}
 
 
-def collect_status(cfg, limit: int = 10) -> Status:
+def collect_status(cfg, limit: int = 10, now: datetime | None = None) -> Status:
     """Read status from the database, or from the replica while the database is busy or
-    cannot be read (``Status.database`` says which)."""
+    cannot be read (``Status.database`` says which); the backlog is what is due at ``now``
+    (default: the current time)."""
     state = "ok" if cfg.database.exists() else "missing"
     for path, label in ((cfg.database, "database"), (cfg.replica, "read-only replica")):
         if not path.exists():
@@ -68,7 +70,7 @@ def collect_status(cfg, limit: int = 10) -> Status:
                 state = f"unreadable: {exc}"
             continue
         try:
-            return _read(cfg, con, f"{label} {path}", state, limit)
+            return _read(cfg, con, f"{label} {path}", state, limit, now or utcnow())
         except (duckdb.Error, OSError) as exc:
             broken = damaged(path, exc)
             if broken is None:
@@ -80,7 +82,7 @@ def collect_status(cfg, limit: int = 10) -> Status:
     return Status("nothing yet", pending=list_raw_files(cfg.raw_dir), database=state)
 
 
-def _read(cfg, con, source: str, state: str, limit: int) -> Status:
+def _read(cfg, con, source: str, state: str, limit: int, now: datetime) -> Status:
     st = Status(source, database=state)
     for t in COUNTED:
         st.counts[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
@@ -88,7 +90,6 @@ def _read(cfg, con, source: str, state: str, limit: int) -> Status:
         "SELECT started_at, job, source, status, requests, posts_read, new_rows, updated_rows, "
         "coalesce(stop_reason, error) AS reason, deferred, load_deferred_at, run_id "
         "FROM runs ORDER BY started_at DESC LIMIT ?", [limit]).df()
-    now = utcnow()
     for source in REGISTRY.sources:
         if source.plan is None or (source.active is not None and not source.active(cfg)):
             continue

@@ -10,8 +10,11 @@ import json
 import random
 from datetime import timedelta
 
+from click.testing import CliRunner
+
 from tests.conftest import make_post
 from tests.helpers import rows, snapshot
+from tracker.cli import cli
 from tracker.runs import runner
 from tracker.runs.load import rebuild
 
@@ -252,3 +255,34 @@ def test_a_quiet_account_is_read_every_quiet_every_hours_and_reawakens(world, ma
     # which finds his new post, and every run after (his last post is hours old)
     assert quiet == [0, 1, 1, 1, 1, 1, 0, 0, 0]
     assert (fresh["id"],) in rows(cfg, "SELECT post_id FROM posts WHERE author_id = '2'")
+
+
+def test_status_shows_the_due_work_and_what_has_waited(world, make_cfg, clock, api, tmp_path):
+    from tracker.runs.status import collect_status
+
+    world.add_user({"id": "1", "username": "alice", "name": "Alice"})
+    world.add_user({"id": "7", "username": "fan", "name": "Fan"})
+    young = make_post(world, "1", clock.at - timedelta(hours=1), "young")
+    make_post(world, "1", clock.at - timedelta(days=2), "older", 1)
+    reply(world, "7", young, clock.at - timedelta(minutes=30))
+    cfg = make_cfg(("alice",))
+    runner.run(cfg, "collect_posts", clock=clock, **NO_SLEEP)
+    # both conversations are due their first search (the older one has waited since it was
+    # posted, 48 h); of the two posts followed for deletions, the young one is due its check
+    assert collect_status(cfg, now=clock.at).backlog["x"] == {
+        "conversations_due": 2, "conversations_followed": 2, "deletions_due": 1,
+        "deletions_followed": 2, "oldest_due_hours": 48.0}
+    # the runs do it: nothing has waited; the young post (under 6 h) stays due every run
+    runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
+    runner.run(cfg, "check_deletions", clock=clock, **NO_SLEEP)
+    assert collect_status(cfg, now=clock.at).backlog["x"] == {
+        "conversations_due": 1, "conversations_followed": 2, "deletions_due": 1,
+        "deletions_followed": 2, "oldest_due_hours": 0.0}
+    (tmp_path / "config.yaml").write_text(json.dumps({       # the same config, as a file
+        "storage": {"database": "db/tracker.duckdb", "raw_dir": "raw"},
+        "x": {"api_base_url": api}, "accounts": [{"platform": "x", "handle": "alice"}]}))
+    res = CliRunner().invoke(cli, ["--config", str(tmp_path / "config.yaml"), "status"], obj={})
+    assert res.exit_code == 0, res.output
+    # the command reads the current time, by which these 2022 posts are out of every window
+    assert ("backlog (x): 0 of 0 conversations due a search, 0 of 0 posts due a deletion check"
+            in res.output)
