@@ -52,7 +52,7 @@ def demo(workdir: str) -> None:
     out.print(f"\nStored in {result.config.database}. Explore it:\n"
               f"  tracker --config {cfg_path} timeline {story}\n"
               f"  tracker --config {cfg_path} status\n"
-              f"  tracker --config {cfg_path} sql \"SELECT * FROM timeline LIMIT 5\"",
+              f"  tracker --config {cfg_path} sql \"SELECT * FROM timeline ORDER BY event_at LIMIT 5\"",
               highlight=False, soft_wrap=True)
 
 
