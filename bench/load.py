@@ -169,36 +169,17 @@ assert not res.failed, [f.error for f in res.failed]
 print(time.perf_counter() - t0, n)
 """
 
-IMPORT = """
-import sys, time
-from pathlib import Path
-import duckdb
-from tracker.cli import main
-work = Path(sys.argv[1])
-(work / "config.yaml").write_text("storage: {database: db/tracker.duckdb, raw_dir: raw}\\n"
-                                  "accounts: []\\n")
-t0 = time.perf_counter()
-sys.argv = ["tracker", "--config", str(work / "config.yaml"), "import", "twarc2", sys.argv[2]]
-try:
-    main()
-except SystemExit as exc:
-    assert not exc.code, exc.code
-secs = time.perf_counter() - t0
-con = duckdb.connect(str(work / "db" / "tracker.duckdb"), read_only=True)
-n = con.execute("SELECT count(*) FROM posts").fetchone()[0]
-print(secs, n)
-"""
-
-REBUILD = """
+# `tracker COMMAND …` in a fresh folder with a config of no accounts (@RAW@: its raw_dir)
+CLI = """
 import sys, time
 from pathlib import Path
 import duckdb
 from tracker.cli import main
 work = Path(sys.argv[1])
 (work / "config.yaml").write_text("storage: {database: db/tracker.duckdb, raw_dir: %s}\\n"
-                                  "accounts: []\\n" % sys.argv[2])
+                                  "accounts: []\\n" % @RAW@)
 t0 = time.perf_counter()
-sys.argv = ["tracker", "--config", str(work / "config.yaml"), "rebuild"]
+sys.argv = ["tracker", "--config", str(work / "config.yaml"), @ARGS@]
 try:
     main()
 except SystemExit as exc:
@@ -208,6 +189,8 @@ con = duckdb.connect(str(work / "db" / "tracker.duckdb"), read_only=True)
 n = con.execute("SELECT count(*) FROM posts").fetchone()[0]
 print(secs, n)
 """
+IMPORT = CLI.replace("@RAW@", '"raw"').replace("@ARGS@", '"import", "twarc2", sys.argv[2]')
+REBUILD = CLI.replace("@RAW@", "sys.argv[2]").replace("@ARGS@", '"rebuild"')
 
 DUCKDB = """
 import sys, time, duckdb
