@@ -333,3 +333,27 @@ def test_a_bad_time_zone_is_a_usage_error(tiny_db):
     res = CliRunner().invoke(cli, ["--config", str(tiny_db), "report", "s", "--tz", "Mars/Base"],
                              obj={})
     assert res.exit_code == 2
+
+
+def test_export_of_the_demo_partitions_every_platform(demo_dir, tmp_path):
+    """The demo holds X, Mastodon and Bluesky posts: the Parquet export has a partition per
+    platform, and a Parquet reader counts each platform's posts as the database does."""
+    import duckdb
+    import pyarrow.dataset as ds
+
+    out = tmp_path / "export"
+    res = invoke("--config", str(demo_dir / "config.yaml"), "export", "--parquet", str(out))
+    assert res.exit_code == 0, res.output
+    con = duckdb.connect(str(demo_dir / "tracker.read.duckdb"), read_only=True)
+    try:
+        want = dict(con.execute("SELECT platform, count(*) FROM posts GROUP BY 1").fetchall())
+    finally:
+        con.close()
+    assert set(want) == {"x", "mastodon", "bluesky"} and min(want.values()) > 0
+    assert sorted(p.name for p in (out / "posts").iterdir()) == [
+        "platform=bluesky", "platform=mastodon", "platform=x"]
+    table = ds.dataset(out / "posts", format="parquet", partitioning="hive").to_table()
+    got: dict[str, int] = {}
+    for p in table.column("platform").to_pylist():
+        got[p] = got.get(p, 0) + 1
+    assert got == want
