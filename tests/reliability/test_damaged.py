@@ -169,4 +169,10 @@ def test_a_failed_replica_refresh_does_not_fail_the_run(world, make_cfg, clock, 
     assert (r.status, r.load_state, r.exit_code) == ("ok", "loaded", 0)
     assert "No space left" in r.load_note
     assert q(cfg.database, "SELECT count(*) FROM posts") == [(10,)]
+    # the replies step after it runs and loads as usual, the replica still failing
+    r = runner.run(cfg, "collect_replies", clock=clock, **NO_SLEEP)
+    assert (r.status, r.load_state, r.exit_code) == ("ok", "loaded", 0) and r.requests >= 1
+    assert "No space left" in r.load_note
+    assert q(cfg.database, "SELECT job, status FROM runs ORDER BY started_at") == [
+        ("collect_posts", "ok"), ("collect_replies", "ok")]
     monkeypatch.setattr(runner, "refresh_replica", real)
