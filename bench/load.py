@@ -1,7 +1,7 @@
 """Benchmark: loading 1M posts of real shape from the raw archive into DuckDB, beside the peers.
 
     python bench/load.py [--posts 1000000] [--pages-per-file 100] [--quick] [--repeats 1]
-                         [--no-rebuild] [--twarc-python bench/.venv-twarc/bin/python]
+                         [--no-rebuild] [--twarc-python PYTHON]
 
 The corpus pages (../shared/corpus/x-api-v2: real recorded API v2 responses, search and
 timeline pages with includes, polls, edits, withheld posts, errors) are repeated with every post
@@ -24,9 +24,10 @@ process, from wait4):
    stories' analysis, the swap and the replica), unless ``--no-rebuild``;
 4. DuckDB's own ``read_json`` over the same raw files: page bodies -> ``from_json`` ->
    ``unnest(data)`` -> a 4-column posts table (the practical limit);
-5. twarc-csv (DocNow) converting the twarc2 JSONL to CSV, in its own virtualenv (pandas<3):
-   ``python -m venv bench/.venv-twarc && bench/.venv-twarc/bin/pip install twarc-csv 'pandas<3'``
-   (skipped, saying so, when that interpreter is missing), once.
+5. twarc-csv (DocNow) converting the twarc2 JSONL to CSV, in its own virtualenv (pandas<3), the
+   one ``bench/import.py`` makes (``$TWARC_CSV_VENV``, by default ``tracker-bench-twarc-csv`` in
+   the temporary folder), or ``--twarc-python`` (skipped, saying so, when that interpreter is
+   missing), once.
 
 With ``--repeats N`` (1) to (4) run N times, alternating, and the medians are reported with
 every run's seconds. Rates are result posts (the pages' ``data``) per second, the same
@@ -249,8 +250,9 @@ def main(argv=None) -> int:
     ap.add_argument("--posts", type=int, default=1_000_000, help="result posts to load")
     ap.add_argument("--pages-per-file", type=int, default=100)
     ap.add_argument("--quick", action="store_true", help="50,000 posts")
-    ap.add_argument("--twarc-python", default=str(REPO / "bench" / ".venv-twarc" / "bin" /
-                                                  "python"))
+    venv = os.environ.get("TWARC_CSV_VENV",
+                          str(Path(tempfile.gettempdir()) / "tracker-bench-twarc-csv"))
+    ap.add_argument("--twarc-python", default=str(Path(venv) / "bin" / "python"))
     ap.add_argument("--repeats", type=int, default=1,
                     help="run the tracker's loaders and read_json this many times, "
                          "alternating; report the medians")
