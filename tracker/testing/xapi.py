@@ -321,6 +321,9 @@ class XWorld:
 def _handler(world: XWorld):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes; with Nagle's algorithm the body would wait for
+        # the client's delayed ACK (~40 ms an answer)
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):  # keep test output clean
             pass
