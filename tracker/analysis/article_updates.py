@@ -21,7 +21,6 @@ from __future__ import annotations
 import duckdb
 
 from tracker.analysis import rules
-from tracker.core.config import StoryConfig
 from tracker.core.textdiff import added_passages
 
 DEN = rules.cue_pattern(rules.DENIAL_COVERAGE_CUES)
@@ -105,8 +104,9 @@ def _label(con, r: dict) -> tuple[str, str, str, float] | None:
     return None
 
 
-def label_article_updates(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
-    """Append the story's labelled article versions to ``_labels`` (see the module)."""
+def label_article_updates(con: duckdb.DuckDBPyConnection) -> None:
+    """Append the labelled versions of the articles in ``_labels`` to ``_labels``, for every
+    story holding them (see the module); each article's versions are compared once."""
     if not _has(con, "article_versions"):
         return
     if not con.execute("SELECT count(*) FROM article_versions WHERE url IN (SELECT item_id "
@@ -119,9 +119,17 @@ def label_article_updates(con: duckdb.DuckDBPyConnection, story: StoryConfig) ->
         r = dict(zip(names, row))
         label = _label(con, r)
         if label is not None:
-            found.append((story.id, ITEM_KIND, "web", f"{r['url']}#version={r['content_hash']}",
-                          *label, r["url"]))
-    if found:
-        con.executemany(
-            "INSERT INTO _labels (story_id, item_kind, platform, item_id, event_type, rule, "
-            "evidence, confidence, parent_item_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", found)
+            found.append((f"{r['url']}#version={r['content_hash']}", *label, r["url"]))
+    if not found:
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE _vlabels (item_id VARCHAR, event_type VARCHAR, "
+                "rule VARCHAR, evidence VARCHAR, confidence DOUBLE, url VARCHAR)")
+    con.executemany("INSERT INTO _vlabels VALUES (?, ?, ?, ?, ?, ?)", found)
+    con.execute(f"""
+        INSERT INTO _labels (story_id, item_kind, platform, item_id, event_type, rule,
+                             evidence, confidence, parent_item_id)
+        SELECT s.story_id, '{ITEM_KIND}', 'web', v.item_id, v.event_type, v.rule, v.evidence,
+               v.confidence, v.url
+        FROM (SELECT DISTINCT story_id, item_id AS url FROM _labels
+              WHERE item_kind = 'article') s
+        JOIN _vlabels v USING (url)""")

@@ -24,12 +24,13 @@ import duckdb
 
 from tracker.analysis import incremental
 from tracker.analysis.article_updates import label_article_updates
-from tracker.analysis.labels import (LABEL_COLUMNS, empty_labels, firsts, label_articles,
-                                     label_posts)
+from tracker.analysis.labels import (LABEL_COLUMNS, NEG, actors, all_firsts, empty_labels,
+                                     label_articles, label_posts)
 from tracker.analysis.matching import match_articles, match_posts
 from tracker.analysis.stance_cache import stances
 from tracker.analysis.story_sync import sync_stories
 from tracker.core.config import StoryConfig
+from tracker.core.storyquery import WORDS_SQL
 from tracker.core.timeutil import utcnow
 from tracker.store.tx import rollback
 
@@ -62,11 +63,6 @@ def _watermark(con: duckdb.DuckDBPyConnection) -> int:
         "(SELECT coalesce(max(load_seq), 0) FROM article_versions))").fetchone()[0])
 
 
-def _actors(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE _actors AS SELECT platform, account_id, role "
-                "FROM story_actors WHERE story_id = ? AND account_id IS NOT NULL", [story.id])
-
-
 def _keep(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO _out_labels SELECT * FROM _labels")
 
@@ -89,41 +85,61 @@ def _edges(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> None:
 
 
 def _full(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> dict[str, tuple]:
-    """Label every item of these stories from scratch into ``_out_labels``; their firsts."""
-    found: dict[str, tuple] = {}
+    """Label every item of these stories from scratch into ``_out_labels``; their firsts.
+
+    All the stories at once: one walk of their threads, each post's text read once (its
+    negation cue if a subject wrote it, its words if a query matched it), one labelling
+    statement for the posts and one for the articles."""
     if not stories:
-        return found
+        return {}
     match_posts(con, stories)
     match_articles(con, stories)
     _edges(con, stories)
-    for story in stories:
-        start, end = story.window.start_at, story.window.end_at
-        _actors(con, story)
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _thread AS
-            WITH RECURSIVE seed(platform, post_id) AS (
-                SELECT platform, post_id FROM _matched WHERE story_id = ?
-                UNION
-                SELECT p.platform, p.post_id FROM posts p
-                JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
-                WHERE p.poll_id IS NOT NULL AND p.created_at >= ? AND p.created_at < ?
-            ), thread(platform, post_id) AS (
-                SELECT platform, post_id FROM seed
-                UNION
-                SELECT e.platform, e.child FROM _edges e
-                JOIN thread t ON e.platform = t.platform AND e.parent = t.post_id
-                WHERE e.created_at >= ? AND e.created_at < ?
-            )
-            SELECT DISTINCT platform, post_id FROM thread""",
-                    [story.id, start, end, start, end])
-        con.execute("CREATE OR REPLACE TEMP TABLE _todo AS SELECT * FROM _thread")
-        empty_labels(con)
-        label_posts(con, story)
-        found[story.id] = firsts(con, "_labels", story.id)
-        label_articles(con, story, found[story.id])
-        label_article_updates(con, story)
-        con.execute("INSERT INTO _out_full VALUES (?)", [story.id])
-        _keep(con)
+    actors(con, stories)
+    con.execute("CREATE OR REPLACE TEMP TABLE _windows AS SELECT * FROM (VALUES "
+                + ", ".join("(?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)" for _ in stories)
+                + ") t(story_id, start_at, end_at)",
+                [v for s in stories for v in (s.id, s.window.start_at, s.window.end_at)])
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _thread AS
+        WITH RECURSIVE seed(story_id, platform, post_id) AS (
+            SELECT story_id, platform, post_id FROM _matched
+            UNION
+            SELECT a.story_id, p.platform, p.post_id FROM posts p
+            JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
+            JOIN _windows w ON w.story_id = a.story_id
+            WHERE p.poll_id IS NOT NULL AND p.created_at >= w.start_at
+              AND p.created_at < w.end_at
+        ), thread(story_id, platform, post_id) AS (
+            SELECT story_id, platform, post_id FROM seed
+            UNION
+            SELECT t.story_id, e.platform, e.child FROM _edges e
+            JOIN thread t ON e.platform = t.platform AND e.parent = t.post_id
+            JOIN _windows w ON w.story_id = t.story_id
+            WHERE e.created_at >= w.start_at AND e.created_at < w.end_at
+        )
+        SELECT DISTINCT story_id, platform, post_id FROM thread""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tposts AS
+        WITH k AS (SELECT DISTINCT platform, post_id FROM _thread),
+        subj AS (SELECT DISTINCT platform, account_id FROM _actors WHERE role = 'subject'),
+        hit AS (SELECT DISTINCT platform, post_id FROM _matched)
+        SELECT p.platform, p.post_id, p.author_id, p.created_at, p.text, p.poll_id,
+               p.reply_to_post_id, p.quoted_post_id,
+               CASE WHEN subj.account_id IS NOT NULL
+                    THEN coalesce(regexp_extract(p.text, ?, 1), '') ELSE '' END AS neg_cue,
+               CASE WHEN hit.post_id IS NOT NULL THEN {WORDS_SQL.format(text='p.text')} END
+                 AS words
+        FROM posts p SEMI JOIN k USING (platform, post_id)
+        LEFT JOIN subj ON subj.platform = p.platform AND subj.account_id = p.author_id
+        LEFT JOIN hit ON hit.platform = p.platform AND hit.post_id = p.post_id""", [NEG])
+    empty_labels(con)
+    label_posts(con, stories, todo="_thread", posts="_tposts", neg="neg_cue", words="words")
+    found = all_firsts(con, stories, "_labels", posts="_tposts")
+    label_articles(con, stories, found)
+    label_article_updates(con)
+    con.executemany("INSERT INTO _out_full VALUES (?)", [[s.id] for s in stories])
+    _keep(con)
     return found
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import duckdb
 
 from tracker.analysis.article_updates import label_article_updates
-from tracker.analysis.labels import (DEN, NEG, REB, empty_labels, firsts, label_articles,
-                                     label_posts)
+from tracker.analysis.labels import (DEN, NEG, REB, actors, empty_labels, firsts,
+                                     label_articles, label_posts, tagged)
 from tracker.analysis.matching import ARTICLE_TEXT, match_articles, match_posts
 from tracker.core.config import StoryConfig
 
@@ -85,11 +85,6 @@ def prepare(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
                 "SEMI JOIN _achanged_all USING (url)")
 
 
-def _actors(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE _actors AS SELECT platform, account_id, role "
-                "FROM story_actors WHERE story_id = ? AND account_id IS NOT NULL", [story.id])
-
-
 def _follow(con: duckdb.DuckDBPyConnection, since, end) -> None:
     """``_recent``: the posts created since ``since`` that answer one; ``_joining``:
     ``_front`` and every recent post that answers one of them, at any depth, less the
@@ -135,7 +130,7 @@ def relabel(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int, befo
     articles_changed = _count(con, "SELECT count(*) FROM _achanged") > 0
     if not _count(con, "SELECT count(*) FROM _new") and not articles_changed:
         return "unchanged", 0, "", before
-    _actors(con, story)
+    actors(con, [story])
     con.execute("CREATE OR REPLACE TEMP TABLE _members AS SELECT platform, post_id "
                 "FROM _members_all WHERE story_id = ?", [story.id])
     con.execute("""
@@ -220,7 +215,8 @@ def relabel(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int, befo
         con.execute("INSERT INTO _matched SELECT story_id, platform, post_id FROM _matched_new "
                     "WHERE story_id = ? AND (platform, post_id) IN "
                     "(SELECT platform, post_id FROM _trows)", [story.id])
-        label_posts(con, story, posts="_rows", thread="_tthread", neg="neg_cue")
+        label_posts(con, [story], todo=tagged("_todo", story), posts="_rows",
+                    thread=tagged("_tthread", story), neg="neg_cue")
         con.execute("INSERT INTO _out_delete SELECT ?, 'post', platform, post_id FROM _todo",
                     [story.id])
         was_first = _count(con, "SELECT count(*) FROM _members_all m SEMI JOIN _todo "
@@ -244,16 +240,17 @@ def relabel(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int, befo
     if after != before:
         # the firsts moved: every article's type may change
         match_articles(con, [story])
-        label_articles(con, story, after)
-        label_article_updates(con, story)
+        label_articles(con, [story], {story.id: after})
+        label_article_updates(con)
         con.execute("INSERT INTO _out_articles VALUES (?)", [story.id])
     elif articles_changed:
         # only the changed articles (and their versions) are labelled again
         con.execute("CREATE OR REPLACE TEMP TABLE _amatched AS SELECT story_id, url "
                     "FROM _amatched_new WHERE story_id = ? AND url IN (SELECT url FROM "
                     "_achanged)", [story.id])
-        label_articles(con, story, after, articles="_arows", times="_atimes", cues=True)
-        label_article_updates(con, story)
+        label_articles(con, [story], {story.id: after}, articles="_arows", times="_atimes",
+                       cues=True)
+        label_article_updates(con)
         con.execute("""
             INSERT INTO _out_delete
             SELECT story_id, item_kind, platform, item_id FROM story_items

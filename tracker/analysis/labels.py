@@ -1,12 +1,15 @@
 """The labelling SQL: posts by role and relation (then cues), articles by what they came after.
 
-Both read temp tables the engine prepares, so the same statements serve a full analysis and an
-incremental one:
+Every statement labels any number of stories at once: the relations it reads carry a
+``story_id`` column, and what differs per story (the terms its query matched, the evidence)
+is a ``CASE story_id`` expression. A full analysis labels all its stories in one statement per
+kind; an incremental one labels one story at a time on small tables (:func:`tagged`). The
+engine prepares:
 
-- ``_actors(platform, account_id, role)``: the story's resolved actors;
-- ``_thread(platform, post_id)``: every post that belongs to the story;
-- ``_todo(platform, post_id)``: the posts to label now (a full analysis: all of ``_thread``);
-- ``_matched``: the posts the story's query finds (matching.py).
+- ``_actors(story_id, platform, account_id, role)``: the stories' resolved actors (:func:`actors`);
+- ``thread(story_id, platform, post_id)``: every post that belongs to a story;
+- ``todo(story_id, platform, post_id)``: the posts to label now (a full analysis: all the thread);
+- ``_matched(story_id, platform, post_id)``: the posts the stories' queries find (matching.py).
 
 They write ``_labels`` (story_id, item_kind, platform, item_id, event_type, rule, evidence,
 confidence, parent_item_id). The rules themselves are described in rules.py.
@@ -31,41 +34,79 @@ LABEL_COLUMNS = ("story_id VARCHAR, item_kind VARCHAR, platform VARCHAR, item_id
                  "parent_item_id VARCHAR")
 
 
+def literal(value: str) -> str:
+    """``value`` as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def tagged(relation: str, story: StoryConfig) -> str:
+    """``relation`` (a table without a story column) as one story's rows."""
+    return f"(SELECT {literal(story.id)} AS story_id, * FROM {relation})"
+
+
 def empty_labels(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE _labels ({LABEL_COLUMNS})")
 
 
-def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
-                posts: str = "posts", thread: str = "_thread", neg: str | None = None) -> None:
-    """Append the labels of the ``_todo`` posts to ``_labels``. ``posts``: where their rows
-    and their parents' are read (a relation holding at least those); ``thread``: the story's
-    posts (at least the parents of the ``_todo`` posts); ``neg``: a column of ``posts``
-    holding each text's negation cue, found beforehand (else it is found here)."""
-    neg_sql = f"p.{neg}" if neg else "coalesce(regexp_extract(p.text, ?, 1), '')"
-    mterms, mparams = matched_terms_sql(story, "words", "text")
+def actors(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> None:
+    """``_actors``: the resolved actors of ``stories``."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _actors AS SELECT story_id, platform, account_id, "
+                "role FROM story_actors WHERE story_id IN (SELECT unnest(?::VARCHAR[])) "
+                "AND account_id IS NOT NULL", [[s.id for s in stories]])
+
+
+def _terms_case(stories: list[StoryConfig], words: str, text: str) -> tuple[str, list]:
+    """The query terms a row matched (matching.matched_terms_sql), per row's story."""
+    parts, params = [], []
+    for story in stories:
+        expr, p = matched_terms_sql(story, words, text)
+        parts.append(f"WHEN {literal(story.id)} THEN {expr}")
+        params += p
+    return f"CASE story_id {' '.join(parts)} END", params
+
+
+def label_posts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
+                todo: str = "_todo", posts: str = "posts", thread: str = "_thread",
+                neg: str | None = None, words: str | None = None) -> None:
+    """Append the labels of the ``todo`` posts to ``_labels``. ``posts``: where their rows
+    and their parents' are read (a relation holding at least those); ``thread``: the stories'
+    posts (at least the parents of the ``todo`` posts); ``neg`` and ``words``: columns of
+    ``posts`` holding each text's negation cue (needed of subjects' posts) and its words
+    (needed of matched posts), found beforehand (else they are found here)."""
+    # a negation cue counts only in a subject's post, matched terms only in a matched post
+    neg_sql = (f"p.{neg}" if neg else
+               "CASE WHEN a.role = 'subject' THEN coalesce(regexp_extract(p.text, ?, 1), '') "
+               "ELSE '' END")
+    words_sql = f"p.{words}" if words else WORDS_SQL.format(text="p.text")
+    mterms, mparams = _terms_case(stories, "words", "text")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _it AS
         WITH i AS MATERIALIZED (          -- each text split once, not once per term
-            SELECT p.platform, p.post_id, p.text, p.poll_id, a.role,
+            SELECT t.story_id, p.platform, p.post_id, p.text, p.poll_id, a.role,
                    rp.post_id AS reply_parent, ra.role AS reply_role,
                    qp.post_id AS quote_parent, qa.role AS quote_role,
                    s.post_id IS NOT NULL AS matched,
                    {neg_sql} AS neg_cue,
-                   {WORDS_SQL.format(text='p.text')} AS words
-            FROM _todo t
+                   CASE WHEN s.post_id IS NOT NULL THEN {words_sql} END AS words
+            FROM {todo} t
             JOIN {posts} p ON p.platform = t.platform AND p.post_id = t.post_id
-            LEFT JOIN _matched s ON s.story_id = ? AND s.platform = p.platform
+            LEFT JOIN _matched s ON s.story_id = t.story_id AND s.platform = p.platform
                  AND s.post_id = p.post_id
-            LEFT JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
-            LEFT JOIN {thread} tr ON tr.platform = p.platform AND tr.post_id = p.reply_to_post_id
+            LEFT JOIN _actors a ON a.story_id = t.story_id AND a.platform = p.platform
+                 AND a.account_id = p.author_id
+            LEFT JOIN {thread} tr ON tr.story_id = t.story_id AND tr.platform = p.platform
+                 AND tr.post_id = p.reply_to_post_id
             LEFT JOIN {posts} rp ON rp.platform = tr.platform AND rp.post_id = tr.post_id
-            LEFT JOIN _actors ra ON ra.platform = rp.platform AND ra.account_id = rp.author_id
-            LEFT JOIN {thread} tq ON tq.platform = p.platform AND tq.post_id = p.quoted_post_id
+            LEFT JOIN _actors ra ON ra.story_id = t.story_id AND ra.platform = rp.platform
+                 AND ra.account_id = rp.author_id
+            LEFT JOIN {thread} tq ON tq.story_id = t.story_id AND tq.platform = p.platform
+                 AND tq.post_id = p.quoted_post_id
             LEFT JOIN {posts} qp ON qp.platform = tq.platform AND qp.post_id = tq.post_id
-            LEFT JOIN _actors qa ON qa.platform = qp.platform AND qa.account_id = qp.author_id
+            LEFT JOIN _actors qa ON qa.story_id = t.story_id AND qa.platform = qp.platform
+                 AND qa.account_id = qp.author_id
         )
-        SELECT * EXCLUDE (words), {mterms} AS mterms FROM i""",
-        [*([] if neg else [NEG]), story.id, *mparams])
+        SELECT * EXCLUDE (words), CASE WHEN matched THEN {mterms} END AS mterms FROM i""",
+        [*([] if neg else [NEG]), *mparams])
     cue = ("CASE WHEN neg_cue <> '' THEN '; negation cue ''' || lower(neg_cue) || '''' "
            "ELSE '; no negation cue' END")
     rel = ("CASE WHEN {r} = '{want}' THEN 'reply to' ELSE 'quote of' END || ' the {who}''s "
@@ -74,7 +115,7 @@ def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
     rebut_rel = rel.format(r="reply_role", want="subject", who="subject")
     con.execute(f"""
         INSERT INTO _labels
-        SELECT ?::VARCHAR AS story_id, 'post' AS item_kind, platform, post_id AS item_id,
+        SELECT story_id, 'post' AS item_kind, platform, post_id AS item_id,
           CASE
             WHEN role IS NOT NULL AND poll_id IS NOT NULL THEN 'poll'
             WHEN role = 'subject' AND 'claimant' IN (reply_role, quote_role) THEN 'denial'
@@ -127,54 +168,73 @@ def label_posts(con: duckdb.DuckDBPyConnection, story: StoryConfig,
                WHEN role = 'claimant' AND 'subject' IN (reply_role, quote_role)
                  THEN CASE WHEN reply_role = 'subject' THEN reply_parent ELSE quote_parent END
                ELSE coalesce(reply_parent, quote_parent) END AS parent_item_id
-        FROM _it""", [story.id])
+        FROM _it""")
+
+
+def _firsts_sql(source: str, posts: str) -> str:
+    return ("SELECT l.story_id, min(p.created_at) FILTER (WHERE l.event_type = 'denial'), "
+            "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal'), "
+            "min(p.created_at) FILTER (WHERE l.event_type = 'claim') "
+            f"FROM {source} l JOIN {posts} p ON p.platform = l.platform "
+            "AND p.post_id = l.item_id WHERE l.item_kind = 'post'")
 
 
 def firsts(con: duckdb.DuckDBPyConnection, source: str, story_id: str,
            posts: str = "posts") -> tuple:
     """(first denial, first rebuttal, first claim) times among the story's post labels in
     ``source`` (``_labels`` or story_items); their times read from ``posts``."""
-    return con.execute(
-        "SELECT min(p.created_at) FILTER (WHERE l.event_type = 'denial'), "
-        "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal'), "
-        "min(p.created_at) FILTER (WHERE l.event_type = 'claim') "
-        f"FROM {source} l JOIN {posts} p ON p.platform = l.platform AND p.post_id = l.item_id "
-        "WHERE l.item_kind = 'post' AND l.story_id = ?", [story_id]).fetchone()
+    got = con.execute(_firsts_sql(source, posts) + " AND l.story_id = ? GROUP BY l.story_id",
+                      [story_id]).fetchone()
+    return tuple(got[1:]) if got else (None, None, None)
 
 
-def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tuple,
-                   articles: str = "articles", times: str = "article_times",
-                   cues: bool = False) -> None:
-    """Append the story's articles (``_amatched``) to ``_labels``, typed by what they came
-    after (``first``: the story's first denial, rebuttal and claim) and their cues; their rows
-    and times read from ``articles`` and ``times`` (relations holding at least those)."""
+def all_firsts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], source: str,
+               posts: str = "posts") -> dict[str, tuple]:
+    """:func:`firsts` of every story, in one statement."""
+    got = {r[0]: tuple(r[1:]) for r in con.execute(
+        _firsts_sql(source, posts) + " GROUP BY l.story_id").fetchall()}
+    return {s.id: got.get(s.id, (None, None, None)) for s in stories}
+
+
+def label_articles(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
+                   first: dict[str, tuple], articles: str = "articles",
+                   times: str = "article_times", cues: bool = False) -> None:
+    """Append the stories' articles (``_amatched``) to ``_labels``, typed by what they came
+    after (``first``: each story's first denial, rebuttal and claim) and their cues; their rows
+    and times read from ``articles`` and ``times`` (relations holding at least those). Each
+    article's text is split and searched for cues once, however many stories hold it."""
     # ``cues``: ``articles`` holds each text's den_cue and reb_cue, found beforehand
-    cue_cols = ", a.den_cue, a.reb_cue" if cues else ""
-    den = "den_cue" if cues else "coalesce(regexp_extract(txt, ?, 1), '')"
-    reb = "reb_cue" if cues else "coalesce(regexp_extract(txt, ?, 1), '')"
-    mterms, mparams = matched_terms_sql(story, "words", "txt")
+    con.execute("CREATE OR REPLACE TEMP TABLE _afirsts (story_id VARCHAR, fd TIMESTAMPTZ, "
+                "fr TIMESTAMPTZ, fc TIMESTAMPTZ)")
+    con.executemany("INSERT INTO _afirsts VALUES (?, ?, ?, ?)",
+                    [[s.id, *first[s.id]] for s in stories])
+    cue_cols = "a.den_cue, a.reb_cue" if cues else (
+        f"coalesce(regexp_extract({ARTICLE_TEXT}, ?, 1), '') AS den_cue, "
+        f"coalesce(regexp_extract({ARTICLE_TEXT}, ?, 1), '') AS reb_cue")
+    mterms, mparams = _terms_case(stories, "words", "txt")
     con.execute(f"""
         INSERT INTO _labels
-        WITH j AS MATERIALIZED (
+        WITH u AS MATERIALIZED (
             SELECT a.url, t.event_at, t.clock, {ARTICLE_TEXT} AS txt,
-                   {WORDS_SQL.format(text=ARTICLE_TEXT)} AS words{cue_cols}
-            FROM _amatched s JOIN {articles} a ON s.story_id = ? AND a.url = s.url
+                   {WORDS_SQL.format(text=ARTICLE_TEXT)} AS words, {cue_cols}
+            FROM (SELECT DISTINCT url FROM _amatched SEMI JOIN _afirsts USING (story_id)) s
+            JOIN {articles} a ON a.url = s.url
             JOIN {times} t ON t.url = a.url
-        ), m AS (
-            SELECT url, event_at, clock,
-                   {den} AS den_cue, {reb} AS reb_cue, {mterms} AS mterms
-            FROM j
         ), typed AS (
-            SELECT *, CASE
-                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at >= ?::TIMESTAMPTZ AND reb_cue <> ''
+            SELECT s.story_id, u.*, f.fd, CASE
+                WHEN f.fr IS NOT NULL AND u.event_at >= f.fr AND u.reb_cue <> ''
                   THEN 'coverage_of_rebuttal'
-                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at >= ?::TIMESTAMPTZ AND den_cue <> ''
+                WHEN f.fd IS NOT NULL AND u.event_at >= f.fd AND u.den_cue <> ''
                   THEN 'coverage_of_denial'
-                WHEN ?::TIMESTAMPTZ IS NOT NULL AND event_at < ?::TIMESTAMPTZ THEN 'mention'
+                WHEN f.fc IS NOT NULL AND u.event_at < f.fc THEN 'mention'
                 ELSE 'coverage_of_claim' END AS event_type
-            FROM m
+            FROM _amatched s JOIN _afirsts f USING (story_id) JOIN u USING (url)
+        ), m AS (
+            SELECT *, CASE WHEN event_type IN ('mention', 'coverage_of_claim')
+                           THEN {mterms} END AS mterms
+            FROM typed
         )
-        SELECT ?, 'article', 'web', url, event_type,
+        SELECT story_id, 'article', 'web', url, event_type,
                CASE event_type WHEN 'coverage_of_rebuttal' THEN 'after-rebuttal+cue'
                                WHEN 'coverage_of_denial' THEN 'after-denial+cue'
                                WHEN 'mention' THEN 'before-claim'
@@ -187,7 +247,7 @@ def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tu
                  WHEN 'mention' THEN 'matched ' || mterms
                       || '; published before the claimant''s first claim (background)'
                  ELSE 'matched ' || mterms || CASE
-                      WHEN ?::TIMESTAMPTZ IS NULL OR event_at < ?::TIMESTAMPTZ
+                      WHEN fd IS NULL OR event_at < fd
                         THEN '; before any denial' ELSE '; no denial cue' END END
                || CASE clock WHEN 'gdelt_seen_at'
                              THEN '; no publication date, GDELT''s first-seen time used'
@@ -197,6 +257,5 @@ def label_articles(con: duckdb.DuckDBPyConnection, story: StoryConfig, first: tu
                     WHEN event_type = 'mention' THEN {C['mention']}
                     ELSE {C['coverage+cue']} END,
                NULL
-        FROM typed""",
-        [story.id, *([] if cues else [DEN, REB]), *mparams, first[1], first[1], first[0], first[0], first[2],
-         first[2], story.id, first[0], first[0]])
+        FROM m""",
+        [*([] if cues else [DEN, REB]), *mparams])
