@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tracker.core.storyquery import (QuerySyntaxError, parse_query, required_words, terms,
-                                     to_sql)
+from tracker.core.storyquery import (QuerySyntaxError, lookup_words, parse_query,
+                                     required_words, terms, to_sql)
 
 QUERY = '(Putin OR Kremlin) AND (Musk OR "Elon")'
 
@@ -125,3 +125,46 @@ def test_a_text_without_a_required_word_never_matches():
             toks = text.lower().split()
             has = any((t.startswith(w) if prefix else t == w) for w, prefix in req for t in toks)
             assert not hit or has, (q, text)
+
+
+@pytest.mark.parametrize("query, words", [
+    ('(Putin OR Kremlin) AND NOT "the A"', {"putin", "kremlin"}),   # a phrase: its pattern
+    ("elon* AND NOT musk", {"elon", "musk"}),
+    ("Путин OR putin", {"putin"}),          # not plain letters: its pattern reads the text
+])
+def test_lookup_words(query, words):
+    assert lookup_words(parse_query(query)) == words
+
+
+def test_the_words_a_query_looks_up_match_as_every_word_does():
+    """The matching reads of each text only the words holding one the queries look up
+    (words_holding_sql), and tries phrases by their pattern; over random texts with punctuation, case, prefixes and words inside
+    words, every query matches the same texts and reports the same terms as over every word."""
+    import random
+
+    from tracker.core.storyquery import WORDS_SQL, to_words_sql, words_holding_sql
+
+    rng = random.Random(7)
+    vocab = ("putin Putin PUTINS kremlin Kremlin_x musk musky elon elongated call the a "
+             "space x starlink Путин 42 a_b xputin demusk reelongated").split()
+    seps = [" ", ", ", "! ", "—", "\n", "'", "-"]
+    texts = ["".join(rng.choice(vocab) + rng.choice(seps) for _ in range(rng.randint(1, 7)))
+             for _ in range(300)] + ["", "!!!"]
+    queries = ['(putin OR kremlin) AND NOT "the a"', "elon* AND call", '"space x" OR musk',
+               "musk AND (putin OR kremlin OR call)", "NOT putin", "put* OR x", "Путин OR 42",
+               "a_b AND NOT elon*"]
+    nodes = [parse_query(q) for q in queries]
+    looked = set().union(*(lookup_words(n) for n in nodes))
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS txt", [texts])
+    con.execute(f"CREATE TABLE w AS SELECT txt, {WORDS_SQL.format(text='txt')} AS every_word, "
+                f"{words_holding_sql(looked, 'txt')} AS looked_up FROM t")
+    for q, node in zip(queries, nodes):
+        parts = [node, *terms(node)]
+        for part in parts:
+            full, p1 = to_words_sql(part, "every_word", "txt")
+            few, p2 = to_words_sql(part, "looked_up", "txt", phrases_by_pattern=True)
+            got = con.execute(f"SELECT count(*), count(*) FILTER (WHERE coalesce({full}, false) "
+                              f"<> coalesce({few}, false)) FROM w", [*p1, *p2]).fetchone()
+            assert got == (len(texts), 0), (q, str(part))
+    assert con.execute("SELECT count(*) FROM w WHERE len(looked_up) > 0").fetchone()[0] > 100

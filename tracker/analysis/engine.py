@@ -26,11 +26,10 @@ from tracker.analysis import incremental
 from tracker.analysis.article_updates import label_article_updates
 from tracker.analysis.labels import (LABEL_COLUMNS, NEG, actors, all_firsts, empty_labels,
                                      label_articles, label_posts)
-from tracker.analysis.matching import match_articles, match_posts
+from tracker.analysis.matching import match_articles, match_posts, terms_words_sql
 from tracker.analysis.stance_cache import stances
 from tracker.analysis.story_sync import sync_stories
 from tracker.core.config import StoryConfig
-from tracker.core.storyquery import WORDS_SQL
 from tracker.core.timeutil import utcnow
 from tracker.store.tx import rollback
 
@@ -128,7 +127,7 @@ def _full(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> dict[st
                p.reply_to_post_id, p.quoted_post_id,
                CASE WHEN subj.account_id IS NOT NULL
                     THEN coalesce(regexp_extract(p.text, ?, 1), '') ELSE '' END AS neg_cue,
-               CASE WHEN hit.post_id IS NOT NULL THEN {WORDS_SQL.format(text='p.text')} END
+               CASE WHEN hit.post_id IS NOT NULL THEN {terms_words_sql(stories, 'p.text')} END
                  AS words
         FROM posts p SEMI JOIN k USING (platform, post_id)
         LEFT JOIN subj ON subj.platform = p.platform AND subj.account_id = p.author_id

@@ -20,9 +20,8 @@ from __future__ import annotations
 import duckdb
 
 from tracker.analysis import rules
-from tracker.analysis.matching import ARTICLE_TEXT, matched_terms_sql
+from tracker.analysis.matching import ARTICLE_TEXT, matched_terms_sql, terms_words_sql
 from tracker.core.config import StoryConfig
-from tracker.core.storyquery import WORDS_SQL
 
 NEG = rules.cue_pattern(rules.NEGATION_CUES)
 DEN = rules.cue_pattern(rules.DENIAL_COVERAGE_CUES)
@@ -72,12 +71,12 @@ def label_posts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
     and their parents' are read (a relation holding at least those); ``thread``: the stories'
     posts (at least the parents of the ``todo`` posts); ``neg`` and ``words``: columns of
     ``posts`` holding each text's negation cue (needed of subjects' posts) and its words
-    (needed of matched posts), found beforehand (else they are found here)."""
+    (the words their positive terms look up, needed of matched posts), found beforehand (else they are found here)."""
     # a negation cue counts only in a subject's post, matched terms only in a matched post
     neg_sql = (f"p.{neg}" if neg else
                "CASE WHEN a.role = 'subject' THEN coalesce(regexp_extract(p.text, ?, 1), '') "
                "ELSE '' END")
-    words_sql = f"p.{words}" if words else WORDS_SQL.format(text="p.text")
+    words_sql = f"p.{words}" if words else terms_words_sql(stories, "p.text")
     mterms, mparams = _terms_case(stories, "words", "text")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _it AS
@@ -216,7 +215,7 @@ def label_articles(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         INSERT INTO _labels
         WITH u AS MATERIALIZED (
             SELECT a.url, t.event_at, t.clock, {ARTICLE_TEXT} AS txt,
-                   {WORDS_SQL.format(text=ARTICLE_TEXT)} AS words, {cue_cols}
+                   {terms_words_sql(stories, ARTICLE_TEXT)} AS words, {cue_cols}
             FROM (SELECT DISTINCT url FROM _amatched SEMI JOIN _afirsts USING (story_id)) s
             JOIN {articles} a ON a.url = s.url
             JOIN {times} t ON t.url = a.url

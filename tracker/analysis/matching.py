@@ -1,12 +1,14 @@
 """Which posts and articles match which stories' queries: every story in one pass.
 
-Each text in the stories' windows is split into its words once (``WORDS_SQL``). A query that
-can only match a text holding one of some words (``required_words``: its positive terms, as
-most queries are) is tried only on the texts that hold one: the words of every text are joined
-once with the words every story needs. Each story's whole query (its words, phrases, NOTs and
-window, ``to_words_sql``) is then evaluated on those few candidates. Twenty stories cost about
-one scan of the text, not twenty. The matches land in temp tables the labelling reads:
-``_matched(story_id, platform, post_id)`` and ``_amatched(story_id, url)``.
+Each text in the stories' windows is searched once, by one regex, for the words the queries
+look up (``words_holding_sql``: never a split of every text into its words). A query that can
+only match a text holding one of some words (``required_words``: its positive terms, as most
+queries have) is tried only on the texts that hold one: those words are joined once with the
+words every story needs. Each candidate story's whole query (its words, phrases, NOTs and
+window, ``to_words_sql``) is then evaluated on those few texts; a query that requires no word
+on every text. Twenty stories cost about one scan of the text, not twenty. The matches land
+in temp tables the labelling reads: ``_matched(story_id, platform, post_id)`` and
+``_amatched(story_id, url)``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 import duckdb
 
 from tracker.core.config import StoryConfig
-from tracker.core.storyquery import (WORDS_SQL, parse_query, required_words, terms,
-                                     to_words_sql)
+from tracker.core.storyquery import (lookup_words, parse_query, required_words, terms,
+                                     to_words_sql, words_holding_sql)
 
 ARTICLE_TEXT = "concat_ws(' ', a.title, a.summary, a.text)"
 
@@ -25,9 +27,6 @@ def _match(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], target: s
     """``target``: (story_id, *keys) for every row of ``rows_sql`` (columns: keys, ``txt``
     the text, ``ts`` its time) that a story's query matches inside its window."""
     cols = ", ".join(keys)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _mw AS SELECT row_number() OVER () AS rid, "
-                f"{cols}, txt, ts, {WORDS_SQL.format(text='txt')} AS w FROM ({rows_sql})",
-                params)
     needs, every = [], []
     for i, story in enumerate(stories):
         req = required_words(parse_query(story.query))
@@ -35,6 +34,16 @@ def _match(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], target: s
             every.append(i)
         else:
             needs += [(i, w, prefix) for w, prefix in sorted(req)]
+    # ``w``: a text's words holding a required word or one a query looks up, found by one
+    # regex scan (never a split of every text); only texts with a required word (or every
+    # text, for a query that requires none) are kept
+    looked = set().union(*(lookup_words(parse_query(s.query)) for s in stories))
+    w = words_holding_sql(looked | {w for _, w, _ in needs}, "txt")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _mw AS
+        SELECT row_number() OVER () AS rid, * FROM (
+            SELECT {cols}, txt, ts, {w} AS w FROM ({rows_sql}))
+        {'' if every else 'WHERE len(w) > 0'}""", params)
     con.execute("CREATE OR REPLACE TEMP TABLE _need (i INTEGER, word VARCHAR, "
                 "prefix BOOLEAN)")
     if needs:
@@ -51,7 +60,8 @@ def _match(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], target: s
         SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)})""", [every] if every else [])
     cases, case_params = [], []
     for i, story in enumerate(stories):
-        expr, p = to_words_sql(parse_query(story.query), "m.w", "m.txt")
+        expr, p = to_words_sql(parse_query(story.query), "m.w", "m.txt",
+                               phrases_by_pattern=True)
         cases.append(f"WHEN {i} THEN coalesce(m.ts >= ?::TIMESTAMPTZ AND m.ts < ?::TIMESTAMPTZ "
                      f"AND {expr}, false)")
         case_params += [story.window.start_at, story.window.end_at, *p]
@@ -63,6 +73,13 @@ def _match(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], target: s
         SELECT s.story_id, {', '.join('m.' + k for k in keys)}
         FROM _cand c JOIN _mw m USING (rid) JOIN _story_ids s ON s.i = c.i
         WHERE CASE c.i {' '.join(cases)} END""", case_params)
+
+
+def terms_words_sql(stories: list[StoryConfig], text: str) -> str:
+    """The words of ``text`` holding one the stories' positive terms look up
+    (storyquery.words_holding_sql): what ``matched_terms_sql`` needs of it."""
+    return words_holding_sql(set().union(*(lookup_words(t) for s in stories
+                                           for t in terms(parse_query(s.query)))), text)
 
 
 def match_posts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
@@ -101,10 +118,11 @@ def match_articles(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
 
 
 def matched_terms_sql(story: StoryConfig, words: str, text: str) -> tuple[str, list]:
-    """The terms of the query a row matched, as ``'putin, kremlin'`` (the evidence)."""
+    """The terms of the query a row matched, as ``'putin, kremlin'`` (the evidence);
+    ``words`` holds at least the row's words its terms look up (``terms_words_sql``)."""
     parts, params = [], []
     for t in terms(parse_query(story.query)):
-        expr, p = to_words_sql(t, words, text)
+        expr, p = to_words_sql(t, words, text, phrases_by_pattern=True)
         parts.append(f"CASE WHEN {expr} THEN ? END")
         params += [*p, str(t)]
     if not parts:
