@@ -144,6 +144,10 @@ def _full(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> dict[st
 
 # ---- the run ------------------------------------------------------------------------------
 
+VALUE_COLUMNS = ("event_type", "rule", "evidence", "confidence", "parent_item_id", "stance",
+                 "stance_rule", "stance_evidence", "stance_confidence")
+
+
 def _store(con: duckdb.DuckDBPyConnection) -> None:
     """Write what was recomputed into story_items, with each reply's stance: only the rows
     that differ are deleted and inserted (a full analysis that changes nothing writes
@@ -161,21 +165,32 @@ def _store(con: duckdb.DuckDBPyConnection) -> None:
         FROM _out_labels l LEFT JOIN _stances s
           ON l.item_kind = 'post' AND l.event_type = 'reply' AND s.platform = l.platform
          AND s.post_id = l.item_id AND s.parent_id IS NOT DISTINCT FROM l.parent_item_id""")
-    # the rows being replaced: whole stories, a story's articles, single items
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _scope AS
-        SELECT * FROM story_items WHERE story_id IN (SELECT story_id FROM _out_full)
-        UNION
-        SELECT * FROM story_items WHERE story_id IN (SELECT story_id FROM _out_articles)
-          AND item_kind IN ('article', 'article_version')
-        UNION
-        SELECT * FROM story_items
-        WHERE (story_id, item_kind, platform, item_id) IN (SELECT * FROM _out_delete)""")
+    # the rows being replaced (whole stories, a story's articles, single items: never the
+    # same row twice), compared with the new ones by key: one join, not two set differences
+    key = ("story_id", "item_kind", "platform", "item_id")
+    differs = " OR ".join(f"s.{c} IS DISTINCT FROM i.{c}" for c in VALUE_COLUMNS)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _changed AS
+        WITH scope AS (
+            SELECT * FROM story_items WHERE story_id IN (SELECT story_id FROM _out_full)
+            UNION ALL
+            SELECT * FROM story_items WHERE story_id IN (SELECT story_id FROM _out_articles)
+              AND item_kind IN ('article', 'article_version')
+            UNION ALL
+            SELECT * FROM story_items
+            WHERE (story_id, item_kind, platform, item_id) IN (SELECT * FROM _out_delete))
+        SELECT {', '.join(f'coalesce(s.{c}, i.{c}) AS {c}' for c in key)},
+               s.story_id IS NOT NULL AS stored, i.story_id IS NOT NULL AS computed
+        FROM scope s FULL JOIN _items i
+          ON {' AND '.join(f's.{c} = i.{c}' for c in key)}
+        WHERE s.story_id IS NULL OR i.story_id IS NULL OR {differs}""")
     con.execute("""
         DELETE FROM story_items WHERE (story_id, item_kind, platform, item_id) IN (
-            SELECT story_id, item_kind, platform, item_id
-            FROM (SELECT * FROM _scope EXCEPT SELECT * FROM _items))""")
-    con.execute("INSERT INTO story_items SELECT * FROM _items EXCEPT SELECT * FROM _scope")
+            SELECT story_id, item_kind, platform, item_id FROM _changed WHERE stored)""")
+    con.execute("""
+        INSERT INTO story_items SELECT * FROM _items
+        SEMI JOIN (SELECT * FROM _changed WHERE computed)
+        USING (story_id, item_kind, platform, item_id)""")
 
 
 def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
