@@ -122,7 +122,7 @@ def full_copy(tmp_path, db, cfg_stories, n):
         c.close()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3, 10])
 def test_incremental_equals_full_after_random_loads_labels_and_config_changes(tmp_path, seed):
     rng = random.Random(seed)
     db = tmp_path / "inc.duckdb"

@@ -45,13 +45,19 @@ class StoryResult:
     details: dict = field(default_factory=dict)
 
 
-def story_digest(con: duckdb.DuckDBPyConnection, story: StoryConfig) -> str:
-    """What a story's labels depend on besides the data: its configuration and the accounts
-    its actors resolved to."""
-    actors = con.execute("SELECT platform, handle, role, account_id FROM story_actors "
-                         "WHERE story_id = ? ORDER BY ALL", [story.id]).fetchall()
-    text = json.dumps([story.model_dump(mode="json"), actors], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+def story_digests(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]
+                  ) -> dict[str, str]:
+    """What each story's labels depend on besides the data: its configuration and the
+    accounts its actors resolved to."""
+    resolved: dict[str, list] = {s.id: [] for s in stories}
+    for sid, *row in con.execute(
+            "SELECT story_id, platform, handle, role, account_id FROM story_actors "
+            "WHERE story_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY ALL",
+            [[s.id for s in stories]]).fetchall():
+        resolved[sid].append(tuple(row))
+    return {s.id: hashlib.sha256(json.dumps([s.model_dump(mode="json"), resolved[s.id]],
+                                            sort_keys=True, default=str).encode()).hexdigest()
+            for s in stories}
 
 
 def _watermark(con: duckdb.DuckDBPyConnection) -> int:
@@ -211,7 +217,7 @@ def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         con.execute("CREATE OR REPLACE TEMP TABLE _out_articles (story_id VARCHAR)")
         con.execute("CREATE OR REPLACE TEMP TABLE _out_delete (story_id VARCHAR, "
                     "item_kind VARCHAR, platform VARCHAR, item_id VARCHAR)")
-        digests = {s.id: story_digest(con, s) for s in chosen}
+        digests = story_digests(con, chosen)
         results: dict[str, StoryResult] = {}
         in_full: list[StoryConfig] = []
         since: dict[str, int] = {}
@@ -233,23 +239,29 @@ def analyze(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         stepwise = [s for s in chosen if s.id in since and since[s.id] < seq]
         if stepwise:
             incremental.prepare(con, stepwise, since)
-        for s in stepwise:
-            mode, n, why, first_times[s.id] = incremental.relabel(con, s, since[s.id],
-                                                                  state[s.id][2])
-            results[s.id] = StoryResult(s.id, 0, {}, mode, n, why)
-            if mode == "full":
-                in_full.append(s)
+            done = incremental.relabel(con, stepwise, since,
+                                       {s.id: state[s.id][2] for s in stepwise})
+            for s in stepwise:
+                mode, n, why, first_times[s.id] = done[s.id]
+                results[s.id] = StoryResult(s.id, 0, {}, mode, n, why)
+                if mode == "full":
+                    in_full.append(s)
         first_times.update(_full(con, in_full))
         _store(con)
+        labelled = dict(con.execute("SELECT story_id, count(*) FROM _out_labels "
+                                    "GROUP BY story_id").fetchall())
+        now = utcnow()
         for s in chosen:
-            r = results[s.id]
-            if r.mode == "full":
-                r.relabelled = con.execute("SELECT count(*) FROM _out_labels WHERE story_id = ?",
-                                           [s.id]).fetchone()[0]
-            con.execute("INSERT OR REPLACE INTO analysis_state (story_id, config_digest, "
-                        "load_seq, analysed_at, mode, first_denial, first_rebuttal, "
-                        "first_claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [s.id, digests[s.id], seq, utcnow(), r.mode, *first_times[s.id]])
+            if results[s.id].mode == "full":
+                results[s.id].relabelled = labelled.get(s.id, 0)
+        if chosen:
+            con.execute(
+                "INSERT OR REPLACE INTO analysis_state (story_id, config_digest, load_seq, "
+                "analysed_at, mode, first_denial, first_rebuttal, first_claim) VALUES "
+                + ", ".join("(?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)"
+                            for _ in chosen),
+                [v for s in chosen for v in (s.id, digests[s.id], seq, now,
+                                             results[s.id].mode, *first_times[s.id])])
         con.execute("COMMIT")
     except Exception:
         rollback(con)

@@ -3,8 +3,8 @@
 :func:`prepare` reads the database once for every story of the run: the posts loaded since the
 oldest story's last analysis (``load_seq``) with the posts they answer, the changed articles,
 and the stories' members; it matches the new text against every story's query in one pass.
-:func:`relabel` then works per story on small tables: the new posts that match or answer into
-the story join it with the stored posts that answer them (replies come after what they
+:func:`relabel` then works on small tables, every story at once (each row carries its story):
+the new posts that match or answer into a story join it with the stored posts that answer them (replies come after what they
 answer, so only posts created since the earliest joining one are followed), the members whose
 parent just joined are relabelled, changed members are checked to still belong (else the story
 is analysed in full), and articles are relabelled one by one when they changed, or all when
@@ -17,8 +17,8 @@ from __future__ import annotations
 import duckdb
 
 from tracker.analysis.article_updates import label_article_updates
-from tracker.analysis.labels import (DEN, NEG, REB, actors, empty_labels, firsts,
-                                     label_articles, label_posts, tagged)
+from tracker.analysis.labels import (DEN, NEG, REB, actors, all_firsts, empty_labels,
+                                     label_articles, label_posts)
 from tracker.analysis.matching import ARTICLE_TEXT, match_articles, match_posts
 from tracker.core.config import StoryConfig
 
@@ -35,7 +35,7 @@ def prepare(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
             since: dict[str, int]) -> None:
     """The shared tables of this run's incremental stories (``since``: story -> the last load
     its labels include): ``_new_all`` (posts loaded since, not reposts), ``_rows`` (those and
-    the posts they answer), ``_matched_new``, ``_members_all``, ``_achanged_all`` (articles
+    the posts they answer), ``_matched_new``, ``_members_all``, ``_kids_all``, ``_achanged_all`` (articles
     whose row or versions changed since), their rows and times (``_arows``, ``_atimes``) and
     ``_amatched_new``."""
     low = min(since.values())
@@ -52,6 +52,19 @@ def prepare(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         WHERE reposted_post_id IS NULL AND ?::TIMESTAMPTZ IS NOT NULL AND created_at >= ?
           AND (reply_to_post_id IS NOT NULL OR quoted_post_id IS NOT NULL)""",
                 [earliest, earliest])
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _members_all AS
+        SELECT story_id, platform, item_id AS post_id, event_type, parent_item_id
+        FROM story_items
+        WHERE item_kind = 'post' AND story_id IN (SELECT unnest(?::VARCHAR[]))""",
+                [[s.id for s in stories]])
+    # a reply's stance reads its parent's text: the replies under a changed post are
+    # labelled again (``_kids_all``)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _kids_all AS
+        SELECT m.story_id, m.platform, m.post_id, m.parent_item_id FROM _members_all m
+        SEMI JOIN _new_all n ON n.platform = m.platform AND n.post_id = m.parent_item_id
+        WHERE m.event_type = 'reply'""")
     # every post a story's relabelling reads, with its negation cue found once
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _rows AS
@@ -61,12 +74,8 @@ def prepare(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
             UNION SELECT {POST_COLUMNS} FROM posts SEMI JOIN (
                 SELECT platform, reply_to_post_id AS post_id FROM _new_all
                 UNION SELECT platform, quoted_post_id FROM _new_all
+                UNION SELECT platform, post_id FROM _kids_all
             ) k USING (platform, post_id))""", [NEG])
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _members_all AS
-        SELECT story_id, platform, item_id AS post_id, event_type FROM story_items
-        WHERE item_kind = 'post' AND story_id IN (SELECT unnest(?::VARCHAR[]))""",
-                [[s.id for s in stories]])
     match_posts(con, stories, source="_new_all", target="_matched_new")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _achanged_all AS
@@ -85,181 +94,204 @@ def prepare(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
                 "SEMI JOIN _achanged_all USING (url)")
 
 
-def _follow(con: duckdb.DuckDBPyConnection, since, end) -> None:
-    """``_recent``: the posts created since ``since`` that answer one; ``_joining``:
-    ``_front`` and every recent post that answers one of them, at any depth, less the
-    current members."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _recent AS SELECT * FROM _recent_all "
-                "WHERE created_at >= ? AND created_at < ?", [since, end])
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _joining AS
-        WITH RECURSIVE edges AS (
-            SELECT platform, post_id AS child, reply_to_post_id AS parent FROM _recent
-            WHERE reply_to_post_id IS NOT NULL
-            UNION ALL
-            SELECT platform, post_id, quoted_post_id FROM _recent
-            WHERE quoted_post_id IS NOT NULL
-        ), r(platform, post_id) AS (
-            SELECT platform, post_id FROM _front
-            UNION
-            SELECT e.platform, e.child FROM edges e
-            JOIN r ON e.platform = r.platform AND e.parent = r.post_id
-        )
-        SELECT DISTINCT platform, post_id FROM r
-        WHERE (platform, post_id) NOT IN (SELECT * FROM _members)""")
-
-
 def _earliest(a, b):
     return b if a is None else a if b is None else min(a, b)
 
 
-def relabel(con: duckdb.DuckDBPyConnection, story: StoryConfig, since: int, before: tuple
-            ) -> tuple[str, int, str, tuple]:
-    """Relabel what the loads after ``since`` touched into ``_out_labels`` and
-    ``_out_delete`` (``_out_articles`` when every article is redone). ``before``: the story's
-    firsts (labels.firsts) as of its last analysis. Returns (mode, items labelled, why it
-    must be analysed in full, the firsts now)."""
-    start, end = story.window.start_at, story.window.end_at
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _new AS
-        SELECT platform, post_id, created_at, reply_to_post_id, quoted_post_id FROM _new_all
-        WHERE coalesce(load_seq, 0) > ? AND created_at >= ? AND created_at < ?""",
-                [since, start, end])
-    con.execute("CREATE OR REPLACE TEMP TABLE _achanged AS SELECT url FROM _achanged_all "
-                "WHERE load_seq > ?", [since])
-    articles_changed = _count(con, "SELECT count(*) FROM _achanged") > 0
-    if not _count(con, "SELECT count(*) FROM _new") and not articles_changed:
-        return "unchanged", 0, "", before
-    actors(con, [story])
-    con.execute("CREATE OR REPLACE TEMP TABLE _members AS SELECT platform, post_id "
-                "FROM _members_all WHERE story_id = ?", [story.id])
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _newseed AS
-        SELECT platform, post_id FROM _matched_new WHERE story_id = ?
-          AND (platform, post_id) IN (SELECT platform, post_id FROM _new)
+def _ids(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> set[str]:
+    return {r[0] for r in con.execute(sql, params or []).fetchall()}
+
+
+def _tmp(con: duckdb.DuckDBPyConnection, name: str, sql: str, params=None) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params or [])
+
+
+def relabel(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], since: dict[str, int],
+            before: dict[str, tuple]) -> dict[str, tuple[str, int, str, tuple]]:
+    """Relabel what the loads after each story's ``since`` touched, every story at once, into
+    ``_out_labels`` and ``_out_delete`` (``_out_articles`` for a story whose articles are all
+    redone). ``before``: each story's firsts (labels.firsts) as of its last analysis. Returns,
+    per story, (mode, items labelled, why it must be analysed in full, the firsts now)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _sinfo AS SELECT * FROM (VALUES "
+                + ", ".join("(?, ?::BIGINT, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)" for _ in stories)
+                + ") t(story_id, since, start_at, end_at)",
+                [v for st in stories
+                 for v in (st.id, since[st.id], st.window.start_at, st.window.end_at)])
+    _tmp(con, "_new", """
+        SELECT s.story_id, n.platform, n.post_id, n.created_at, n.reply_to_post_id,
+               n.quoted_post_id
+        FROM _new_all n JOIN _sinfo s ON coalesce(n.load_seq, 0) > s.since
+         AND n.created_at >= s.start_at AND n.created_at < s.end_at""")
+    _tmp(con, "_achanged", "SELECT s.story_id, a.url FROM _achanged_all a "
+                           "JOIN _sinfo s ON a.load_seq > s.since")
+    with_new = _ids(con, "SELECT DISTINCT story_id FROM _new")
+    articles_changed = _ids(con, "SELECT DISTINCT story_id FROM _achanged")
+    out = {st.id: ("unchanged", 0, "", before[st.id]) for st in stories}
+    live = [st for st in stories if st.id in with_new | articles_changed]
+    if not live:
+        return out
+    actors(con, live)
+    _tmp(con, "_newseed", """
+        SELECT m.story_id, m.platform, m.post_id FROM _matched_new m
+        SEMI JOIN _new n USING (story_id, platform, post_id)
         UNION
-        SELECT n.platform, n.post_id FROM _new n JOIN _new_all p USING (platform, post_id)
-        JOIN _actors a ON a.platform = p.platform AND a.account_id = p.author_id
-        WHERE p.poll_id IS NOT NULL""", [story.id])
+        SELECT n.story_id, n.platform, n.post_id FROM _new n
+        JOIN _new_all p USING (platform, post_id)
+        JOIN _actors a ON a.story_id = n.story_id AND a.platform = p.platform
+         AND a.account_id = p.author_id
+        WHERE p.poll_id IS NOT NULL""")
     # posts that join now: new seeds, new posts answering a member or a new seed, and every
     # stored post that answers one of those (it may have arrived before its parent)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _front AS
-        WITH base AS (SELECT * FROM _members UNION SELECT * FROM _newseed)
-        SELECT platform, post_id FROM _newseed
-        UNION
-        SELECT n.platform, n.post_id FROM _new n
-        JOIN base b ON b.platform = n.platform AND b.post_id = n.reply_to_post_id
-        UNION
-        SELECT n.platform, n.post_id FROM _new n
-        JOIN base b ON b.platform = n.platform AND b.post_id = n.quoted_post_id""")
-    con.execute("DELETE FROM _front WHERE (platform, post_id) IN (SELECT * FROM _members)")
-    since_time = con.execute("SELECT min(p.created_at) FROM _front f JOIN _new p "
-                             "USING (platform, post_id)").fetchone()[0]
-    if since_time is None:                          # nobody joins: no thread to follow
-        con.execute("CREATE OR REPLACE TEMP TABLE _joining (platform VARCHAR, "
-                    "post_id VARCHAR)")
-        con.execute("CREATE OR REPLACE TEMP TABLE _recent AS SELECT * FROM _recent_all "
-                    "LIMIT 0")
-    else:
-        _follow(con, since_time, end)
-    con.execute("CREATE OR REPLACE TEMP TABLE _thread AS SELECT * FROM _members "
-                "UNION SELECT * FROM _joining")
-    # members that changed must still belong (matched, an actor's poll, or answering one)
-    lost = _count(con, """
-        WITH changed AS (
-            SELECT n.* FROM _new n SEMI JOIN _members m USING (platform, post_id)
-            WHERE (n.platform, n.post_id) NOT IN (SELECT * FROM _newseed)
-        ), held AS (
-            SELECT c.platform, c.post_id FROM changed c
-            JOIN _thread t ON t.platform = c.platform AND t.post_id = c.reply_to_post_id
+    answers = " UNION ".join(
+        f"SELECT n.story_id, n.platform, n.post_id FROM _new n SEMI JOIN {base} b "
+        f"ON b.story_id = n.story_id AND b.platform = n.platform AND b.post_id = n.{col}"
+        for base in ("_members_all", "_newseed")
+        for col in ("reply_to_post_id", "quoted_post_id"))
+    _tmp(con, "_front", f"""
+        WITH f AS (SELECT * FROM _newseed UNION {answers})
+        SELECT * FROM f ANTI JOIN _members_all m USING (story_id, platform, post_id)""")
+    # replies come after what they answer: each story's thread is followed among the posts
+    # created since the earliest one that joins it
+    _tmp(con, "_recent", """
+        WITH st AS (SELECT f.story_id, min(n.created_at) AS since_time FROM _front f
+                    JOIN _new n USING (story_id, platform, post_id) GROUP BY f.story_id)
+        SELECT st.story_id, r.* FROM _recent_all r JOIN st ON r.created_at >= st.since_time
+        JOIN _sinfo s ON s.story_id = st.story_id AND r.created_at < s.end_at""")
+    _tmp(con, "_joining", """
+        WITH RECURSIVE edges AS (
+            SELECT story_id, platform, post_id AS child, reply_to_post_id AS parent
+            FROM _recent WHERE reply_to_post_id IS NOT NULL
+            UNION ALL
+            SELECT story_id, platform, post_id, quoted_post_id FROM _recent
+            WHERE quoted_post_id IS NOT NULL
+        ), r(story_id, platform, post_id) AS (
+            SELECT story_id, platform, post_id FROM _front
             UNION
-            SELECT c.platform, c.post_id FROM changed c
-            JOIN _thread t ON t.platform = c.platform AND t.post_id = c.quoted_post_id
+            SELECT e.story_id, e.platform, e.child FROM edges e
+            JOIN r ON e.story_id = r.story_id AND e.platform = r.platform
+             AND e.parent = r.post_id
         )
-        SELECT count(*) FROM changed ANTI JOIN held USING (platform, post_id)""")
-    if lost:
-        return "full", 0, f"{lost} changed post(s) may have left the story", before
+        SELECT DISTINCT * FROM r
+        EXCEPT SELECT story_id, platform, post_id FROM _members_all""")
+    con.execute("CREATE OR REPLACE TEMP VIEW _ithread AS SELECT story_id, platform, post_id "
+                "FROM _members_all UNION ALL SELECT * FROM _joining")
+    # members that changed must still belong (matched, an actor's poll, or answering one)
+    lost = dict(con.execute("""
+        WITH changed AS (
+            SELECT n.* FROM _new n SEMI JOIN _members_all m USING (story_id, platform, post_id)
+            WHERE (n.story_id, n.platform, n.post_id) NOT IN (SELECT * FROM _newseed)
+        ), held AS (
+            SELECT c.story_id, c.platform, c.post_id FROM changed c
+            JOIN _ithread t ON t.story_id = c.story_id AND t.platform = c.platform
+             AND t.post_id = c.reply_to_post_id
+            UNION
+            SELECT c.story_id, c.platform, c.post_id FROM changed c
+            JOIN _ithread t ON t.story_id = c.story_id AND t.platform = c.platform
+             AND t.post_id = c.quoted_post_id
+        )
+        SELECT story_id, count(*) FROM changed ANTI JOIN held USING (story_id, platform, post_id)
+        GROUP BY story_id""").fetchall())
+    for sid, n in lost.items():
+        out[sid] = ("full", 0, f"{n} changed post(s) may have left the story", before[sid])
+    live = [st for st in live if st.id not in lost]
     # to label: who joins, members that changed, members whose parent just joined (created
-    # after it, so among the recent posts)
-    con.execute("""
-        CREATE OR REPLACE TEMP TABLE _todo AS
-        WITH m AS (SELECT r.platform, r.post_id, r.reply_to_post_id, r.quoted_post_id
-                   FROM _recent r SEMI JOIN _members USING (platform, post_id))
-        SELECT * FROM _joining
-        UNION SELECT platform, post_id FROM _new SEMI JOIN _members USING (platform, post_id)
-        UNION SELECT m.platform, m.post_id FROM m
-              JOIN _joining j ON j.platform = m.platform AND j.post_id = m.reply_to_post_id
-        UNION SELECT m.platform, m.post_id FROM m
-              JOIN _joining j ON j.platform = m.platform AND j.post_id = m.quoted_post_id""")
-    todo = _count(con, "SELECT count(*) FROM _todo")
-    if not todo and not articles_changed:
-        return "unchanged", 0, "", before           # new posts, none of them this story's
+    # after it, so among the recent posts), replies whose parent changed
+    _tmp(con, "_todo", """
+        WITH m AS (SELECT r.story_id, r.platform, r.post_id, r.reply_to_post_id,
+                          r.quoted_post_id
+                   FROM _recent r SEMI JOIN _members_all USING (story_id, platform, post_id))
+        SELECT * FROM (
+            SELECT * FROM _joining
+            UNION SELECT story_id, platform, post_id FROM _new
+                  SEMI JOIN _members_all USING (story_id, platform, post_id)
+            UNION SELECT m.story_id, m.platform, m.post_id FROM m
+                  JOIN _joining j ON j.story_id = m.story_id AND j.platform = m.platform
+                   AND j.post_id = m.reply_to_post_id
+            UNION SELECT m.story_id, m.platform, m.post_id FROM m
+                  JOIN _joining j ON j.story_id = m.story_id AND j.platform = m.platform
+                   AND j.post_id = m.quoted_post_id
+            UNION SELECT k.story_id, k.platform, k.post_id FROM _kids_all k
+                  JOIN _new n ON n.story_id = k.story_id AND n.platform = k.platform
+                   AND n.post_id = k.parent_item_id)
+        WHERE story_id IN (SELECT unnest(?::VARCHAR[]))""", [[st.id for st in live]])
+    with_todo = _ids(con, "SELECT DISTINCT story_id FROM _todo")
+    live = [st for st in live if st.id in with_todo | articles_changed]
+    if not live:
+        return out
     empty_labels(con)
-    after = before
-    if todo:
-        con.execute("CREATE OR REPLACE TEMP TABLE _trows AS SELECT * FROM _rows "
-                    "SEMI JOIN _todo USING (platform, post_id)")
+    after = {st.id: before[st.id] for st in live}
+    labelled = [st for st in live if st.id in with_todo]
+    if labelled:
+        _tmp(con, "_trows", "SELECT * FROM _rows SEMI JOIN (SELECT DISTINCT platform, post_id "
+                            "FROM _todo) USING (platform, post_id)")
         # the todo posts' parents in the story: every one is new, recent or a parent of new
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _tthread AS
-            SELECT * FROM _thread SEMI JOIN (
-                SELECT platform, reply_to_post_id AS post_id FROM _trows
-                UNION SELECT platform, quoted_post_id FROM _trows) k
-            USING (platform, post_id)""")
+        _tmp(con, "_tthread", """
+            SELECT * FROM _ithread SEMI JOIN (
+                SELECT t.story_id, r.platform, r.reply_to_post_id AS post_id FROM _todo t
+                JOIN _trows r USING (platform, post_id)
+                UNION SELECT t.story_id, r.platform, r.quoted_post_id FROM _todo t
+                JOIN _trows r USING (platform, post_id)) k
+            USING (story_id, platform, post_id)""")
         # the new posts were matched once for every story; only older ones are matched here
-        con.execute("CREATE OR REPLACE TEMP TABLE _told AS SELECT * FROM _trows WHERE "
-                    "(platform, post_id) NOT IN (SELECT platform, post_id FROM _new_all)")
-        match_posts(con, [story] if _count(con, "SELECT count(*) FROM _told") else [],
+        _tmp(con, "_told", "SELECT * FROM _trows WHERE (platform, post_id) NOT IN "
+                           "(SELECT platform, post_id FROM _new_all)")
+        match_posts(con, labelled if _count(con, "SELECT count(*) FROM _told") else [],
                     source="_told")
         con.execute("INSERT INTO _matched SELECT story_id, platform, post_id FROM _matched_new "
-                    "WHERE story_id = ? AND (platform, post_id) IN "
-                    "(SELECT platform, post_id FROM _trows)", [story.id])
-        label_posts(con, [story], todo=tagged("_todo", story), posts="_rows",
-                    thread=tagged("_tthread", story), neg="neg_cue")
-        con.execute("INSERT INTO _out_delete SELECT ?, 'post', platform, post_id FROM _todo",
-                    [story.id])
-        was_first = _count(con, "SELECT count(*) FROM _members_all m SEMI JOIN _todo "
-                                "USING (platform, post_id) WHERE m.story_id = ? "
-                                "AND m.event_type IN ('denial', 'rebuttal', 'claim')",
-                           [story.id])
+                    "SEMI JOIN _todo USING (story_id, platform, post_id)")
+        label_posts(con, labelled, todo="_todo", posts="_rows", thread="_tthread",
+                    neg="neg_cue")
+        con.execute("INSERT INTO _out_delete SELECT story_id, 'post', platform, post_id "
+                    "FROM _todo")
+        was_first = _ids(con, """
+            SELECT DISTINCT m.story_id FROM _members_all m
+            SEMI JOIN _todo USING (story_id, platform, post_id)
+            WHERE m.event_type IN ('denial', 'rebuttal', 'claim')""")
         if was_first:
-            # a post that was a first is relabelled: the firsts are read again
-            con.execute("""
-                CREATE OR REPLACE TEMP TABLE _after AS
+            # a post that was a first is relabelled: its story's firsts are read again
+            _tmp(con, "_after", """
                 SELECT story_id, item_kind, platform, item_id, event_type FROM story_items
-                WHERE story_id = ? AND item_kind = 'post'
-                  AND (platform, item_id) NOT IN (SELECT * FROM _todo)
+                WHERE story_id IN (SELECT unnest(?::VARCHAR[])) AND item_kind = 'post'
+                  AND (story_id, platform, item_id) NOT IN (SELECT * FROM _todo)
                 UNION ALL
-                SELECT story_id, item_kind, platform, item_id, event_type FROM _labels""",
-                        [story.id])
-            after = firsts(con, "_after", story.id)
-        else:
-            now = firsts(con, "_labels", story.id, posts="_rows")
-            after = tuple(_earliest(a, b) for a, b in zip(before, now))
-    if after != before:
-        # the firsts moved: every article's type may change
-        match_articles(con, [story])
-        label_articles(con, [story], {story.id: after})
-        label_article_updates(con)
-        con.execute("INSERT INTO _out_articles VALUES (?)", [story.id])
-    elif articles_changed:
-        # only the changed articles (and their versions) are labelled again
-        con.execute("CREATE OR REPLACE TEMP TABLE _amatched AS SELECT story_id, url "
-                    "FROM _amatched_new WHERE story_id = ? AND url IN (SELECT url FROM "
-                    "_achanged)", [story.id])
-        label_articles(con, [story], {story.id: after}, articles="_arows", times="_atimes",
-                       cues=True)
-        label_article_updates(con)
+                SELECT story_id, item_kind, platform, item_id, event_type FROM _labels
+                WHERE story_id IN (SELECT unnest(?::VARCHAR[]))""",
+                 [sorted(was_first)] * 2)
+            again = [st for st in labelled if st.id in was_first]
+            after.update(all_firsts(con, again, "_after"))
+        now = all_firsts(con, [st for st in labelled if st.id not in was_first], "_labels",
+                         posts="_rows")
+        for sid, firsts_now in now.items():
+            after[sid] = tuple(_earliest(a, b) for a, b in zip(before[sid], firsts_now))
+    # the firsts moved: every article's type may change
+    moved = [st for st in live if after[st.id] != before[st.id]]
+    if moved:
+        match_articles(con, moved)
+        label_articles(con, moved, after)
+        con.executemany("INSERT INTO _out_articles VALUES (?)", [[st.id] for st in moved])
+    # else only the changed articles (and their versions) are labelled again
+    redo = [st for st in live if st not in moved and st.id in articles_changed]
+    if redo:
+        _tmp(con, "_amatched", """
+            SELECT story_id, url FROM _amatched_new
+            SEMI JOIN _achanged USING (story_id, url)
+            WHERE story_id IN (SELECT unnest(?::VARCHAR[]))""", [[st.id for st in redo]])
+        label_articles(con, redo, after, articles="_arows", times="_atimes", cues=True)
         con.execute("""
             INSERT INTO _out_delete
-            SELECT story_id, item_kind, platform, item_id FROM story_items
-            WHERE story_id = ? AND item_kind IN ('article', 'article_version')
-              AND coalesce(parent_item_id, item_id) IN (SELECT url FROM _achanged)""",
-                    [story.id])
-    n = _count(con, "SELECT count(*) FROM _labels")
+            SELECT i.story_id, i.item_kind, i.platform, i.item_id FROM story_items i
+            JOIN _achanged c ON c.story_id = i.story_id
+             AND c.url = coalesce(i.parent_item_id, i.item_id)
+            WHERE i.story_id IN (SELECT unnest(?::VARCHAR[]))
+              AND i.item_kind IN ('article', 'article_version')""",
+                    [[st.id for st in redo]])
+    if moved or redo:
+        label_article_updates(con)
+    counts = dict(con.execute("SELECT story_id, count(*) FROM _labels GROUP BY ALL").fetchall())
+    deleting = _ids(con, "SELECT DISTINCT story_id FROM _out_delete")
     con.execute("INSERT INTO _out_labels SELECT * FROM _labels")
-    if not n and not _count(con, "SELECT count(*) FROM _out_delete WHERE story_id = ?",
-                            [story.id]):
-        return "unchanged", 0, "", after
-    return "incremental", n, "", after
+    for st in live:
+        n = counts.get(st.id, 0)
+        out[st.id] = (("incremental" if n or st.id in deleting else "unchanged"), n, "",
+                      after[st.id])
+    return out
