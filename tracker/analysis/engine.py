@@ -25,7 +25,7 @@ import duckdb
 from tracker.analysis import incremental
 from tracker.analysis.article_updates import label_article_updates
 from tracker.analysis.labels import (LABEL_COLUMNS, NEG, actors, all_firsts, empty_labels,
-                                     label_articles, label_posts)
+                                     label_articles, label_posts, windows)
 from tracker.analysis.matching import match_articles, match_posts, terms_words_sql
 from tracker.analysis.stance_cache import stances
 from tracker.analysis.story_sync import sync_stories
@@ -108,10 +108,7 @@ def _full(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> dict[st
     match_articles(con, stories)
     _edges(con, stories)
     actors(con, stories)
-    con.execute("CREATE OR REPLACE TEMP TABLE _windows AS SELECT * FROM (VALUES "
-                + ", ".join("(?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)" for _ in stories)
-                + ") t(story_id, start_at, end_at)",
-                [v for s in stories for v in (s.id, s.window.start_at, s.window.end_at)])
+    windows(con, stories)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _thread AS
         WITH RECURSIVE seed(story_id, platform, post_id) AS (

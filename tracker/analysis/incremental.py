@@ -4,12 +4,13 @@
 oldest story's last analysis (``load_seq``) with the posts they answer, the changed articles,
 and the stories' members; it matches the new text against every story's query in one pass.
 :func:`relabel` then works on small tables, every story at once (each row carries its story):
-the new posts that match or answer into a story join it with the stored posts that answer them (replies come after what they
-answer, so only posts created since the earliest joining one are followed), the members whose
-parent just joined are relabelled, changed members are checked to still belong (else the story
-is analysed in full), and articles are relabelled one by one when they changed, or all when
-the story's firsts moved. The story's firsts are kept in analysis_state, so a run never reads
-the whole posts table. The results equal a full analysis (tests/analysis/test_incremental.py).
+the new posts that match or answer into a story join it with the stored posts that answer them
+(replies come after what they answer, so only posts created since the earliest joining one are
+followed), the members whose parent just joined and the replies whose parent changed are
+relabelled, changed members are checked to still belong (else the story is analysed in full),
+and articles are relabelled one by one when they changed, or all when the story's firsts moved.
+The story's firsts are kept in analysis_state, so a run never reads the whole posts table.
+The results equal a full analysis (tests/analysis/test_incremental.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import duckdb
 
 from tracker.analysis.article_updates import label_article_updates
 from tracker.analysis.labels import (DEN, NEG, REB, actors, all_firsts, empty_labels,
-                                     label_articles, label_posts)
+                                     label_articles, label_posts, windows)
 from tracker.analysis.matching import ARTICLE_TEXT, match_articles, match_posts
 from tracker.core.config import StoryConfig
 
@@ -35,9 +36,9 @@ def prepare(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
             since: dict[str, int]) -> None:
     """The shared tables of this run's incremental stories (``since``: story -> the last load
     its labels include): ``_new_all`` (posts loaded since, not reposts), ``_rows`` (those and
-    the posts they answer), ``_matched_new``, ``_members_all``, ``_kids_all``, ``_achanged_all`` (articles
-    whose row or versions changed since), their rows and times (``_arows``, ``_atimes``) and
-    ``_amatched_new``."""
+    the posts they answer), ``_matched_new``, ``_members_all``, ``_kids_all``,
+    ``_achanged_all`` (articles whose row or versions changed since), their rows and times
+    (``_arows``, ``_atimes``) and ``_amatched_new``."""
     low = min(since.values())
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _new_all AS
@@ -112,18 +113,14 @@ def relabel(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], since: d
     ``_out_labels`` and ``_out_delete`` (``_out_articles`` for a story whose articles are all
     redone). ``before``: each story's firsts (labels.firsts) as of its last analysis. Returns,
     per story, (mode, items labelled, why it must be analysed in full, the firsts now)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _sinfo AS SELECT * FROM (VALUES "
-                + ", ".join("(?, ?::BIGINT, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)" for _ in stories)
-                + ") t(story_id, since, start_at, end_at)",
-                [v for st in stories
-                 for v in (st.id, since[st.id], st.window.start_at, st.window.end_at)])
+    windows(con, stories, since)
     _tmp(con, "_new", """
         SELECT s.story_id, n.platform, n.post_id, n.created_at, n.reply_to_post_id,
                n.quoted_post_id
-        FROM _new_all n JOIN _sinfo s ON coalesce(n.load_seq, 0) > s.since
+        FROM _new_all n JOIN _windows s ON coalesce(n.load_seq, 0) > s.since
          AND n.created_at >= s.start_at AND n.created_at < s.end_at""")
     _tmp(con, "_achanged", "SELECT s.story_id, a.url FROM _achanged_all a "
-                           "JOIN _sinfo s ON a.load_seq > s.since")
+                           "JOIN _windows s ON a.load_seq > s.since")
     with_new = _ids(con, "SELECT DISTINCT story_id FROM _new")
     articles_changed = _ids(con, "SELECT DISTINCT story_id FROM _achanged")
     out = {st.id: ("unchanged", 0, "", before[st.id]) for st in stories}
@@ -156,7 +153,7 @@ def relabel(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], since: d
         WITH st AS (SELECT f.story_id, min(n.created_at) AS since_time FROM _front f
                     JOIN _new n USING (story_id, platform, post_id) GROUP BY f.story_id)
         SELECT st.story_id, r.* FROM _recent_all r JOIN st ON r.created_at >= st.since_time
-        JOIN _sinfo s ON s.story_id = st.story_id AND r.created_at < s.end_at""")
+        JOIN _windows s ON s.story_id = st.story_id AND r.created_at < s.end_at""")
     _tmp(con, "_joining", """
         WITH RECURSIVE edges AS (
             SELECT story_id, platform, post_id AS child, reply_to_post_id AS parent

@@ -2,10 +2,11 @@
 
 Every statement labels any number of stories at once: the relations it reads carry a
 ``story_id`` column, and what differs per story (the terms its query matched, the evidence)
-is a ``CASE story_id`` expression. A full analysis labels all its stories in one statement per
-kind; an incremental one labels one story at a time on small tables (:func:`tagged`). The
-engine prepares:
+is a ``CASE story_id`` expression: a run labels all its stories in one statement per kind, on
+the whole threads (a full analysis) or on small tables (an incremental one). The engine
+prepares:
 
+- ``_windows(story_id, start_at, end_at, since)``: the stories' windows (:func:`windows`);
 - ``_actors(story_id, platform, account_id, role)``: the stories' resolved actors (:func:`actors`);
 - ``thread(story_id, platform, post_id)``: every post that belongs to a story;
 - ``todo(story_id, platform, post_id)``: the posts to label now (a full analysis: all the thread);
@@ -38,13 +39,18 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def tagged(relation: str, story: StoryConfig) -> str:
-    """``relation`` (a table without a story column) as one story's rows."""
-    return f"(SELECT {literal(story.id)} AS story_id, * FROM {relation})"
-
-
 def empty_labels(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE _labels ({LABEL_COLUMNS})")
+
+
+def windows(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
+            since: dict[str, int] | None = None) -> None:
+    """``_windows``: each story's window and (incremental) the last load its labels include."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _windows AS SELECT * FROM (VALUES "
+                + ", ".join("(?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::BIGINT)" for _ in stories)
+                + ") t(story_id, start_at, end_at, since)",
+                [v for st in stories for v in (st.id, st.window.start_at, st.window.end_at,
+                                               (since or {}).get(st.id))])
 
 
 def actors(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig]) -> None:
@@ -70,8 +76,8 @@ def label_posts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
     """Append the labels of the ``todo`` posts to ``_labels``. ``posts``: where their rows
     and their parents' are read (a relation holding at least those); ``thread``: the stories'
     posts (at least the parents of the ``todo`` posts); ``neg`` and ``words``: columns of
-    ``posts`` holding each text's negation cue (needed of subjects' posts) and its words
-    (the words their positive terms look up, needed of matched posts), found beforehand (else they are found here)."""
+    ``posts`` holding each text's negation cue (needed of subjects' posts) and its words (those
+    the positive terms look up, needed of matched posts), found beforehand (else here)."""
     # a negation cue counts only in a subject's post, matched terms only in a matched post
     neg_sql = (f"p.{neg}" if neg else
                "CASE WHEN a.role = 'subject' THEN coalesce(regexp_extract(p.text, ?, 1), '') "
@@ -170,28 +176,17 @@ def label_posts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig],
         FROM _it""")
 
 
-def _firsts_sql(source: str, posts: str) -> str:
-    return ("SELECT l.story_id, min(p.created_at) FILTER (WHERE l.event_type = 'denial'), "
-            "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal'), "
-            "min(p.created_at) FILTER (WHERE l.event_type = 'claim') "
-            f"FROM {source} l JOIN {posts} p ON p.platform = l.platform "
-            "AND p.post_id = l.item_id WHERE l.item_kind = 'post'")
-
-
-def firsts(con: duckdb.DuckDBPyConnection, source: str, story_id: str,
-           posts: str = "posts") -> tuple:
-    """(first denial, first rebuttal, first claim) times among the story's post labels in
-    ``source`` (``_labels`` or story_items); their times read from ``posts``."""
-    got = con.execute(_firsts_sql(source, posts) + " AND l.story_id = ? GROUP BY l.story_id",
-                      [story_id]).fetchone()
-    return tuple(got[1:]) if got else (None, None, None)
-
-
 def all_firsts(con: duckdb.DuckDBPyConnection, stories: list[StoryConfig], source: str,
                posts: str = "posts") -> dict[str, tuple]:
-    """:func:`firsts` of every story, in one statement."""
+    """Each story's (first denial, first rebuttal, first claim) times among its post labels
+    in ``source`` (``_labels`` or story_items), their times read from ``posts``; one
+    statement for every story."""
     got = {r[0]: tuple(r[1:]) for r in con.execute(
-        _firsts_sql(source, posts) + " GROUP BY l.story_id").fetchall()}
+        "SELECT l.story_id, min(p.created_at) FILTER (WHERE l.event_type = 'denial'), "
+        "min(p.created_at) FILTER (WHERE l.event_type = 'rebuttal'), "
+        "min(p.created_at) FILTER (WHERE l.event_type = 'claim') "
+        f"FROM {source} l JOIN {posts} p ON p.platform = l.platform "
+        "AND p.post_id = l.item_id WHERE l.item_kind = 'post' GROUP BY l.story_id").fetchall()}
     return {s.id: got.get(s.id, (None, None, None)) for s in stories}
 
 
