@@ -39,7 +39,8 @@ from .common import (NO_SLEEP, PY, duplicate_keys, q, served_posts, subprocess_e
 
 TRIALS = 20
 SEED = 20221012
-BOOKKEEPING = {("raw_files", "loaded_at"), ("schema_migrations", "applied_at")}
+BOOKKEEPING = {("raw_files", "loaded_at"), ("schema_migrations", "applied_at"),
+               ("data_migrations", "applied_at")}
 
 DRIVER = """
 import sys

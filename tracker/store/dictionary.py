@@ -135,7 +135,8 @@ quote_count: quotes at the latest capture
 impression_count: views at the latest capture, where the platform gives them
 edit_chain_id: the first post_id of its edit chain, on platforms where an edit makes a new id
 edit_history: JSON list of the post ids of its edit chain, oldest first
-entities: JSON of the links, mentions, hashtags and media the platform marked in the text
+entities: JSON of the links, mentions, hashtags and media the platform marked in the text (read
+  it with JSON functions, e.g. entities->'$.hashtags': its spacing and key order are the source's)
 withheld: JSON of where the post is withheld (country_codes, scope), if anywhere
 possibly_sensitive: whether the platform flags the post as possibly sensitive
 seen_in: 'data' when a request returned the post itself, 'includes' when it came only as a
@@ -487,6 +488,14 @@ failures: writes failed since the last successful one
     table("schema_migrations", "bookkeeping", """
         The schema migrations applied to this database (tracker/store/schema.py).""", """
 version: the migration's number; the key
+description: what it changed
+applied_at: when it was applied (UTC)
+"""),
+    table("data_migrations", "bookkeeping", """
+        The data migrations applied to this database: rewrites of stored values a source
+        owns, made once when the form of its rows changed (tracker/store/datamigrations.py).
+        The rows they change carry a new load_seq.""", """
+name: the migration's name, e.g. 'x: entities as sent'; the key
 description: what it changed
 applied_at: when it was applied (UTC)
 """),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import duckdb
 
+from tracker.store.datamigrations import apply_data_migrations
 from tracker.store.dictionary import apply_comments
 from tracker.store.stories import (ANALYSIS_FIRSTS, ARTICLE_VERSIONS, INCREMENTAL_ANALYSIS,
                                    PEOPLE, STORY_ITEMS_BY_PLATFORM, STORY_TABLES,
@@ -327,8 +328,9 @@ CREATE TABLE lake_state (
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply pending migrations in order, then the data dictionary's comments (dictionary.py)
-    where they are missing or differ; return the schema version."""
+    """Apply pending migrations in order, then the registered data migrations, then the data
+    dictionary's comments (dictionary.py) where they are missing or differ; return the schema
+    version."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ DEFAULT now())"
@@ -348,5 +350,6 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         except Exception:
             rollback(con)
             raise
+    apply_data_migrations(con)
     apply_comments(con)    # the data dictionary, on whatever lacks it (a new table, a new view)
     return max(v for v, _, _ in MIGRATIONS)

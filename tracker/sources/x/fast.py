@@ -6,8 +6,10 @@ compares them over the whole corpus and over lines of every odd shape), so it on
 whose every field has the type the API sends (ids and texts as strings, counts as integers, …).
 A line with anything else (invalid JSON, an item without an id, a quoted count, a flattened
 tweet, …) goes through the Python path, which reports what it skips; a chunk DuckDB refuses as a
-whole goes through Python whole. JSON columns (entities, withheld) are re-serialized by the X
-normalizer's own ``_j``, so they match byte for byte; polls and errors (a handful per page) are
+whole goes through Python whole. JSON columns (entities, withheld) are DuckDB's own compact
+text of the value, which is the X normalizer's ``as_sent`` byte for byte except where
+``NOT_AS_SENT`` matches (an escaped character, a number in exponent form or beyond 64 bits): such
+a line goes through Python. Polls and errors (a handful per page) are
 built by the X normalizer itself. The one known difference: in an object with a duplicate key
 DuckDB keeps the first value, Python the last (the API never sends one).
 """
@@ -24,9 +26,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from tracker.core.jsonload import loads
 from tracker.core.timeutil import iso
-from tracker.sources.x.normalize import PLATFORM, _j
+from tracker.sources.x.migrations import NOT_AS_SENT
+from tracker.sources.x.normalize import PLATFORM
 from tracker.sources.x.normalize import normalize as x_normalize
 from tracker.store.tables import SPECS
 
@@ -194,7 +196,10 @@ SELECT line, seen, grp, idx,
                       AND (k(x) = '"' OR regexp_full_match(x, '{_INT}')))), true))
        AND (hj IS NULL OR coalesce(list_bool_and(list_transform(hist,
             lambda x: regexp_full_match(x, '{_SAFE_ID}'))), true))
-       AND regexp_full_match(js(t.id), '{_SAFE_ID}') AS ok,
+       AND regexp_full_match(js(t.id), '{_SAFE_ID}')
+       -- entities and withheld are stored as DuckDB writes them where that is as_sent's text
+       AND NOT coalesce(regexp_matches(t.entities::VARCHAR, '{NOT_AS_SENT}'), false)
+       AND NOT coalesce(regexp_matches(t.withheld::VARCHAR, '{NOT_AS_SENT}'), false) AS ok,
        js(t.id) AS post_id, js(t.author_id) AS author_id,
        TRY_CAST(jt(t.created_at) AS TIMESTAMPTZ) AS created_at,
        js(t.text) AS text, js(t.lang) AS lang, js(t.conversation_id) AS conversation_id,
@@ -311,12 +316,6 @@ def _con() -> Iterator[duckdb.DuckDBPyConnection]:
         _idle.append(con)
 
 
-def _canonical(col: pa.ChunkedArray) -> pa.Array:
-    """The X normalizer's own JSON text (``_j``: sorted keys, its separators) of each value."""
-    return pa.array([None if v is None else _j(loads(v)) for v in col.to_pylist()],
-                    pa.string())
-
-
 def _slice(table: pa.Table, lines: np.ndarray, lo: int, hi: int) -> pa.Table:
     """The rows of lines lo..hi (the table is sorted by line)."""
     a = int(np.searchsorted(lines, lo, side="left"))
@@ -404,10 +403,6 @@ def vectorized(ch: "_Chunk", data: bytes | str, first: int, at: str) -> None:
                 con.execute(f"DROP TABLE IF EXISTS {t}")
 
     # from here on nothing can fail in DuckDB: rows go into ch
-    posts = posts.set_column(posts.schema.get_field_index("entities"), "entities",
-                             _canonical(posts.column("entities")))
-    posts = posts.set_column(posts.schema.get_field_index("withheld"), "withheld",
-                             _canonical(posts.column("withheld")))
     versions = pa.table({
         "platform": posts.column("platform"), "edit_chain_id": posts.column("edit_chain_id"),
         "version_post_id": posts.column("post_id"),

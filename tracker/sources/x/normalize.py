@@ -45,6 +45,31 @@ def _j(value: Any) -> str | None:
     return _utf8(text)
 
 
+def _no_nan(value: Any) -> Any:
+    """The value with NaN and the infinities as None (JSON has no such numbers)."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
+
+
+def as_sent(value: Any) -> str | None:
+    """An API object's JSON text as X sent it, compact: its keys in their order, no spaces,
+    non-ASCII as is (how ``entities`` and ``withheld`` are stored). DuckDB's JSON writer gives
+    the same text for the same value wherever the batched path lets it (``fast.SQL_AS_SENT``
+    says where it does not), so both paths store the same bytes without a Python pass."""
+    if value is None:
+        return None
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:                     # NaN/Infinity: not JSON the database accepts
+        text = json.dumps(_no_nan(value), ensure_ascii=False, separators=(",", ":"))
+    return _utf8(text)
+
+
 def _s(value: Any) -> str | None:
     return None if value is None else _utf8(str(value))
 
@@ -161,8 +186,9 @@ def _tweet_row(t: dict, at: str, seen_in: str, handles: dict[str, str]) -> dict:
         "reply_count": _int(pm.get("reply_count")), "quote_count": _int(pm.get("quote_count")),
         "impression_count": _int(pm.get("impression_count")),
         "edit_chain_id": history[0] if history else post_id,
-        "edit_history": _j(history or [post_id]), "entities": _j(t.get("entities")),
-        "withheld": _j(t.get("withheld")), "possibly_sensitive": _b(t.get("possibly_sensitive")),
+        "edit_history": _j(history or [post_id]), "entities": as_sent(t.get("entities")),
+        "withheld": as_sent(t.get("withheld")),
+        "possibly_sensitive": _b(t.get("possibly_sensitive")),
         "seen_in": seen_in, "first_seen_at": at, "last_seen_at": at, "deleted_at": None,
         "unavailable_reason": None, "unavailable_at": None,
     }

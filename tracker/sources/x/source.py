@@ -7,12 +7,19 @@ from tracker.sources.base import Source
 from tracker.sources.x import cli
 from tracker.sources.x.config import XConfig, x_handle
 from tracker.sources.x.normalize import normalize
+from tracker.store.datamigrations import DataMigration, register_data_migration
 
 # what a run needs (tweepy, DuckDB, pyarrow) loads on first use: `tracker --help` stays fast
 _bulk = lazy_module("tracker.sources.x.bulk")
 _cost = lazy_module("tracker.sources.x.cost")
 _jobs = lazy_module("tracker.sources.x.jobs")
 _plan = lazy_module("tracker.sources.x.plan")
+_migrations = lazy_module("tracker.sources.x.migrations")
+
+register_data_migration(DataMigration(
+    "x: entities as sent",
+    "X posts' entities and withheld as compact JSON in the order sent (were json.dumps with "
+    "sorted keys and spaces)", lambda con: _migrations.entities_as_sent(con)))
 
 
 def plan(con, cfg, now, options: dict):

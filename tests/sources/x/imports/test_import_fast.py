@@ -114,6 +114,15 @@ def odd_lines(corpus) -> list[str]:
     variant(lambda p: t0(p).update(edit_history_tweet_ids=["5", "6"]))    # id not in it
     variant(lambda p: t0(p).update(entities={"z": [1.5, 1e-7, "é\n\"", None], "a": {}}))
     variant(lambda p: t0(p).update(entities=False, withheld={"country_codes": ["DE"]}))
+    # where DuckDB's JSON text and json.dumps' differ: exponents, tiny and huge floats,
+    # escaped characters; and what looks like them inside strings
+    variant(lambda p: t0(p).update(entities={"b": [1e300, -1.25e-7, 1e-05, 0.0001, 1e16,
+                                                   1234567890123456.0, 12345678901234567890,
+                                                   -0.0, 0.4677, 5e-324, True, None]}))
+    variant(lambda p: t0(p).update(entities={"s": ["\x01\x1f\x7f", "\u2028", "a/b", "t.co/8e3",
+                                                   ":1e5", "0.00001"], "a": {"z": {}, "y": []}}))
+    variant(lambda p: t0(p).update(withheld={"country_codes": ["DE"], "copyright": True,
+                                             "scope": "tweet", "x": 1.5e-9}))
     variant(lambda p: t0(p).update(possibly_sensitive="true"))
     variant(lambda p: t0(p).update(public_metrics=[1]))
     variant(lambda p: p.update(errors={"title": "Not Found Error", "resource_type": "tweet",
