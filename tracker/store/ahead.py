@@ -52,6 +52,25 @@ def normalize_page(reader: PageReader, rec: dict
         return rec, None, exc
 
 
+def _plain_ref(rec: dict) -> bool:
+    """Whether the page's body is referenced in files read at any offset (not gzip, which is
+    decompressed once, in file order, by the thread reading the raw file)."""
+    ref = rec.get("body_ref")
+    if ref is None or rec.get("body") is not None:
+        return False
+    refs = ref if isinstance(ref, list) else [ref]
+    return all(isinstance(r, dict) and not r.get("compression") for r in refs)
+
+
+def _read_and_normalize(reader: PageReader, rec: dict
+                        ) -> tuple[dict, Rows | None, Exception | None]:
+    """A referenced body read (and its sha256 checked) in the worker, then normalized: the
+    thread storing pages does not read them. A file gone or changed fails this future."""
+    with RefReader() as own:
+        rec = resolve_body(rec, own)
+    return normalize_page(reader, rec)
+
+
 def _failed(exc: Exception) -> Future:
     fut: Future = Future()
     fut.set_exception(exc)
@@ -75,7 +94,8 @@ def _batch_result(fut: Future, i: int) -> Future:
 
 def ahead(reader: PageReader, lines: Iterator, refs: RefReader) -> Iterator[tuple]:
     """(raw line, future of its normalized page) in file order, normalized ahead in worker
-    threads. Bodies are read here, in file order (a gzip input is decompressed once)."""
+    threads. Bodies in gzip files are read here, in file order (decompressed once); bodies
+    in plain files by the worker that normalizes them."""
     with ThreadPoolExecutor(max_workers=NORMALIZE_AHEAD,
                             thread_name_prefix="tracker-normalize") as pool:
         units: deque = deque()           # lists of (raw line, future), submitted in order
@@ -98,7 +118,10 @@ def ahead(reader: PageReader, lines: Iterator, refs: RefReader) -> Iterator[tupl
 
         for rl in lines:
             fut = None
-            if rl.record is not None and rl.record.get("type") == "page":
+            if rl.record is not None and rl.record.get("type") == "page" \
+                    and _plain_ref(rl.record):
+                fut = pool.submit(_read_and_normalize, reader, rl.record)
+            elif rl.record is not None and rl.record.get("type") == "page":
                 try:
                     rec = resolve_body(rl.record, refs)
                 except ReferencedFileError as exc:
