@@ -276,7 +276,7 @@ load_seq: the load that last inserted or changed the row (as posts.load_seq)
         Each distinct extracted version (title, description, main text) of an article, from our
         fetches and Wayback captures. Upsert by (url, content_hash): first/last_seen_at are the
         min/max over every sighting (an unchanged fetch only moves last_seen_at); never
-        deleted.""", f"""
+        deleted.""", """
 url: the article (articles.url)
 content_hash: sha256 of the title, description and text (whitespace tidied); with url, the key
 title: the headline of this version
