@@ -16,9 +16,10 @@ class TooDeep(ValueError):
 
 
 def loads(text: str | bytes, *, strict: bool = True) -> Any:
-    """json.loads, faster: orjson gives the same objects; what it refuses (NaN, integers
-    beyond 64 bits, lone surrogate escapes, invalid JSON) is left to json.loads to accept or
-    raise about. JSON nested too deep to read raises ``TooDeep`` (a ValueError), never
+    """json.loads, faster: orjson gives the same objects; what it refuses (NaN, lone surrogate
+    escapes, invalid JSON) is left to json.loads to accept or raise about. One difference: an
+    integer beyond 64 bits (above 2**64 - 1 or below -2**63) comes back as a float, where
+    json.loads keeps it exact. JSON nested too deep to read raises ``TooDeep`` (a ValueError), never
     RecursionError. ``strict=False`` allows control characters inside strings."""
     try:
         if strict:
