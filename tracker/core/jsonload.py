@@ -1,4 +1,4 @@
-"""Fast JSON reading that gives exactly what ``json.loads`` gives."""
+"""Fast JSON reading that gives what ``json.loads`` gives (but for integers beyond 64 bits)."""
 
 from __future__ import annotations
 
