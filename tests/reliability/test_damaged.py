@@ -31,7 +31,6 @@ def _stored(db):
 DAMAGE = {
     "garbage": lambda data: os.urandom(len(data)),
     "truncated": lambda data: data[: len(data) // 3],
-    "empty": lambda data: b"",
     "text": lambda data: b"not a database\n" * 50,
 }
 
@@ -74,6 +73,31 @@ def test_damaged_database_collection_goes_on_and_rebuild_recovers(world, api, tm
     # and collection loads normally again
     assert invoke(*cfg_args, "collect", "x", "--no-replies").exit_code == 0
     assert invoke(*cfg_args, "status").output.startswith("reading database ")
+
+
+def test_an_empty_database_file_is_set_aside_and_the_next_load_recreates_it(world, api,
+                                                                           tmp_path, clock):
+    """A file of 0 bytes is a creation killed before DuckDB wrote its header (or an emptied
+    file): it holds nothing, so the next run keeps it aside and loads the whole raw archive
+    into a new database instead of failing until someone runs `tracker rebuild`."""
+    seed(world, clock, 120)
+    path = write_config(tmp_path, api, page_size=50)
+    cfg_args = ("--config", str(path))
+    assert invoke(*cfg_args, "collect", "x", "--no-replies").exit_code == 0
+    db = tmp_path / "db" / "tracker.duckdb"
+    before = {r[1] for r in snapshot(db)["posts"]}
+    db.write_bytes(b"")
+    db.with_name(db.name + ".wal").unlink(missing_ok=True)
+    now = datetime.now(timezone.utc)
+    new = [make_post(world, "100", now - timedelta(seconds=10 - i), f"later {i}")
+           for i in range(5)]
+    res = invoke(*cfg_args, "collect", "x", "--no-replies")
+    assert res.exit_code == 0, res.output
+    (aside,) = db.parent.glob("tracker.duckdb.empty-*")
+    assert aside.read_bytes() == b""                                 # kept, not deleted
+    got = {r[1] for r in snapshot(db)["posts"]}
+    assert before < got and {n["id"] for n in new} <= _stored(db)
+    assert got == served_posts(world)
 
 
 def _members(path):

@@ -14,6 +14,7 @@ import duckdb
 from tracker.core.config import DEFAULT_STORAGE_VERSION
 from tracker.core.errors import (DatabaseBusy, DatabaseDamaged, DatabaseTooNew,
                                  DatabaseUnavailable, StorageError, TrackerError)
+from tracker.core.timeutil import utcnow
 from tracker.store.schema import migrate
 from tracker.store.versions import copy_database, file_storage_version, newer
 
@@ -58,6 +59,11 @@ def open_db(path: Path, *, read_only: bool = False,
     if path.exists() and not path.is_file():
         raise TrackerError(f"{path}: is not a file (storage.database must name a file)")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not read_only and path.is_file() and path.stat().st_size == 0:
+        # DuckDB writes a new file's header as it creates it: an empty file is a creation that
+        # was killed (kill -9, power loss) and holds nothing; kept aside, a new one is made
+        log.warning("%s is empty (its creation was interrupted); moved to %s, a new database "
+                    "is created", path, aside(path, "empty"))
     new = not read_only and not path.exists()
     con = None
     try:
@@ -116,6 +122,22 @@ def check_readable(path: Path) -> None:
         raise broken from None
     finally:
         con.close()
+
+
+def aside(database: Path, tag: str) -> Path:
+    """Move the database (and its write-ahead log) to ``<name>.<tag>-<UTC time>``; never
+    over an earlier one."""
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    target = database.with_name(f"{database.name}.{tag}-{stamp}")
+    n = 1
+    while target.exists():
+        target = database.with_name(f"{database.name}.{tag}-{stamp}-{n}")
+        n += 1
+    os.replace(database, target)
+    wal = database.with_name(database.name + ".wal")
+    if wal.exists():
+        os.replace(wal, target.with_name(target.name + ".wal"))
+    return target
 
 
 def damaged(path: Path, exc: Exception) -> DatabaseDamaged | None:

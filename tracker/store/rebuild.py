@@ -10,27 +10,10 @@ import duckdb
 
 from tracker.core.config import DEFAULT_STORAGE_VERSION
 from tracker.core.errors import DatabaseDamaged, DatabaseTooNew
-from tracker.store.db import check_readable, open_db, refresh_replica
+from tracker.store.db import aside as _aside, check_readable, open_db, refresh_replica
 from tracker.store.loader import LOAD_MEMORY, LoadResult, load_pending
 from tracker.store.refs import ReferencedFileError
 from tracker.store.rows import PageReader
-from tracker.core.timeutil import utcnow
-
-
-def _aside(database: Path, tag: str) -> Path:
-    """Move the database (and its write-ahead log) to ``<name>.<tag>-<UTC time>``; never
-    over an earlier one."""
-    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-    target = database.with_name(f"{database.name}.{tag}-{stamp}")
-    n = 1
-    while target.exists():
-        target = database.with_name(f"{database.name}.{tag}-{stamp}-{n}")
-        n += 1
-    os.replace(database, target)
-    wal = database.with_name(database.name + ".wal")
-    if wal.exists():
-        os.replace(wal, target.with_name(target.name + ".wal"))
-    return target
 
 
 def rebuild(database: Path, raw_dir: Path, reader: PageReader, replica: Path | None = None,
