@@ -35,19 +35,26 @@ DAMAGE = {
 }
 
 
-@pytest.mark.parametrize("how", list(DAMAGE))
-def test_damaged_database_collection_goes_on_and_rebuild_recovers(world, api, tmp_path, clock,
-                                                                   how):
+def _collect_then_damage(world, api, tmp_path, clock, damage):
+    """A collection into a new database, then its file replaced by ``damage(its bytes)`` (and
+    its WAL gone): (config args, database path, posts stored before, the damaged bytes)."""
     seed(world, clock, 120)
     path = write_config(tmp_path, api, page_size=50)
     cfg_args = ("--config", str(path))
     assert invoke(*cfg_args, "collect", "x", "--no-replies").exit_code == 0
     db = tmp_path / "db" / "tracker.duckdb"
     before = {r[1] for r in snapshot(db)["posts"]}
-    damaged = DAMAGE[how](db.read_bytes())
+    damaged = damage(db.read_bytes())
     db.write_bytes(damaged)
-    wal = db.with_name(db.name + ".wal")
-    wal.unlink(missing_ok=True)
+    db.with_name(db.name + ".wal").unlink(missing_ok=True)
+    return cfg_args, db, before, damaged
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_damaged_database_collection_goes_on_and_rebuild_recovers(world, api, tmp_path, clock,
+                                                                   how):
+    cfg_args, db, before, damaged = _collect_then_damage(world, api, tmp_path, clock,
+                                                         DAMAGE[how])
 
     # new posts arrive (the CLI reads with the real clock: they are posted now) and collection
     # archives them although the database cannot be opened
@@ -80,14 +87,8 @@ def test_an_empty_database_file_is_set_aside_and_the_next_load_recreates_it(worl
     """A file of 0 bytes is a creation killed before DuckDB wrote its header (or an emptied
     file): it holds nothing, so the next run keeps it aside and loads the whole raw archive
     into a new database instead of failing until someone runs `tracker rebuild`."""
-    seed(world, clock, 120)
-    path = write_config(tmp_path, api, page_size=50)
-    cfg_args = ("--config", str(path))
-    assert invoke(*cfg_args, "collect", "x", "--no-replies").exit_code == 0
-    db = tmp_path / "db" / "tracker.duckdb"
-    before = {r[1] for r in snapshot(db)["posts"]}
-    db.write_bytes(b"")
-    db.with_name(db.name + ".wal").unlink(missing_ok=True)
+    cfg_args, db, before, _ = _collect_then_damage(world, api, tmp_path, clock,
+                                                   lambda data: b"")
     now = datetime.now(timezone.utc)
     new = [make_post(world, "100", now - timedelta(seconds=10 - i), f"later {i}")
            for i in range(5)]
